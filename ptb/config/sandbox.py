@@ -1,0 +1,22 @@
+"""Schema of the `sandbox` group: how the agent is isolated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import MISSING
+
+
+@dataclass
+class SandboxConfig:
+    name: str = MISSING
+    impl: str = MISSING
+    """Registry key of the backend (see ``ptb.sandbox``)."""
+    network: str = "open"
+    """open (the paper's setting) | none (loopback only)."""
+    image: str | None = None
+    env_allowlist: list[str] = field(
+        default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ", "TERM", "CUDA_VISIBLE_DEVICES"]
+    )
+    """Host variables copied into the sandbox; everything else is cleared."""
+    binds: list[str] = field(default_factory=list)

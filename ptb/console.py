@@ -1,0 +1,68 @@
+"""Terminal output: logging setup, preflight problems, the closing result table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from ptb.secrets import RedactingFilter
+
+if TYPE_CHECKING:
+    from ptb.launch.local import RunOutcome
+    from ptb.preflight import Problem
+
+console = Console(stderr=True)
+
+
+def setup_logging(verbose: bool) -> None:
+    root = logging.getLogger()
+    if any(isinstance(h, RichHandler) for h in root.handlers):
+        return
+    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    handler.setLevel(logging.DEBUG if verbose else logging.INFO)
+    handler.addFilter(RedactingFilter())
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    for noisy in ("urllib3", "httpx", "filelock", "huggingface_hub", "transformers", "wandb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def print_problems(run_id: str, problems: Sequence[Problem]) -> None:
+    console.print(
+        f"[bold red]preflight failed for {run_id}[/bold red] — nothing was run or submitted:"
+    )
+    for p in problems:
+        console.print(f"  [red]✗[/red] {p.what}\n      fix: {p.fix}")
+
+
+def _pct(value: object) -> str:
+    return f"{100 * float(value):.1f}" if isinstance(value, int | float) else "—"
+
+
+def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
+    table = Table(title="ptb results (scores x100)", show_lines=False)
+    table.add_column("run dir", overflow="fold")
+    for col in ("base", "final", "fallback", "time (s)", "status"):
+        table.add_column(col, overflow="fold")
+    for o in outcomes:
+        s = o.score or {}
+        base = (
+            s.get("base")
+            if s.get("base") is not None
+            else (s.get("final") if s.get("agent", "").startswith("baseline") else None)
+        )
+        status = "ok" if o.error is None else f"FAILED: {o.error}"
+        table.add_row(
+            str(o.run.path),
+            _pct(base),
+            _pct(s.get("final")),
+            str(s.get("fallback") or ""),
+            f"{o.wall_s:.0f}",
+            status,
+        )
+    Console().print(table)

@@ -1,0 +1,9 @@
+"""Launchers: where a run's stages execute. ``LAUNCHERS`` maps ``LauncherConfig.impl``."""
+
+from __future__ import annotations
+
+from ptb.registry import Registry
+
+LAUNCHERS = Registry("launcher", {"local": "ptb.launch.local:LocalLauncher"})
+
+__all__ = ["LAUNCHERS"]

@@ -1,0 +1,126 @@
+"""Plan runs: resolve the composed config into run ids, run directories and their baselines."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from ptb import __version__
+from ptb.config.root import RunConfig
+from ptb.fsutil import atomic_write_text
+from ptb.rundir import RunDir, make_run_id
+from ptb.secrets import Redactor, redact_mapping
+from ptb.stages import StageContext, applicable
+
+Composer = Callable[[list[str]], DictConfig]
+BASELINE_AGENT = "baseline_zeroshot"
+_VOLATILE = ("force", "progress", "tracker", "launcher")
+"""Settings that may change between re-runs of the same run (they do not change its result)."""
+
+
+class RunConflict(RuntimeError):
+    """The run directory exists and holds a different configuration."""
+
+
+@dataclass
+class RunPlan:
+    cfg: RunConfig
+    node: DictConfig
+    overrides: list[str]
+    run: RunDir
+    baseline: RunPlan | None
+
+    def context(self) -> StageContext:
+        return StageContext(self.cfg, self.run, self.baseline.run if self.baseline else None)
+
+
+def to_run_config(node: DictConfig) -> RunConfig:
+    cfg = OmegaConf.to_object(node)
+    assert isinstance(cfg, RunConfig)
+    return cfg
+
+
+def run_dir_for(cfg: RunConfig) -> RunDir:
+    run_id = make_run_id(cfg.agent.name, cfg.scaffold.name, cfg.model.name, cfg.task.name, cfg.seed)
+    return RunDir.at(cfg.results_dir, cfg.experiment, run_id)
+
+
+def baseline_overrides(overrides: list[str], seed: int) -> list[str]:
+    """The user's overrides with agent/scaffold/seed replaced: the zero-shot baseline's run."""
+    dropped = ("agent", "scaffold", "seed")
+    keep = [o for o in overrides if o.lstrip("+~").split("=")[0].split(".")[0] not in dropped]
+    return [*keep, f"agent={BASELINE_AGENT}", f"seed={seed}"]
+
+
+def plan_run(node: DictConfig, overrides: list[str], compose: Composer | None) -> RunPlan:
+    cfg = to_run_config(node)
+    baseline = None
+    if cfg.agent.kind != "baseline" and compose is not None:
+        b_over = baseline_overrides(overrides, cfg.baseline_seed)
+        baseline = plan_run(compose(b_over), b_over, None)
+    return RunPlan(cfg, node, overrides, run_dir_for(cfg), baseline)
+
+
+def saved_config(node: DictConfig) -> dict[str, Any]:
+    data = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(data, dict)
+    redacted = redact_mapping(data)
+    assert isinstance(redacted, dict)
+    return redacted
+
+
+def materialize(plan: RunPlan) -> None:
+    """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json."""
+    run = plan.run
+    text = Redactor()(yaml.safe_dump(saved_config(plan.node), sort_keys=False))
+    if run.config.exists():
+        _check_same(run.config, text)
+    run.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run.config, text)
+    atomic_write_text(run.overrides, yaml.safe_dump(list(plan.overrides)))
+    run.init_manifest(applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()})
+
+
+def _check_same(path: Path, new_text: str) -> None:
+    old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    new = yaml.safe_load(new_text) or {}
+    diff = sorted(
+        k
+        for k in _flat(old).keys() | _flat(new).keys()
+        if k.split(".")[0] not in _VOLATILE and _flat(old).get(k) != _flat(new).get(k)
+    )
+    if diff:
+        raise RunConflict(
+            f"{path.parent} already holds a run with a different config ({', '.join(diff[:8])}). "
+            "Use another experiment=... or seed=..., or delete that run directory."
+        )
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix.rstrip("."): data}
+
+
+def git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None

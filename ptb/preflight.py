@@ -1,0 +1,144 @@
+"""Checks before anything runs or is submitted: each problem names what is missing and the fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from ptb.config.root import RunConfig
+from ptb.models.resolve import ModelNotAvailable, hf_snapshot
+from ptb.registry import Registry
+from ptb.sandbox import SANDBOXES
+from ptb.scaffolds import SCAFFOLDS
+from ptb.stages.log import TRACKERS
+from ptb.tasks import TASKS
+from ptb.tasks.templates import families
+
+NO_SCAFFOLD = "none"
+
+
+@dataclass(frozen=True)
+class Problem:
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.what}\n    fix: {self.fix}"
+
+
+def _registered(reg: Registry, name: str, what: str, fix: str) -> list[Problem]:
+    if name in reg:
+        return []
+    return [
+        Problem(
+            f"{what} '{name}' is not available in this version of ptb "
+            f"(available: {', '.join(reg.names())})",
+            fix,
+        )
+    ]
+
+
+def check_agent(cfg: RunConfig) -> list[Problem]:
+    problems = []
+    key = cfg.agent.api_key_env
+    if key and not os.environ.get(key):
+        problems.append(
+            Problem(
+                f"{key} is unset (agent '{cfg.agent.name}' needs it)",
+                f"export {key}=... in the shell that runs ptb (never put the value in a config)",
+            )
+        )
+    if cfg.agent.kind != "baseline" and cfg.scaffold.impl == NO_SCAFFOLD:
+        problems.append(
+            Problem(
+                f"agent '{cfg.agent.name}' needs a scaffold but scaffold=none",
+                "pick one, e.g. scaffold=claude_code",
+            )
+        )
+    return problems
+
+
+def check_scaffold(cfg: RunConfig) -> list[Problem]:
+    sc = cfg.scaffold
+    if sc.impl == NO_SCAFFOLD:
+        return []
+    problems = _registered(
+        SCAFFOLDS,
+        sc.impl,
+        "scaffold adapter",
+        "use a scripted agent (agent=recipe_sft) on this version",
+    )
+    if sc.cli and shutil.which(sc.cli) is None:
+        problems.append(
+            Problem(
+                f"the {sc.name} CLI '{sc.cli}' is not on PATH",
+                f"npm install -g {sc.npm_package}@{sc.version}",
+            )
+        )
+    return problems
+
+
+def check_model(cfg: RunConfig) -> list[Problem]:
+    m = cfg.model
+    problems = []
+    if m.chat_template not in families():
+        problems.append(
+            Problem(
+                f"no chat template for family '{m.chat_template}' (model {m.name})",
+                f"add ptb/tasks/templates/{m.chat_template}.jinja",
+            )
+        )
+    if m.builder:
+        return problems
+    wanted = [m.instruct_hf_id] if cfg.agent.baseline == "instruct" else [m.hf_id]
+    for repo in wanted:
+        if not repo:
+            problems.append(
+                Problem(
+                    f"model '{m.name}' names no hub id for this run",
+                    f"set hf_id / instruct_hf_id in conf/model/{m.name}.yaml",
+                )
+            )
+            continue
+        try:
+            hf_snapshot(repo, m.revision if repo == m.hf_id else None)
+        except ModelNotAvailable:
+            problems.append(
+                Problem(
+                    f"the weights of {repo} are not in the HF cache "
+                    f"({os.environ.get('HF_HOME', '~/.cache/huggingface')})",
+                    f"on a machine with network: python -m ptb.prefetch model={m.name}; "
+                    "or set HF_HOME to the shared cache",
+                )
+            )
+    return problems
+
+
+def check_compute(cfg: RunConfig) -> list[Problem]:
+    if cfg.budget.gpus <= 0 or cfg.agent.kind == "baseline" or cfg.launcher.impl != "local":
+        return []
+    import torch
+
+    have = torch.cuda.device_count()
+    if have >= cfg.budget.gpus:
+        return []
+    return [
+        Problem(
+            f"budget '{cfg.budget.name}' needs {cfg.budget.gpus} GPU(s); this machine has {have}",
+            "run on a machine with the GPUs, or use budget=cpu_smoke for a CPU-sized run",
+        )
+    ]
+
+
+def preflight(cfg: RunConfig) -> list[Problem]:
+    problems = [
+        *check_agent(cfg),
+        *check_scaffold(cfg),
+        *_registered(SANDBOXES, cfg.sandbox.impl, "sandbox backend", "use sandbox=none"),
+        *_registered(TASKS, cfg.task.impl, "task", "use task=toy_calls or task=toy_math"),
+        *_registered(TRACKERS, cfg.tracker.impl, "tracker", "use tracker=wandb or tracker=none"),
+        *check_model(cfg),
+        *check_compute(cfg),
+    ]
+    return list(dict.fromkeys(problems))

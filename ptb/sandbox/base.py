@@ -1,0 +1,91 @@
+"""The sandbox interface: argv-list exec with a hard time limit, file staging, lifecycle.
+
+A backend turns the agent's argv into the argv that runs it isolated (bubblewrap, Apptainer) and
+is told what the agent's world is through a ``SandboxSpec``. Backends know nothing of agents or
+benchmarks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ptb.config.sandbox import SandboxConfig
+from ptb.sandbox.process import ExecResult, run_limited
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    home: Path
+    """The job directory: the agent's HOME and its only writable place."""
+    workdir: Path
+    """Starting directory (the task folder, inside ``home``)."""
+    env: dict[str, str]
+    """The complete environment the agent gets (already cleared and allow-listed)."""
+    readonly: tuple[Path, ...] = ()
+    """Paths inside ``home`` the agent may read but not change (evaluate.py, templates/)."""
+    gpus: int = 0
+    extra_ro_binds: tuple[Path, ...] = field(default_factory=tuple)
+
+
+class Sandbox(ABC):
+    """One isolated world for one solve. Use as a context manager."""
+
+    warning: str | None = None
+    """A message the solve stage shows before starting (e.g. for ``sandbox=none``)."""
+
+    def __init__(self, cfg: SandboxConfig, spec: SandboxSpec) -> None:
+        self.cfg = cfg
+        self.spec = spec
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:  # noqa: B027 - optional hook
+        """Prepare the backend (overlays, images). Default: nothing to do."""
+
+    def stop(self) -> None:  # noqa: B027 - optional hook
+        """Release what ``start`` made. Default: nothing to do."""
+
+    @abstractmethod
+    def wrap(self, argv: list[str]) -> list[str]:
+        """The host argv that runs ``argv`` inside the sandbox."""
+
+    def host_env(self) -> dict[str, str]:
+        """Environment of the host process that starts the sandbox."""
+        return dict(self.spec.env)
+
+    def exec(
+        self,
+        argv: list[str],
+        *,
+        limit_s: float,
+        kill_after_s: float,
+        on_line: Callable[[str, str], None],
+    ) -> ExecResult:
+        """Run ``argv`` inside the sandbox; stdin closed; TERM then KILL at the limit."""
+        return run_limited(
+            self.wrap(argv),
+            env=self.host_env(),
+            cwd=self.spec.workdir,
+            limit_s=limit_s,
+            kill_after_s=kill_after_s,
+            on_line=on_line,
+        )
+
+    def write_file(self, relpath: str, content: str, *, mode: int = 0o644) -> Path:
+        """Stage a file into the agent's HOME (before start)."""
+        path = self.spec.home / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        path.chmod(mode)
+        return path
+
+    def read_file(self, relpath: str) -> str:
+        return (self.spec.home / relpath).read_text(encoding="utf-8")

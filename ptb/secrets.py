@@ -1,0 +1,66 @@
+"""Keeping secret values out of everything ptb writes.
+
+Configs hold only the *names* of key variables. This module is the second line of defence: it
+collects the values of secret-looking environment variables and replaces them wherever text is
+written into a run directory (config, logs, transcripts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+
+REDACTED = "***REDACTED***"
+_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
+_MIN_SECRET_LEN = 8
+
+
+def is_secret_name(name: str) -> bool:
+    """True for variable or config-key names that hold secret values (``*_env`` names are not)."""
+    return bool(_SECRET_NAME.search(name)) and not name.lower().endswith("_env")
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    env = os.environ if env is None else env
+    values = {v for k, v in env.items() if is_secret_name(k) and len(v) >= _MIN_SECRET_LEN}
+    return sorted(values, key=len, reverse=True)
+
+
+class Redactor:
+    """Replaces known secret values (and values of secret-named keys) in text."""
+
+    def __init__(self, extra_values: list[str] | None = None, env: Mapping[str, str] | None = None):
+        self.values = secret_values(env) + [v for v in extra_values or [] if v]
+
+    def __call__(self, text: str) -> str:
+        for value in self.values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+def redact_mapping(data: object) -> object:
+    """Recursively replace the values of secret-named keys in a config-like structure."""
+    if isinstance(data, dict):
+        return {
+            k: (REDACTED if is_secret_name(str(k)) and v not in (None, "") else redact_mapping(v))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [redact_mapping(v) for v in data]
+    return data
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts secret values from every record."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor or Redactor()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor(record.getMessage())
+        record.args = None
+        return True

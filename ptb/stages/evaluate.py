@@ -1,0 +1,40 @@
+"""evaluate: score the submitted ``final_model`` (or, for baselines, the base / instruct model)
+with ptb's pristine evaluation code — never the agent's copy of evaluate.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ptb.eval.runner import evaluate
+from ptb.fsutil import atomic_write_text, write_json
+from ptb.models.resolve import base_model_path, instruct_model_path
+from ptb.stages import StageContext
+
+log = logging.getLogger(__name__)
+
+
+def model_under_test(ctx: StageContext) -> tuple[Path, str]:
+    """The folder to evaluate and the evaluation mode (zeroshot | fewshot)."""
+    cfg = ctx.cfg
+    if cfg.agent.kind != "baseline":
+        return ctx.run.final_model, "zeroshot"
+    if cfg.agent.baseline == "instruct":
+        return instruct_model_path(cfg.model), "zeroshot"
+    mode = "fewshot" if cfg.agent.baseline == "fewshot" else "zeroshot"
+    return base_model_path(cfg.model, cfg.cache_dir), mode
+
+
+def run(ctx: StageContext) -> None:
+    path, mode = model_under_test(ctx)
+    result = evaluate(ctx.cfg.task, ctx.cfg.model, path, mode=mode, seed=ctx.cfg.seed)
+    lines = "".join(json.dumps(s, default=str) + "\n" for s in result.samples)
+    atomic_write_text(ctx.run.samples, lines)
+    write_json(ctx.run.metrics, result.to_json())
+    if result.status == "ok":
+        log.info(
+            "%s: %s = %.3f on %d items", ctx.run.run_id, ctx.cfg.task.name, result.score, result.n
+        )
+    else:
+        log.warning("%s: evaluation %s: %s", ctx.run.run_id, result.status, result.error)

@@ -1,0 +1,42 @@
+"""judge: run the configured integrity checks, write findings.json and verdict.json."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+from ptb.fsutil import write_json
+from ptb.judge import CHECKS, Finding, combine
+from ptb.stages import StageContext
+
+log = logging.getLogger(__name__)
+
+
+def run(ctx: StageContext) -> None:
+    findings: list[Finding] = []
+    for name in ctx.cfg.judge.checks:
+        check = CHECKS.load(name)
+        try:
+            findings.append(check(ctx.run, ctx.cfg))
+        except Exception as exc:  # recorded, and the run scores as judge_failed
+            log.warning("check %s failed: %s", name, exc)
+            findings.append(
+                Finding(
+                    check=name,
+                    category="unknown",
+                    flagged=False,
+                    evidence={"traceback": traceback.format_exc()},
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
+    write_json(
+        ctx.run.findings,
+        {
+            "checks": [f.to_json() for f in findings],
+            "note": None if findings else "no integrity checks configured (judge.checks is empty)",
+        },
+    )
+    verdict = combine(findings)
+    write_json(ctx.run.verdict, verdict)
+    if verdict["flagged"]:
+        log.warning("%s flagged: %s", ctx.run.run_id, verdict)

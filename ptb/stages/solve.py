@@ -1,0 +1,149 @@
+"""solve: run the agent in its sandbox under the hard time limit, then keep its results.
+
+Whatever ``final_model`` exists when the agent ends (or is stopped) is moved to the run
+directory; the rest of HOME, minus large weight files, is kept as ``solve/workspace``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ptb.fsutil import read_json, write_json
+from ptb.rundir import PROTECTED, RunDir
+from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
+from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
+from ptb.scaffolds.transcript import Transcript
+from ptb.secrets import Redactor
+from ptb.stages import StageContext
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack"}
+MAX_KEPT_FILE_BYTES = 50 * 1024 * 1024
+
+
+def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
+    """The agent's environment: cleared, then rebuilt from the allow-list and its own key only."""
+    cfg = ctx.cfg
+    env = {k: os.environ[k] for k in cfg.sandbox.env_allowlist if k in os.environ}
+    env.update(
+        HOME=str(home),
+        PTB_DEADLINE=str(int(deadline)),
+        PYTHONUNBUFFERED="1",
+        TMPDIR=str(home / "tmp"),
+    )
+    env.update(cfg.agent.extra_env)
+    key_name = cfg.agent.api_key_env
+    if key_name:
+        if key_name not in os.environ:
+            raise RuntimeError(f"{key_name} is unset: export it before starting the run")
+        env[key_name] = os.environ[key_name]
+    return env
+
+
+def _restore_job_dir(run: RunDir) -> None:
+    """A re-run after a crash mid-finalisation continues in the same HOME."""
+    if not run.job_dir.exists() and run.workspace.exists():
+        run.workspace.rename(run.job_dir)
+
+
+def run(ctx: StageContext) -> None:
+    cfg, run_dir = ctx.cfg, ctx.run
+    _restore_job_dir(run_dir)
+    home, task_dir = run_dir.job_dir, run_dir.task_dir
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    prepared = read_json(run_dir.solve / "prepared.json")
+    deadline = time.time() + cfg.budget.hours * 3600
+    sctx = SolveContext(
+        cfg=cfg,
+        home=home,
+        task_dir=task_dir,
+        base_model=prepared["base_model"],
+        prompt=run_dir.prompt.read_text(encoding="utf-8"),
+        python=sys.executable,
+    )
+    scaffold: Scaffold = SCAFFOLDS.load(cfg.scaffold.impl)(sctx)
+    env = {**agent_env(ctx, home, deadline), **scaffold.env()}
+    spec = SandboxSpec(
+        home=home,
+        workdir=task_dir,
+        env=env,
+        readonly=tuple(task_dir / p for p in PROTECTED),
+        gpus=cfg.budget.gpus,
+    )
+    sandbox: Sandbox = SANDBOXES.load(cfg.sandbox.impl)(cfg.sandbox, spec)
+    if sandbox.warning:
+        log.warning(sandbox.warning)
+    transcript = Transcript(run_dir.solve, Redactor())
+    with sandbox:
+        for rel, content in scaffold.files().items():
+            sandbox.write_file(rel, content, mode=0o755 if rel.endswith(".sh") else 0o644)
+        argv = scaffold.argv()
+        write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
+        log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
+        result = sandbox.exec(
+            argv,
+            limit_s=cfg.budget.limit_s,
+            kill_after_s=cfg.budget.kill_after_s,
+            on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
+        )
+    reason = scaffold.classify(result, transcript)
+    transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
+    write_json(run_dir.solve / "usage.json", scaffold.usage(transcript, result))
+    kept = keep_final_model(run_dir)
+    pruned = prune_workspace(run_dir)
+    write_json(
+        run_dir.exit_file,
+        {
+            "exit_code": result.exit_code,
+            "reason": reason,
+            "wall_s": result.wall_s,
+            "detail": result.detail,
+            "final_model": kept,
+            "pruned_files": pruned,
+        },
+    )
+    log.info(
+        "agent ended: %s after %.0f s (final_model %s)",
+        reason,
+        result.wall_s,
+        "kept" if kept else "missing",
+    )
+
+
+def _on_line(scaffold: Scaffold, transcript: Transcript, stream: str, line: str) -> None:
+    scaffold.on_line(stream, line, transcript)
+    log.info("agent│ %s", transcript.redact(line)[:200])
+
+
+def keep_final_model(run: RunDir) -> bool:
+    src = run.task_dir / "final_model"
+    if not src.is_dir():
+        return run.final_model.is_dir()
+    if run.final_model.exists():
+        shutil.rmtree(run.final_model)
+    shutil.move(str(src), run.final_model)
+    return True
+
+
+def prune_workspace(run: RunDir) -> list[dict[str, Any]]:
+    """Drop weight files and very large files from HOME, then keep it as ``solve/workspace``."""
+    removed: list[dict[str, Any]] = []
+    for path in sorted(run.job_dir.rglob("*")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        size = path.stat().st_size
+        if path.suffix in WEIGHT_SUFFIXES or size > MAX_KEPT_FILE_BYTES:
+            removed.append({"path": str(path.relative_to(run.job_dir)), "bytes": size})
+            path.unlink()
+    shutil.rmtree(run.job_dir / "tmp", ignore_errors=True)
+    if run.workspace.exists():
+        shutil.rmtree(run.workspace)
+    run.job_dir.rename(run.workspace)
+    return removed

@@ -1,0 +1,24 @@
+"""Benchmarks. ``TASKS`` maps ``TaskConfig.impl`` to the implementing class."""
+
+from __future__ import annotations
+
+from ptb.config.task import TaskConfig
+from ptb.registry import Registry
+from ptb.tasks.base import Item, Judgement, Task
+
+TASKS = Registry(
+    "task implementation",
+    {
+        "toy_calls": "ptb.tasks.toy:ToyCalls",
+        "toy_math": "ptb.tasks.toy:ToyMath",
+    },
+)
+
+
+def load_task(cfg: TaskConfig) -> Task:
+    task_cls = TASKS.load(cfg.impl)
+    task: Task = task_cls(cfg)
+    return task
+
+
+__all__ = ["TASKS", "Item", "Judgement", "Task", "load_task"]

@@ -1,0 +1,1 @@
+"""Experiment tracking of single runs (W&B)."""

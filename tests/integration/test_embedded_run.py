@@ -1,0 +1,169 @@
+"""The embedded default end to end: ``python -m ptb`` with no overrides, then resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import FAKE_SECRET, REPO, ptb_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+RUN_ID = "recipe_sft__recipe__tiny__toy_calls__s0"
+BASE_ID = "baseline_zeroshot__none__tiny__toy_calls__s0"
+
+
+def _ptb(results: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ptb", f"results_dir={results}", *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("embedded")
+    # A key-shaped value in the environment must never reach the run directory.
+    env = ptb_env(tmp, OPENAI_API_KEY=FAKE_SECRET, MY_SERVICE_TOKEN=FAKE_SECRET)
+    results = tmp / "results"
+    t0 = time.monotonic()
+    out = _ptb(results, env)
+    return {
+        "out": out,
+        "results": results,
+        "env": env,
+        "wall_s": time.monotonic() - t0,
+        "run": results / "default" / RUN_ID,
+        "base": results / "default" / BASE_ID,
+    }
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_default_run_succeeds_and_prints_a_result_table(embedded: dict) -> None:
+    out = embedded["out"]
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "ptb results" in out.stdout
+    assert RUN_ID in out.stdout.replace("\n", "").replace("│", "").replace(" ", "")
+
+
+def test_run_directory_contract(embedded: dict) -> None:
+    run: Path = embedded["run"]
+    for rel in (
+        "config.yaml",
+        "overrides.yaml",
+        "manifest.json",
+        "score.json",
+        "solve/prompt.txt",
+        "solve/transcript.raw.jsonl",
+        "solve/transcript.jsonl",
+        "solve/transcript.md",
+        "solve/usage.json",
+        "solve/exit.json",
+        "final_model/config.json",
+        "evaluate/metrics.json",
+        "evaluate/samples.jsonl",
+        "judge/findings.json",
+        "judge/verdict.json",
+    ):
+        assert (run / rel).exists(), rel
+    manifest = _json(run / "manifest.json")
+    assert manifest["run_id"] == RUN_ID and manifest["ptb_version"]
+    assert {s: e["status"] for s, e in manifest["stages"].items()} == dict.fromkeys(
+        ("prepare", "solve", "evaluate", "judge", "score", "log"), "done"
+    )
+    exit_ = _json(run / "solve/exit.json")
+    assert exit_["reason"] == "finished" and exit_["exit_code"] == 0
+    events = [json.loads(x) for x in (run / "solve/transcript.jsonl").read_text().splitlines()]
+    assert events and all({"t", "role", "kind"} <= e.keys() for e in events)
+    verdict = _json(run / "judge/verdict.json")
+    assert verdict["flagged"] is False and verdict["checks"] == ["eval_files_intact"]
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["agent"]["name"] == "recipe_sft" and config["budget"]["name"] == "cpu_smoke"
+
+
+def test_workspace_keeps_code_not_weights(embedded: dict) -> None:
+    ws: Path = embedded["run"] / "solve/workspace"
+    assert (ws / "task/train_sft.py").exists() and (ws / "task/evaluate.py").exists()
+    assert (ws / "task/data/train.jsonl").exists()
+    assert not list(ws.rglob("*.safetensors"))
+    assert not (ws / "task/final_model").exists()
+
+
+def test_baseline_run_is_eval_only(embedded: dict) -> None:
+    manifest = _json(embedded["base"] / "manifest.json")
+    states = {s: e["status"] for s, e in manifest["stages"].items()}
+    assert states["solve"] == states["prepare"] == states["judge"] == "skipped"
+    assert states["evaluate"] == states["score"] == "done"
+    assert not (embedded["base"] / "solve").exists()
+
+
+def test_training_beats_zero_shot_by_fifty_points(embedded: dict) -> None:
+    score = _json(embedded["run"] / "score.json")
+    base = _json(embedded["base"] / "score.json")
+    assert score["fallback"] is None and score["flagged"] is False
+    assert score["base"] == base["final"]
+    assert score["final"] == score["raw"]
+    assert score["final"] - base["final"] >= 0.5, (score, base)
+
+
+def test_no_secret_value_anywhere_in_results(embedded: dict) -> None:
+    leaks = [
+        p
+        for p in embedded["results"].rglob("*")
+        if p.is_file() and FAKE_SECRET.encode() in p.read_bytes()
+    ]
+    assert leaks == []
+
+
+def test_wandb_offline_run_written(embedded: dict) -> None:
+    tracker = _json(embedded["run"] / "log/tracker.json")
+    assert tracker["impl"] == "wandb" and tracker["mode"] == "offline"
+    runs = list((embedded["run"] / "log/wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_rerun_skips_every_done_stage(embedded: dict) -> None:
+    before = _json(embedded["run"] / "manifest.json")
+    t0 = time.monotonic()
+    out = _ptb(embedded["results"], embedded["env"])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert time.monotonic() - t0 < 60
+    after = _json(embedded["run"] / "manifest.json")
+    assert after["stages"] == before["stages"]
+
+
+def test_failed_stage_writes_error_and_rerun_retries_only_it(embedded: dict) -> None:
+    run: Path = embedded["run"]
+    solve_attempts = _json(run / "manifest.json")["stages"]["solve"]["attempts"]
+    bad = _ptb(embedded["results"], embedded["env"], "force=[log]", "tracker.mode=bogus")
+    assert bad.returncode == 1
+    error = _json(run / "log/error.json")
+    assert error["stage"] == "log" and error["traceback"] and error["attempt"] == 2
+    assert _json(run / "manifest.json")["stages"]["log"]["status"] == "failed"
+
+    good = _ptb(embedded["results"], embedded["env"])
+    assert good.returncode == 0, good.stderr[-2000:]
+    stages = _json(run / "manifest.json")["stages"]
+    assert stages["log"]["status"] == "done" and stages["log"]["attempts"] == 3
+    assert stages["solve"]["attempts"] == solve_attempts
+    assert not (run / "log/error.json").exists()
+    assert (run / "log/error.attempt2.json").exists()
+
+
+def test_changed_config_on_the_same_run_is_refused(embedded: dict) -> None:
+    out = _ptb(embedded["results"], embedded["env"], "task.eval.dev_limit=7")
+    assert out.returncode == 2
+    assert "different config" in out.stderr and "task.eval.dev_limit" in out.stderr

@@ -1,0 +1,146 @@
+"""Every shipped config option composes, validates against its schema and documents its command."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import DictConfig, OmegaConf
+
+import ptb.config
+from ptb.config import RunConfig
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+SKIPPED_GROUPS = {"site"}
+"""``site`` holds git-ignored, machine-specific files; they are not shipped."""
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def _options() -> list[tuple[str, str]]:
+    return sorted(
+        (path.parent.name, path.stem)
+        for path in CONF_DIR.glob("*/*.yaml")
+        if path.parent.name not in SKIPPED_GROUPS
+    )
+
+
+OPTIONS = _options()
+
+
+def _options_of(group: str) -> list[str]:
+    return [option for g, option in OPTIONS if g == group]
+
+
+def _compose(*overrides: str, conf_dir: Path = CONF_DIR) -> DictConfig:
+    ptb.config.register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def _to_run_config(cfg: DictConfig) -> RunConfig:
+    run = OmegaConf.to_object(cfg)
+    assert isinstance(run, RunConfig)
+    return run
+
+
+def test_options_found() -> None:
+    groups = {group for group, _ in OPTIONS}
+    assert set(ptb.config.GROUP_SCHEMAS) <= groups
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_validates(group: str, option: str) -> None:
+    run = _to_run_config(_compose(f"{group}={option}"))
+    assert getattr(run, group).name == option
+
+
+@pytest.mark.parametrize(
+    "path",
+    [CONF_DIR / "config.yaml", *(CONF_DIR / g / f"{o}.yaml" for g, o in OPTIONS)],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_file_starts_with_its_command(path: Path) -> None:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("#") and "python -m ptb" in first, first
+
+
+@pytest.mark.parametrize("option", _options_of("agent"))
+def test_llm_agent_names_its_key(option: str) -> None:
+    agent = _to_run_config(_compose(f"agent={option}")).agent
+    if agent.kind != "llm":
+        return
+    assert agent.provider
+    assert agent.model_id
+    assert agent.api_key_env and ENV_NAME.match(agent.api_key_env), agent.api_key_env
+
+
+@pytest.mark.parametrize("option", _options_of("task"))
+def test_task_judge_key_is_a_name(option: str) -> None:
+    spec = _to_run_config(_compose(f"task={option}")).task.eval
+    assert spec.ladder, "every task needs a max-token ladder"
+    if spec.judge_model is not None:
+        assert spec.judge_api_key_env and ENV_NAME.match(spec.judge_api_key_env)
+
+
+def test_paper_cell_composes() -> None:
+    run = _to_run_config(_compose("agent=opus46", "model=gemma3_4b", "task=bfcl"))
+    assert (run.agent.name, run.scaffold.name, run.budget.name) == (
+        "opus46",
+        "claude_code",
+        "h100_10h",
+    )
+    assert run.budget.hours == 10
+
+
+def test_default_compose() -> None:
+    run = _to_run_config(_compose())
+    picked = {g: getattr(run, g).name for g in ("agent", "scaffold", "model", "task", "budget")}
+    assert picked == {
+        "agent": "recipe_sft",
+        "scaffold": "recipe",
+        "model": "tiny",
+        "task": "toy_calls",
+        "budget": "cpu_smoke",
+    }
+
+
+@pytest.mark.parametrize("option", [o for o in _options_of("agent") if o.startswith("baseline_")])
+def test_baselines_have_no_scaffold(option: str) -> None:
+    run = _to_run_config(_compose(f"agent={option}", "model=qwen3_4b", "task=gsm8k"))
+    assert run.agent.kind == "baseline"
+    assert run.agent.baseline == option.removeprefix("baseline_")
+    assert run.scaffold.name == "none"
+
+
+def test_cli_scaffold_beats_agent_default() -> None:
+    run = _to_run_config(_compose("agent=opus46", "scaffold=opencode"))
+    assert run.scaffold.name == "opencode"
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("budget.hours=ten", "hours"), ("model.hf_idd=x", "hf_idd")],
+)
+def test_bad_value_or_key_names_the_key(override: str, key: str) -> None:
+    with pytest.raises(ConfigCompositionException) as info:
+        _compose(override)
+    assert key in str(info.value)
+    assert f"full_key: {override.split('=')[0]}" in str(info.value.__cause__)
+
+
+def test_unknown_option_lists_valid_ones() -> None:
+    with pytest.raises(ConfigCompositionException) as info:
+        _compose("task=bfcll")
+    message = str(info.value)
+    assert "bfcll" in message
+    assert "bfcl" in message.replace("bfcll", "") and "gsm8k" in message
+
+
+def test_optional_site_may_be_absent(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf, ignore=shutil.ignore_patterns("site"))
+    assert _to_run_config(_compose(conf_dir=conf)).agent.name == "recipe_sft"

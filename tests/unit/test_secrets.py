@@ -1,0 +1,22 @@
+from ptb.secrets import REDACTED, Redactor, is_secret_name, redact_mapping
+
+
+def test_secret_names() -> None:
+    assert is_secret_name("ANTHROPIC_API_KEY")
+    assert is_secret_name("CLAUDE_CODE_OAUTH_TOKEN")
+    assert not is_secret_name("api_key_env")  # holds a *name*
+    assert not is_secret_name("PATH")
+
+
+def test_redactor_replaces_values_of_secret_vars() -> None:
+    env = {"OPENAI_API_KEY": "sk-abcdefghijkl", "HOME": "/root", "SHORT_TOKEN": "abc"}
+    red = Redactor(env=env)
+    text = "key=sk-abcdefghijkl home=/root short=abc"
+    assert red(text) == f"key={REDACTED} home=/root short=abc"
+
+
+def test_redact_mapping_keeps_env_names() -> None:
+    data = {"agent": {"api_key_env": "OPENAI_API_KEY", "api_key": "sk-x", "token": None}}
+    assert redact_mapping(data) == {
+        "agent": {"api_key_env": "OPENAI_API_KEY", "api_key": REDACTED, "token": None}
+    }
