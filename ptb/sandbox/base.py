@@ -33,6 +33,9 @@ class SandboxSpec:
 class Sandbox(ABC):
     """One isolated world for one solve. Use as a context manager."""
 
+    requires: tuple[str, str] | None = None
+    """(executable, how to install it) checked by the preflight; None if nothing is needed."""
+
     warning: str | None = None
     """A message the solve stage shows before starting (e.g. for ``sandbox=none``)."""
 

@@ -1,0 +1,112 @@
+"""``sandbox=apptainer``: the agent runs in the agent image on a cluster node.
+
+``--containall`` gives fresh PID and IPC namespaces, a minimal /dev and an empty /tmp; the host's
+file system is absent except the job directory (bound at the same path, as HOME) and the cache.
+The environment reaches the container only as ``APPTAINERENV_<NAME>`` variables of the host
+process (never on the command line); ``--cleanenv`` drops everything else.
+
+Apptainer's own ``--overlay`` layers the container's root, not a bound host folder, so the HF
+cache's throw-away layer comes from the shared helper (fuse-overlayfs on the host, else a
+read-only bind).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ptb.config.sandbox import SandboxConfig
+from ptb.sandbox.base import Sandbox, SandboxSpec
+from ptb.sandbox.bwrap import check_network
+from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
+
+HOST_VARS = ("PATH", "USER", "LOGNAME", "APPTAINER_CACHEDIR", "APPTAINER_TMPDIR")
+"""Host variables the apptainer process itself may need; none reach the container."""
+BUILD_HINT = (
+    "build one with `apptainer build agent.sif containers/agent.def` (containers/README.md)"
+)
+
+
+def bind(src: Path, dst: Path, *, readonly: bool = False) -> list[str]:
+    spec = f"{src}:{dst}" + (":ro" if readonly else "")
+    if "," in str(src) + str(dst) or ":" in str(src) + str(dst):
+        raise ValueError(f"apptainer cannot bind a path containing ',' or ':': {spec}")
+    return ["--bind", spec]
+
+
+class ApptainerSandbox(Sandbox):
+    requires = (
+        "apptainer",
+        "install Apptainer on the compute nodes and build the image from containers/agent.def",
+    )
+
+    def __init__(self, cfg: SandboxConfig, spec: SandboxSpec) -> None:
+        super().__init__(cfg, spec)
+        check_network(cfg)
+        self.binds = [parse_bind(b) for b in cfg.binds]
+        self.binary = "apptainer"
+        cache = hf_cache(spec.env, os.environ)
+        self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
+
+    def image(self) -> str:
+        if not self.cfg.image:
+            raise RuntimeError(
+                f"sandbox=apptainer needs `sandbox.image` (a .sif file): {BUILD_HINT}"
+            )
+        return self.cfg.image
+
+    def start(self) -> None:
+        found = shutil.which(self.binary)
+        if found is None:
+            raise RuntimeError(
+                "sandbox=apptainer needs the `apptainer` binary, which is not on PATH "
+                "(on a cluster: `module load apptainer`; see https://apptainer.org/docs/admin/)"
+            )
+        self.binary = found
+        image = Path(self.image()).expanduser()
+        if not image.exists():
+            raise FileNotFoundError(f"sandbox.image={image} does not exist: {BUILD_HINT}")
+        if self.overlay:
+            self.overlay.start(kernel=False)
+
+    def stop(self) -> None:
+        if self.overlay:
+            self.overlay.stop()
+
+    def host_env(self) -> dict[str, str]:
+        env = {k: os.environ[k] for k in HOST_VARS if k in os.environ}
+        inside = dict(self.spec.env)
+        inside.pop("HOME", None)  # set by --home; Apptainer refuses APPTAINERENV_HOME
+        if self.overlay:
+            inside.setdefault("HF_HOME", str(self.overlay.lower))
+        env.update({f"APPTAINERENV_{k}": v for k, v in inside.items()})
+        return env
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        spec = self.spec
+        args = [self.binary, "exec", "--containall", "--cleanenv", "--no-home"]
+        args += ["--home", str(spec.home), "--pwd", str(spec.workdir)]
+        if spec.gpus > 0:
+            args.append("--nv")
+        if self.cfg.network == "none":
+            args += ["--net", "--network", "none"]
+        args += bind(spec.home, spec.home)
+        args += self._cache_args()
+        for b in self.binds:
+            args += bind(b.src, b.dst, readonly=b.readonly)
+        for path in (*(p for p in spec.extra_ro_binds if p.exists()), *spec.readonly):
+            args += bind(path, path, readonly=True)
+        return [*args, self.image(), *argv]
+
+    def _cache_args(self) -> list[str]:
+        ov = self.overlay
+        if not ov:
+            return []
+        if ov.mode == "fuse":
+            args = bind(ov.merged, ov.lower)
+        else:
+            args = bind(ov.lower, ov.lower, readonly=True)
+        for path in ov.masked():
+            args += bind(ov.empty, path, readonly=True)
+        return args

@@ -1,0 +1,209 @@
+"""bubblewrap and Apptainer command lines, compared with golden files (one argv element a line).
+
+Regenerate after an intended change: ``PTB_UPDATE_GOLDEN=1 pytest tests/unit/test_sandbox_argv.py``
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import ptb.sandbox.apptainer as apptainer_mod
+import ptb.sandbox.bwrap as bwrap_mod
+from ptb.config.sandbox import SandboxConfig
+from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
+from ptb.sandbox.apptainer import ApptainerSandbox
+from ptb.sandbox.bwrap import BwrapSandbox, hidden_root
+from ptb.sandbox.overlay import Bind, parse_bind
+from tests.conftest import FAKE_SECRET
+
+REPO = Path(__file__).resolve().parents[2]
+GOLDEN = REPO / "tests" / "golden" / "sandbox"
+PATH_VARS = {"HOME", "HF_HOME", "TMPDIR"}
+"""Env values that are paths and may legitimately appear as mount points."""
+
+
+@pytest.fixture(autouse=True)
+def _no_host_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.setattr(
+        bwrap_mod, "gpu_devices", lambda: [Path("/dev/nvidia0"), Path("/dev/nvidiactl")]
+    )
+
+
+def _spec(tmp: Path, *, cache: bool = False, gpus: int = 0) -> SandboxSpec:
+    home = tmp / "results" / "exp" / "agent__scaffold__model__task__s0" / "solve" / "job"
+    task = home / "task"
+    (task / "templates").mkdir(parents=True)
+    (task / "evaluate.py").write_text("# protected\n")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "PTB_DEADLINE": "1893456000",
+        "ANTHROPIC_API_KEY": FAKE_SECRET,
+    }
+    (tmp / "models").mkdir()
+    if cache:
+        hf = tmp / "hf"
+        (hf / "hub").mkdir(parents=True)
+        (hf / "token").write_text("hf_not_for_the_agent\n")
+        env["HF_HOME"] = str(hf)
+    return SandboxSpec(
+        home=home,
+        workdir=task,
+        env=env,
+        readonly=(task / "evaluate.py", task / "templates"),
+        gpus=gpus,
+        extra_ro_binds=(tmp / "models", tmp / "absent") if gpus else (),
+    )
+
+
+def _cfg(impl: str, **kw: object) -> SandboxConfig:
+    return SandboxConfig(name=impl, impl=impl, **kw)  # type: ignore[arg-type]
+
+
+FULL = {"network": "none", "binds": ["/data/shared:/data:ro", "/scratch/x"], "image": "agent.sif"}
+CASES: dict[str, tuple[str, dict[str, object], dict[str, object], str | None]] = {
+    # name: (backend, config, spec options, cache mode)
+    "bwrap_default": ("bwrap", {}, {}, None),
+    "bwrap_full": ("bwrap", FULL, {"cache": True, "gpus": 1}, "fuse"),
+    "bwrap_cache_kernel": ("bwrap", {}, {"cache": True}, "kernel"),
+    "bwrap_cache_ro": ("bwrap", {}, {"cache": True}, "ro"),
+    "apptainer_default": ("apptainer", {"image": "/images/agent.sif"}, {}, None),
+    "apptainer_full": ("apptainer", FULL, {"cache": True, "gpus": 2}, "fuse"),
+    "apptainer_cache_ro": ("apptainer", {"image": "agent.sif"}, {"cache": True}, "ro"),
+}
+
+
+def _sandbox(tmp: Path, name: str) -> Sandbox:
+    impl, cfg, spec_kw, mode = CASES[name]
+    sandbox: Sandbox = SANDBOXES.load(impl)(_cfg(impl, **cfg), _spec(tmp, **spec_kw))  # type: ignore[arg-type]
+    overlay = getattr(sandbox, "overlay", None)
+    assert (overlay is not None) == (mode is not None)
+    if overlay is not None:
+        overlay.mode = mode
+    return sandbox
+
+
+def _normalised(argv: list[str], tmp: Path) -> list[str]:
+    return [a.replace(str(tmp), "<tmp>") for a in argv]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_argv_matches_golden(name: str, tmp_path: Path) -> None:
+    argv = _normalised(_sandbox(tmp_path, name).wrap(["bash", "agent.sh"]), tmp_path)
+    golden = GOLDEN / f"{name}.txt"
+    if os.environ.get("PTB_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text("\n".join(argv) + "\n")
+    assert golden.exists(), f"no golden file {golden}: run with PTB_UPDATE_GOLDEN=1"
+    assert argv == golden.read_text().splitlines()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_env_value_in_argv(name: str, tmp_path: Path) -> None:
+    sandbox = _sandbox(tmp_path, name)
+    argv = sandbox.wrap(["bash", "agent.sh"])
+    assert not any(FAKE_SECRET in a for a in argv)
+    for key, value in sandbox.spec.env.items():
+        if key not in PATH_VARS:
+            assert value not in argv, key
+    assert FAKE_SECRET in sandbox.host_env().values()
+
+
+def test_bwrap_env_is_the_spec_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-host-only")
+    sandbox = _sandbox(tmp_path, "bwrap_default")
+    assert sandbox.host_env() == sandbox.spec.env
+
+
+def test_bwrap_cache_home_reaches_the_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "hf").mkdir()
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    sandbox = BwrapSandbox(_cfg("bwrap"), _spec(tmp_path))
+    assert sandbox.host_env()["HF_HOME"] == str(tmp_path / "hf")
+
+
+def test_apptainer_env_goes_through_apptainerenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-host-only")
+    sandbox = _sandbox(tmp_path, "apptainer_default")
+    env = sandbox.host_env()
+    inside = {k.removeprefix("APPTAINERENV_"): v for k, v in env.items() if "APPTAINERENV_" in k}
+    assert inside == {k: v for k, v in sandbox.spec.env.items() if k != "HOME"}
+    assert "sk-host-only" not in env.values()
+    assert set(env) - {f"APPTAINERENV_{k}" for k in inside} <= set(apptainer_mod.HOST_VARS)
+
+
+def test_apptainer_without_image_names_the_setting(tmp_path: Path) -> None:
+    sandbox = ApptainerSandbox(_cfg("apptainer"), _spec(tmp_path))
+    with pytest.raises(RuntimeError, match=r"sandbox\.image.*containers/agent\.def"):
+        sandbox.wrap(["true"])
+
+
+def test_apptainer_start_names_the_missing_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    sandbox = ApptainerSandbox(_cfg("apptainer", image="agent.sif"), _spec(tmp_path))
+    with pytest.raises(RuntimeError, match="`apptainer` binary"):
+        sandbox.start()
+
+
+def test_bwrap_start_names_the_missing_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match="apt-get install bubblewrap"):
+        BwrapSandbox(_cfg("bwrap"), _spec(tmp_path)).start()
+
+
+@pytest.mark.parametrize("impl", ["bwrap", "apptainer"])
+def test_bad_network_lists_the_valid_ones(impl: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="open, none"):
+        SANDBOXES.load(impl)(_cfg(impl, network="off"), _spec(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("text", "bind"),
+    [
+        ("/a", Bind(Path("/a"), Path("/a"), False)),
+        ("/a:ro", Bind(Path("/a"), Path("/a"), True)),
+        ("/a:/b", Bind(Path("/a"), Path("/b"), False)),
+        ("/a:/b:ro", Bind(Path("/a"), Path("/b"), True)),
+        ("/a:/b:rw", Bind(Path("/a"), Path("/b"), False)),
+    ],
+)
+def test_parse_bind(text: str, bind: Bind) -> None:
+    assert parse_bind(text) == bind
+
+
+@pytest.mark.parametrize("text", ["", "rel:/b", "/a:/b:/c", "/a::ro", "/a:/b:xx"])
+def test_parse_bind_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match=r"sandbox\.binds"):
+        parse_bind(text)
+
+
+def test_hidden_root_is_the_experiment_folder() -> None:
+    assert hidden_root(Path("/r/exp/run/solve/job")) == Path("/r/exp")
+    assert hidden_root(Path("/scratch/job")) == Path("/scratch")
+
+
+def test_agent_image_pins_the_scaffold_clis() -> None:
+    """containers/agent.def installs each CLI at the version its scaffold config names."""
+    definition = (REPO / "containers" / "agent.def").read_text()
+    for path in sorted((REPO / "conf" / "scaffold").glob("*.yaml")):
+        cfg = yaml.safe_load(path.read_text())
+        if cfg.get("npm_package"):
+            arg = re.sub(r"\W", "_", cfg["name"])
+            assert f"\n    {arg}={cfg['version']}\n" in definition, path.name
+            assert f"{cfg['npm_package']}@{{{{ {arg} }}}}" in definition, path.name
