@@ -26,11 +26,20 @@ BASE = "default/baseline_zeroshot__none__tiny__toy_calls__s0"
 def one_run(cache: Path) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         results = Path(tmp) / "results"
-        env = {**os.environ, "PTB_CACHE": str(cache), "WANDB_MODE": "offline",
-               "HF_HUB_OFFLINE": "1"}
+        env = {
+            **os.environ,
+            "PTB_CACHE": str(cache),
+            "WANDB_MODE": "offline",
+            "HF_HUB_OFFLINE": "1",
+        }
         t0 = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "ptb", f"results_dir={results}"], cwd=REPO,
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "ptb", f"results_dir={results}"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.monotonic() - t0
         if proc.returncode != 0:
             raise SystemExit(f"ptb failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -57,8 +66,11 @@ def main() -> None:
     for i in range(args.repeats):
         cache = shared if args.warm_cache else Path(tempfile.mkdtemp()) / "cache"
         figures = one_run(cache)
-        figures.update(repeat=i, machine=f"{platform.machine()} {os.cpu_count()} cpus",
-                       python=platform.python_version())
+        figures.update(
+            repeat=i,
+            machine=f"{platform.machine()} {os.cpu_count()} cpus",
+            python=platform.python_version(),
+        )
         print(json.dumps(figures), flush=True)
 
 

@@ -31,10 +31,21 @@ def _task(node: DictConfig) -> None:
     if cfg.results_dir:
         out = Path(cfg.results_dir)
         write_json(out / "metrics.json", result.to_json())
-        atomic_write_text(out / "samples.jsonl",
-                          "".join(json.dumps(s, default=str) + "\n" for s in result.samples))
-    print(json.dumps({"task": result.task, "status": result.status, "score": result.score,
-                      "n": result.n, "error": result.error}))
+        atomic_write_text(
+            out / "samples.jsonl",
+            "".join(json.dumps(s, default=str) + "\n" for s in result.samples),
+        )
+    print(
+        json.dumps(
+            {
+                "task": result.task,
+                "status": result.status,
+                "score": result.score,
+                "n": result.n,
+                "error": result.error,
+            }
+        )
+    )
     if result.status != "ok":
         sys.exit(1)
 

@@ -79,6 +79,20 @@ def check_scaffold(cfg: RunConfig) -> list[Problem]:
     return problems
 
 
+def check_sandbox(cfg: RunConfig) -> list[Problem]:
+    if cfg.agent.kind == "baseline":
+        return []
+    problems = _registered(SANDBOXES, cfg.sandbox.impl, "sandbox backend", "use sandbox=bwrap")
+    if problems:
+        return problems
+    requires = SANDBOXES.load(cfg.sandbox.impl).requires
+    if requires and shutil.which(requires[0]) is None:
+        problems.append(
+            Problem(f"sandbox={cfg.sandbox.name} needs '{requires[0]}' on PATH", requires[1])
+        )
+    return problems
+
+
 def check_model(cfg: RunConfig) -> list[Problem]:
     m = cfg.model
     problems = []
@@ -135,7 +149,7 @@ def preflight(cfg: RunConfig) -> list[Problem]:
     problems = [
         *check_agent(cfg),
         *check_scaffold(cfg),
-        *_registered(SANDBOXES, cfg.sandbox.impl, "sandbox backend", "use sandbox=none"),
+        *check_sandbox(cfg),
         *_registered(TASKS, cfg.task.impl, "task", "use task=toy_calls or task=toy_math"),
         *_registered(TRACKERS, cfg.tracker.impl, "tracker", "use tracker=wandb or tracker=none"),
         *check_model(cfg),

@@ -6,6 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
+# System packages the local sandbox needs (sandbox=bwrap, the default).
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing bubblewrap and fuse-overlayfs (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap fuse-overlayfs >/dev/null
+  else
+    echo "warning: bubblewrap is missing; install it (apt-get install bubblewrap fuse-overlayfs)" >&2
+  fi
+fi
 venv="${PTB_VENV:-.venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

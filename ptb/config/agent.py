@@ -13,9 +13,9 @@ class RecipeConfig:
 
     script: str = "sft"
     """Name of the recipe script shipped in ``ptb/scaffolds/recipes/`` (without ``.py``)."""
-    learning_rate: float = 3e-3
+    learning_rate: float = 8e-3
     batch_size: int = 32
-    max_steps: int = 400
+    max_steps: int = 800
     """Optimiser steps; the recipe also stops when ``max_minutes`` or the time budget runs out."""
     max_minutes: float = 3.0
     warmup_steps: int = 20

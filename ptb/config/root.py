@@ -51,7 +51,7 @@ class EvaluateCommandConfig:
     task: TaskConfig = MISSING
     budget: BudgetConfig = MISSING
     model_path: str = MISSING
-    """A model folder, ``base`` (the model config's base model) or ``oracle`` (reference answers)."""
+    """A model folder, ``base`` (the config's base model) or ``oracle`` (reference answers)."""
     limit: int | None = None
     mode: str = "zeroshot"
     """zeroshot (chat template) | fewshot (the paper's few-shot base setting)."""

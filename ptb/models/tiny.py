@@ -30,14 +30,19 @@ SETTINGS: dict[str, Any] = {
     "max_position_embeddings": 1024,
     "seed": 0,
     "corpus_items": 2000,
-    "split_digits": False,
+    "split_digits": True,
     "rope_theta": 10000.0,
 }
 
 
-def _fingerprint() -> str:
-    blob = json.dumps({"v": BUILD_VERSION, **SETTINGS, "template": load_template("tiny_chatml")})
-    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+def _fingerprint(corpus: list[str]) -> str:
+    """Covers every build input: settings, chat template and the tokenizer's training text."""
+    h = hashlib.sha256()
+    h.update(json.dumps({"v": BUILD_VERSION, **SETTINGS}).encode())
+    h.update(load_template("tiny_chatml").encode())
+    for text in corpus:
+        h.update(text.encode())
+    return h.hexdigest()[:10]
 
 
 def _corpus() -> list[str]:
@@ -59,7 +64,7 @@ def _corpus() -> list[str]:
     return texts
 
 
-def _build_tokenizer(out: Path) -> Any:
+def _build_tokenizer(out: Path, corpus: list[str]) -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -78,7 +83,7 @@ def _build_tokenizer(out: Path) -> Any:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(corpus, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -106,8 +111,8 @@ def _build_model(out: Path, tokenizer: Any) -> None:
         head_dim=SETTINGS["head_dim"],
         max_position_embeddings=SETTINGS["max_position_embeddings"],
         tie_word_embeddings=True,
-        # Qwen3's default theta (1e6) leaves a 16-dim head almost no positional signal.
-        rope_theta=SETTINGS["rope_theta"],
+        # Pinned (it is also the default) so the build does not drift with transformers.
+        rope_parameters={"rope_type": "default", "rope_theta": SETTINGS["rope_theta"]},
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
@@ -123,13 +128,14 @@ def _build_model(out: Path, tokenizer: Any) -> None:
 def build_tiny_qwen3(cache_dir: Path | str) -> Path:
     """Return the folder of the tiny model, building it first if it is not cached."""
     root = Path(cache_dir).expanduser() / "models"
-    final = root / f"tiny-qwen3-{_fingerprint()}"
+    corpus = _corpus()
+    final = root / f"tiny-qwen3-{_fingerprint(corpus)}"
     if (final / "config.json").exists() and (final / "tokenizer.json").exists():
         return final
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
     try:
-        tokenizer = _build_tokenizer(tmp)
+        tokenizer = _build_tokenizer(tmp, corpus)
         _build_model(tmp, tokenizer)
         (tmp / "ptb_build.json").write_text(json.dumps({"version": BUILD_VERSION, **SETTINGS}))
         try:

@@ -18,7 +18,7 @@ from ptb.fsutil import read_json, write_json
 from ptb.registry import Registry
 from ptb.rundir import RunDir, now_iso
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)  # not `log`: that is the log stage submodule
 
 STAGE_FUNCS = Registry(
     "stage",
@@ -91,7 +91,7 @@ def run_stage(
     if run.stage_status(stage) == "skipped":
         return "skipped"
     if is_done(stage, run) and not force:
-        log.info("%s: %s already done, skipping", run.run_id, stage)
+        logger.info("%s: %s already done, skipping", run.run_id, stage)
         return "skipped"
     blocked = [d for d in NEEDS[stage] if not is_done(d, run)]
     if blocked:

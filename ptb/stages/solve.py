@@ -47,6 +47,23 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
     return env
 
 
+def runtime_paths(cache_dir: str, base_model: str) -> tuple[Path, ...]:
+    """What the agent's programs need to see read-only wherever they live on the host: the
+    interpreter and its environment, ptb's package (evaluate.py imports it), ptb's model cache
+    and a local base model. Backends skip the ones that do not exist."""
+    import ptb
+
+    paths = [
+        Path(sys.base_prefix).resolve(),
+        Path(sys.prefix),
+        Path(ptb.__file__).resolve().parent,
+        Path(cache_dir).expanduser(),
+    ]
+    if Path(base_model).is_absolute():  # a locally built model; hub ids live in the HF cache
+        paths.append(Path(base_model))
+    return tuple(dict.fromkeys(paths))
+
+
 def _restore_job_dir(run: RunDir) -> None:
     """A re-run after a crash mid-finalisation continues in the same HOME."""
     if not run.job_dir.exists() and run.workspace.exists():
@@ -76,6 +93,7 @@ def run(ctx: StageContext) -> None:
         env=env,
         readonly=tuple(task_dir / p for p in PROTECTED),
         gpus=cfg.budget.gpus,
+        extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"]),
     )
     sandbox: Sandbox = SANDBOXES.load(cfg.sandbox.impl)(cfg.sandbox, spec)
     if sandbox.warning:

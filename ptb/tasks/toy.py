@@ -8,6 +8,7 @@ BFCL (exactly one JSON call; name and arguments must equal the target), ``toy_ma
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -19,6 +20,8 @@ from typing import Any
 from ptb.tasks.base import Item, Judgement, Task
 
 DATA_SEED = 0
+TEST_FRACTION = 0.1
+"""Share of distinct requests reserved for the test split."""
 
 CITIES = [
     "Paris",
@@ -86,6 +89,7 @@ SONGS = ["Yellow", "Hey Jude", "Imagine", "Dancing Queen", "Hallelujah", "Respec
 ARTISTS = ["Coldplay", "The Beatles", "John Lennon", "ABBA", "Leonard Cohen", "Aretha Franklin"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "GOOG", "AMZN", "TSLA", "META", "IBM", "ORCL", "INTC"]
+AMOUNTS = [1, 2, 3, 5, 10, 20, 50, 100, 200, 500]
 RESTAURANTS = ["Luigi's", "Sakura", "The Oak", "Blue Lagoon", "Casa Pepe", "Golden Dragon"]
 
 
@@ -123,7 +127,7 @@ FUNCTIONS: tuple[Function, ...] = (
         ("Convert {amount} {source} to {target}.", "How much is {amount} {source} in {target}?"),
         lambda r: dict(
             zip(("source", "target"), r.sample(CURRENCIES, 2), strict=True),
-            amount=r.randint(1, 999),
+            amount=r.choice(AMOUNTS),
         ),
     ),
     Function(
@@ -131,7 +135,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "Set an alarm",
         {"hour": "integer", "minute": "integer"},
         ("Wake me up at {hour}:{minute:02d}.", "Set an alarm for {hour}:{minute:02d}."),
-        lambda r: {"hour": r.randint(0, 23), "minute": r.randint(0, 59)},
+        lambda r: {"hour": r.randint(5, 12), "minute": r.choice([0, 15, 30, 45])},
     ),
     Function(
         "send_email",
@@ -159,7 +163,7 @@ FUNCTIONS: tuple[Function, ...] = (
         "Add two integers",
         {"a": "integer", "b": "integer"},
         ("What is {a} plus {b}?", "Add {a} and {b}."),
-        lambda r: {"a": r.randint(0, 999), "b": r.randint(0, 999)},
+        lambda r: {"a": r.randint(1, 40), "b": r.randint(1, 40)},
     ),
     Function(
         "translate",
@@ -194,28 +198,45 @@ FUNCTIONS: tuple[Function, ...] = (
         "Start a countdown timer",
         {"minutes": "integer"},
         ("Set a timer for {minutes} minutes.", "Start a {minutes} minute timer."),
-        lambda r: {"minutes": r.randint(1, 120)},
+        lambda r: {"minutes": r.choice([*AMOUNTS[:6], 15, 30, 45, 90])},
     ),
 )
+
+
+def is_test_key(key: str, fraction: float = TEST_FRACTION) -> bool:
+    """Which side of the split a request belongs to: a stable hash, not the draw order."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:4], "big") < fraction * 2**32
 
 
 def _split(
     make: Callable[[random.Random], Item], n_train: int, n_test: int
 ) -> tuple[list[Item], list[Item]]:
-    """Draw unique items (by prompt) and split them; test comes first so it is stable."""
+    """Draw items and split them by ``meta["key"]`` (default: the prompt).
+
+    A key belongs to the test side or the train side by its hash, so no test request ever
+    appears in training, even with the offered functions reshuffled. Test items are unique by
+    key; training items are unique by prompt (a request may recur with other distractors).
+    """
     rng = random.Random(DATA_SEED)
-    seen: set[str] = set()
-    items: list[Item] = []
+    test_keys: set[str] = set()
+    train_prompts: set[str] = set()
+    train: list[Item] = []
+    test: list[Item] = []
     budget = (n_train + n_test) * 50
-    while len(items) < n_train + n_test and budget > 0:
+    while (len(train) < n_train or len(test) < n_test) and budget > 0:
         budget -= 1
         item = make(rng)
-        if item.prompt not in seen:
-            seen.add(item.prompt)
-            items.append(item)
-    if len(items) < n_train + n_test:
-        raise ValueError(f"could only generate {len(items)} unique items")
-    test, train = items[:n_test], items[n_test:]
+        key = str(item.meta.get("key", item.prompt))
+        if is_test_key(key):
+            if len(test) < n_test and key not in test_keys:
+                test_keys.add(key)
+                test.append(item)
+        elif len(train) < n_train and item.prompt not in train_prompts:
+            train_prompts.add(item.prompt)
+            train.append(item)
+    if len(train) < n_train or len(test) < n_test:
+        raise ValueError(f"could only generate {len(train)} train / {len(test)} test items")
     return train, test
 
 
@@ -254,7 +275,7 @@ class ToyCalls(_GeneratedTask):
             'Reply with one JSON call: {"name": ..., "arguments": {...}}'
         )
         target = json.dumps({"name": fn.name, "arguments": args})
-        return Item(id="", prompt=prompt, target=target, meta={"function": fn.name})
+        return Item(id="", prompt=prompt, target=target, meta={"function": fn.name, "key": request})
 
     @cached_property
     def _splits(self) -> tuple[list[Item], list[Item]]:

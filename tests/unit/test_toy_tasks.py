@@ -34,6 +34,13 @@ def test_reference_answers_score_full_marks(name: str) -> None:
     assert all(task.judge(i, i.target).correct for i in task.test_items())
 
 
+def test_toy_calls_test_requests_never_appear_in_training() -> None:
+    task = _task("toy_calls", train=2000, test=100)
+    test_keys = {i.meta["key"] for i in task.test_items()}
+    assert len(test_keys) == 100
+    assert not test_keys & {i.meta["key"] for i in task.train_items()}
+
+
 def test_test_split_does_not_depend_on_train_size() -> None:
     assert [i.prompt for i in _task("toy_calls", train=100).test_items()] == [
         i.prompt for i in _task("toy_calls", train=900).test_items()
