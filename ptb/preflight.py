@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from ptb.config.root import RunConfig
 from ptb.models.resolve import ModelNotAvailable, hf_snapshot
@@ -69,6 +70,13 @@ def check_scaffold(cfg: RunConfig) -> list[Problem]:
         "scaffold adapter",
         "use a scripted agent (agent=recipe_sft) on this version",
     )
+    if sc.impl == "script" and not (sc.path and Path(sc.path).expanduser().is_file()):
+        problems.append(
+            Problem(
+                f"scaffold=script needs an executable file, got scaffold.path={sc.path}",
+                "pass scaffold.path=<file> (e.g. scaffold.path=./my_agent.sh)",
+            )
+        )
     if sc.cli and shutil.which(sc.cli) is None:
         problems.append(
             Problem(

@@ -20,3 +20,7 @@ class SandboxConfig:
     )
     """Host variables copied into the sandbox; everything else is cleared."""
     binds: list[str] = field(default_factory=list)
+    monitor_interval_s: float = 30.0
+    """How often the system monitor samples CPU/memory/disk/GPU into ``solve/monitor.jsonl``."""
+    gpu_check_timeout_s: float = 180.0
+    """Limit for the GPU check run inside the sandbox before the agent starts."""

@@ -17,5 +17,7 @@ class ScaffoldConfig:
     npm_package: str | None = None
     version: str | None = None
     """Pinned CLI version; the preflight's fix names ``npm_package@version``."""
+    path: str | None = None
+    """For ``scaffold=script``: the executable that is the agent (copied into HOME/bin)."""
     reprompt_min_minutes: float | None = None
     """Resume the agent while at least this many minutes remain (None: never)."""

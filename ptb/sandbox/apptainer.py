@@ -40,6 +40,7 @@ class ApptainerSandbox(Sandbox):
         "apptainer",
         "install Apptainer on the compute nodes and build the image from containers/agent.def",
     )
+    python = "python3"  # the image's interpreter, not the host's
 
     def __init__(self, cfg: SandboxConfig, spec: SandboxSpec) -> None:
         super().__init__(cfg, spec)

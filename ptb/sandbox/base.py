@@ -7,6 +7,7 @@ benchmarks.
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ class Sandbox(ABC):
 
     requires: tuple[str, str] | None = None
     """(executable, how to install it) checked by the preflight; None if nothing is needed."""
+
+    python: str = sys.executable
+    """The Python interpreter as seen inside the sandbox (an image brings its own)."""
 
     warning: str | None = None
     """A message the solve stage shows before starting (e.g. for ``sandbox=none``)."""
@@ -82,11 +86,12 @@ class Sandbox(ABC):
             on_line=on_line,
         )
 
-    def write_file(self, relpath: str, content: str, *, mode: int = 0o644) -> Path:
+    def write_file(self, relpath: str, content: str | bytes, *, mode: int = 0o644) -> Path:
         """Stage a file into the agent's HOME (before start)."""
         path = self.spec.home / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path.write_bytes(data)
         path.chmod(mode)
         return path
 

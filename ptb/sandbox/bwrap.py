@@ -1,8 +1,8 @@
 """``sandbox=bwrap``: bubblewrap on a local machine (Debian: ``apt-get install bubblewrap``).
 
 The agent sees the host's file system read-only, a fresh /tmp, /dev and /proc, empty /home and
-/root, and its job directory at the same path as on the host (so paths in logs match). The run's
-experiment folder is an empty tmpfs, so results and other runs are not visible. All capabilities are
+/root, and its job directory at the same path as on the host (so paths in logs match). The
+results root is an empty tmpfs, so no other run of any experiment is visible. All capabilities are
 dropped (a root-run bwrap keeps them otherwise and can remount / read-write).
 
 The environment is not put on the command line (``--setenv`` values land in /proc/*/cmdline):
@@ -44,11 +44,13 @@ def supports_overlay(binary: str) -> bool:
 
 
 def hidden_root(home: Path) -> Path:
-    """The folder replaced by an empty tmpfs: the experiment folder of ``<exp>/<run>/solve/job``.
+    """The folder replaced by an empty tmpfs: the results root of
+    ``<results>/<experiment>/<run>/solve/job``, so no other run of any experiment is visible.
 
     For a HOME outside that layout, its parent (so at least sibling folders are hidden).
     """
-    return home.parents[2] if home.parent.name == "solve" and len(home.parents) > 3 else home.parent
+    in_layout = home.parent.name == "solve" and len(home.parents) > 4
+    return home.parents[3] if in_layout else home.parent
 
 
 def check_network(cfg: SandboxConfig) -> None:

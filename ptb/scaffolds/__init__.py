@@ -9,6 +9,12 @@ from __future__ import annotations
 from ptb.registry import Registry
 from ptb.scaffolds.base import Scaffold, SolveContext
 
-SCAFFOLDS = Registry("scaffold adapter", {"recipe": "ptb.scaffolds.recipe:RecipeScaffold"})
+SCAFFOLDS = Registry(
+    "scaffold adapter",
+    {
+        "recipe": "ptb.scaffolds.recipe:RecipeScaffold",
+        "script": "ptb.scaffolds.script:ScriptScaffold",
+    },
+)
 
 __all__ = ["SCAFFOLDS", "Scaffold", "SolveContext"]

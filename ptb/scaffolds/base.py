@@ -33,7 +33,11 @@ class Scaffold(ABC):
         self.ctx = ctx
 
     def files(self) -> dict[str, str]:
-        """Files to create, relative to HOME (CLI settings, scripts)."""
+        """Text files to create, relative to HOME (CLI settings, scripts)."""
+        return {}
+
+    def binary_files(self) -> dict[str, bytes]:
+        """Executables to place, relative to HOME (made executable)."""
         return {}
 
     @abstractmethod

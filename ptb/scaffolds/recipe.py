@@ -80,7 +80,7 @@ class RecipeScaffold(Scaffold):
         return ["bash", "agent.sh"]
 
     def env(self) -> dict[str, str]:
-        return {"HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+        return {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "PTB_BASE_MODEL": self.ctx.base_model}
 
     def on_line(self, stream: str, line: str, transcript: Transcript) -> None:
         transcript.raw(stream, line)

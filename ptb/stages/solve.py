@@ -6,6 +6,7 @@ directory; the rest of HOME, minus large weight files, is kept as ``solve/worksp
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -16,7 +17,8 @@ from typing import Any
 
 from ptb.fsutil import read_json, write_json
 from ptb.rundir import PROTECTED, RunDir
-from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
+from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
+from ptb.sandbox.monitor import Monitor
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import Redactor
@@ -70,22 +72,27 @@ def _restore_job_dir(run: RunDir) -> None:
         run.workspace.rename(run.job_dir)
 
 
+class VoidRun(RuntimeError):
+    """The agent could not start on fair terms (e.g. the GPU check failed); not its result."""
+
+
 def run(ctx: StageContext) -> None:
     cfg, run_dir = ctx.cfg, ctx.run
     _restore_job_dir(run_dir)
     home, task_dir = run_dir.job_dir, run_dir.task_dir
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     prepared = read_json(run_dir.solve / "prepared.json")
-    deadline = time.time() + cfg.budget.hours * 3600
+    sandbox_cls = SANDBOXES.load(cfg.sandbox.impl)
     sctx = SolveContext(
         cfg=cfg,
         home=home,
         task_dir=task_dir,
         base_model=prepared["base_model"],
         prompt=run_dir.prompt.read_text(encoding="utf-8"),
-        python=sys.executable,
+        python=sandbox_cls.python,
     )
     scaffold: Scaffold = SCAFFOLDS.load(cfg.scaffold.impl)(sctx)
+    deadline = time.time() + cfg.budget.hours * 3600
     env = {**agent_env(ctx, home, deadline), **scaffold.env()}
     spec = SandboxSpec(
         home=home,
@@ -95,22 +102,82 @@ def run(ctx: StageContext) -> None:
         gpus=cfg.budget.gpus,
         extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"]),
     )
-    sandbox: Sandbox = SANDBOXES.load(cfg.sandbox.impl)(cfg.sandbox, spec)
+    sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:
         log.warning(sandbox.warning)
     transcript = Transcript(run_dir.solve, Redactor())
     with sandbox:
-        for rel, content in scaffold.files().items():
-            sandbox.write_file(rel, content, mode=0o755 if rel.endswith(".sh") else 0o644)
+        _stage_files(sandbox, scaffold)
+        if cfg.budget.gpus > 0:
+            _check_gpus(sandbox, ctx)
         argv = scaffold.argv()
         write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
         log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
-        result = sandbox.exec(
-            argv,
-            limit_s=cfg.budget.limit_s,
-            kill_after_s=cfg.budget.kill_after_s,
-            on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
-        )
+        monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
+        with monitor:
+            result = sandbox.exec(
+                argv,
+                limit_s=cfg.budget.limit_s,
+                kill_after_s=cfg.budget.kill_after_s,
+                on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
+            )
+    _finish(run_dir, scaffold, transcript, result)
+
+
+def _stage_files(sandbox: Sandbox, scaffold: Scaffold) -> None:
+    for rel, text in scaffold.files().items():
+        sandbox.write_file(rel, text, mode=0o755 if rel.endswith(".sh") else 0o644)
+    for rel, data in scaffold.binary_files().items():
+        sandbox.write_file(rel, data, mode=0o755)
+
+
+def _check_gpus(sandbox: Sandbox, ctx: StageContext) -> None:
+    """Run the GPU check inside the sandbox; a failure voids the run before the agent starts."""
+    budget = ctx.cfg.budget
+    argv = [sandbox.python, "-m", "ptb.sandbox.gpu_check", "--count", str(budget.gpus)]
+    if budget.gpu_type:
+        argv += ["--kind", budget.gpu_type]
+    lines: list[str] = []
+    result = sandbox.exec(
+        argv,
+        limit_s=ctx.cfg.sandbox.gpu_check_timeout_s,
+        kill_after_s=5,
+        on_line=lambda stream, line: lines.append(line),
+    )
+    report = _last_json(lines)
+    write_json(ctx.run.solve / "gpu_check.json", {"result": report, "exit_code": result.exit_code})
+    if result.reason == "finished" and result.exit_code == 0 and report and report.get("ok"):
+        log.info("GPU check passed: %s", [g["name"] for g in report.get("gpus", [])])
+        return
+    why = (report or {}).get("reason") or f"GPU check {result.reason}: {' | '.join(lines[-5:])}"
+    write_json(
+        ctx.run.exit_file,
+        {
+            "exit_code": None,
+            "reason": "void",
+            "wall_s": 0.0,
+            "detail": why,
+            "final_model": False,
+            "pruned_files": [],
+        },
+    )
+    raise VoidRun(f"run void, the agent was not started: {why}")
+
+
+def _last_json(lines: list[str]) -> dict[str, Any] | None:
+    for line in reversed(lines):
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict):
+            return data
+    return None
+
+
+def _finish(
+    run_dir: RunDir, scaffold: Scaffold, transcript: Transcript, result: ExecResult
+) -> None:
     reason = scaffold.classify(result, transcript)
     transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
     write_json(run_dir.solve / "usage.json", scaffold.usage(transcript, result))

@@ -166,11 +166,11 @@ def test_nothing_outside_home_is_writable(world: World, where: str) -> None:
 
 
 def test_extra_ro_binds_expose_the_interpreter(world: World) -> None:
-    """The interpreter may live under /root or /home, which are emptied: the spec exposes it."""
+    """The interpreter may live under /root, /home or /tmp, which are emptied: the spec exposes
+    it (the solve stage passes the same paths, see ``runtime_paths``)."""
     prefix = Path(sys.base_prefix).resolve()
-    spec = dataclasses.replace(
-        _sandbox(world).spec, extra_ro_binds=(prefix, world.base / "absent-is-skipped")
-    )
+    binds = (prefix, Path(sys.prefix), world.base / "absent-is-skipped")
+    spec = dataclasses.replace(_sandbox(world).spec, extra_ro_binds=binds)
     sandbox = BwrapSandbox(SandboxConfig(name="bwrap", impl="bwrap"), spec)
     out = _sh(sandbox, f"{sys.executable} -c 'print(1)' && touch {prefix}/probe")
     assert out.stdout == ["1"] and out.result.exit_code != 0

@@ -193,8 +193,8 @@ def test_parse_bind_rejects(text: str) -> None:
         parse_bind(text)
 
 
-def test_hidden_root_is_the_experiment_folder() -> None:
-    assert hidden_root(Path("/r/exp/run/solve/job")) == Path("/r/exp")
+def test_hidden_root_is_the_results_root() -> None:
+    assert hidden_root(Path("/r/exp/run/solve/job")) == Path("/r")
     assert hidden_root(Path("/scratch/job")) == Path("/scratch")
 
 
