@@ -90,10 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(args.base_model)
     if args.chat_template:
         tokenizer.chat_template = Path(args.chat_template).read_text(encoding="utf-8")
-    model = AutoModelForCausalLM.from_pretrained(args.base_model, dtype=torch.float32)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = AutoModelForCausalLM.from_pretrained(args.base_model, dtype=torch.float32).to(device)
     model.train()
     examples = load_examples(args.train, tokenizer, args.max_examples)
-    log("start", examples=len(examples), params=sum(p.numel() for p in model.parameters()))
+    n_params = sum(p.numel() for p in model.parameters())
+    log("start", examples=len(examples), params=n_params, device=device)
 
     optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -107,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             order += random.sample(range(len(examples)), len(examples))
         batch = [examples[i] for i in order[: args.batch_size]]
         del order[: args.batch_size]
-        loss = model(**collate(batch, tokenizer.pad_token_id)).loss
+        inputs = {k: v.to(device) for k, v in collate(batch, tokenizer.pad_token_id).items()}
+        loss = model(**inputs).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optim.step()
