@@ -23,9 +23,7 @@ from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
 
 HOST_VARS = ("PATH", "USER", "LOGNAME", "APPTAINER_CACHEDIR", "APPTAINER_TMPDIR")
 """Host variables the apptainer process itself may need; none reach the container."""
-BUILD_HINT = (
-    "build one with `apptainer build agent.sif containers/agent.def` (containers/README.md)"
-)
+BUILD_HINT = "build one with `containers/build.sh agent` (containers/README.md)"
 
 
 def bind(src: Path, dst: Path, *, readonly: bool = False) -> list[str]:
@@ -38,7 +36,7 @@ def bind(src: Path, dst: Path, *, readonly: bool = False) -> list[str]:
 class ApptainerSandbox(Sandbox):
     requires = (
         "apptainer",
-        "install Apptainer on the compute nodes and build the image from containers/agent.def",
+        "install Apptainer on the compute nodes and build the image: containers/build.sh agent",
     )
     python = "python3"  # the image's interpreter, not the host's
 
@@ -86,7 +84,9 @@ class ApptainerSandbox(Sandbox):
 
     def wrap(self, argv: list[str]) -> list[str]:
         spec = self.spec
-        args = [self.binary, "exec", "--containall", "--cleanenv", "--no-home"]
+        # --no-mount bind-paths: site-wide `bind path` entries (e.g. /scratch) stay out.
+        args = [self.binary, "exec", "--containall", "--cleanenv", "--no-home",
+                "--no-mount", "bind-paths"]  # fmt: skip
         args += ["--home", str(spec.home), "--pwd", str(spec.workdir)]
         if spec.gpus > 0:
             args.append("--nv")

@@ -146,7 +146,7 @@ def test_apptainer_env_goes_through_apptainerenv(
 
 def test_apptainer_without_image_names_the_setting(tmp_path: Path) -> None:
     sandbox = ApptainerSandbox(_cfg("apptainer"), _spec(tmp_path))
-    with pytest.raises(RuntimeError, match=r"sandbox\.image.*containers/agent\.def"):
+    with pytest.raises(RuntimeError, match=r"sandbox\.image.*containers/build\.sh agent"):
         sandbox.wrap(["true"])
 
 

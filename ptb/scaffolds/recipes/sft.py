@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.chat_template:
         tokenizer.chat_template = Path(args.chat_template).read_text(encoding="utf-8")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(args.base_model, dtype=torch.float32).to(device)
+    model: Any = AutoModelForCausalLM.from_pretrained(args.base_model, dtype=torch.float32)
+    model = model.to(device)
     model.train()
     examples = load_examples(args.train, tokenizer, args.max_examples)
     n_params = sum(p.numel() for p in model.parameters())
