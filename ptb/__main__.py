@@ -17,7 +17,11 @@ from ptb.plan import RunConflict, plan_run
 from ptb.preflight import preflight
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-CONF_DIR = os.environ.get("PTB_CONF_DIR") or str(Path(__file__).resolve().parents[1] / "conf")
+REPO_DIR = Path(__file__).resolve().parents[1]
+CONF_DIR = os.environ.get("PTB_CONF_DIR") or str(REPO_DIR / "conf")
+# conf/config.yaml adds this folder to Hydra's search path, which makes the repo's sweeps/
+# folder a config group: python -m ptb -m +sweeps=toy_grid
+os.environ.setdefault("PTB_REPO_DIR", str(REPO_DIR))
 
 
 def _compose(overrides: list[str]) -> DictConfig:
