@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from ptb.config import register_configs
+from ptb.cli import hydra_entry
 from ptb.console import console, print_outcomes, print_problems, setup_logging
 from ptb.launch import LAUNCHERS
 from ptb.plan import RunConflict, plan_run
 from ptb.preflight import preflight
-
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-REPO_DIR = Path(__file__).resolve().parents[1]
-CONF_DIR = os.environ.get("PTB_CONF_DIR") or str(REPO_DIR / "conf")
-# conf/config.yaml adds this folder to Hydra's search path, which makes the repo's sweeps/
-# folder a config group: python -m ptb -m +sweeps=toy_grid
-os.environ.setdefault("PTB_REPO_DIR", str(REPO_DIR))
 
 
 def _compose(overrides: list[str]) -> DictConfig:
@@ -57,8 +48,7 @@ def _hydra_task(node: DictConfig) -> None:
 
 
 def main() -> None:
-    register_configs()
-    hydra.main(config_path=CONF_DIR, config_name="config", version_base=None)(_hydra_task)()
+    hydra_entry("config", _hydra_task)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from ptb.__main__ import CONF_DIR
-from ptb.config import EvaluateCommandConfig, register_configs
+from ptb.cli import hydra_entry
+from ptb.config import EvaluateCommandConfig
 from ptb.eval.runner import evaluate
 from ptb.fsutil import atomic_write_text, write_json
 from ptb.models.resolve import base_model_path
@@ -51,8 +50,7 @@ def _task(node: DictConfig) -> None:
 
 
 def main() -> None:
-    register_configs()
-    hydra.main(config_path=CONF_DIR, config_name="evaluate", version_base=None)(_task)()
+    hydra_entry("evaluate", _task)
 
 
 if __name__ == "__main__":

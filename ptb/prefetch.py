@@ -9,11 +9,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
-from ptb.__main__ import CONF_DIR
-from ptb.config import register_configs
+from ptb.cli import hydra_entry
 from ptb.console import console
 from ptb.plan import to_run_config
 
@@ -49,8 +47,7 @@ def _task(node: DictConfig) -> None:
 
 
 def main() -> None:
-    register_configs()
-    hydra.main(config_path=CONF_DIR, config_name="config", version_base=None)(_task)()
+    hydra_entry("config", _task)
 
 
 if __name__ == "__main__":

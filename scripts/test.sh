@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+# Headless Chromium opens the offline HTML report in tests/integration/test_report_html.py.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium (apt-get) for the report test"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 py=.venv/bin/python
 echo "== ruff"; "$py" -m ruff check ptb tests benchmarks; "$py" -m ruff format --check ptb tests benchmarks
 echo "== mypy"; "$py" -m mypy

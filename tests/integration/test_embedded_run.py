@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import FAKE_SECRET, REPO, ptb_env
+from tests.support.wandb_log import records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -133,6 +134,22 @@ def test_wandb_offline_run_written(embedded: dict) -> None:
     assert tracker["impl"] == "wandb" and tracker["mode"] == "offline"
     runs = list((embedded["run"] / "log/wandb").glob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_wandb_run_holds_config_summary_transcript_and_workspace(embedded: dict) -> None:
+    (path,) = (embedded["run"] / "log/wandb").glob("offline-run-*/run-*.wandb")
+    recs = records(path)
+    (run,) = [r.run for r in recs if r.WhichOneof("record_type") == "run"]
+    assert run.run_group == "default" and "agent:recipe_sft" in run.tags
+    config = {i.key: i.value_json for i in run.config.update}
+    assert json.loads(config["agent"]) == "recipe_sft" and json.loads(config["task"]) == "toy_calls"
+    summary = {i.key for r in recs if r.WhichOneof("record_type") == "summary"
+               for i in r.summary.update}  # fmt: skip
+    assert {"score/final", "metrics/score", "time/solve_s", "usage/wall_s"} <= summary
+    artifacts = {r.artifact.type: [c.path for c in r.artifact.manifest.contents]
+                 for r in recs if r.WhichOneof("record_type") == "artifact"}  # fmt: skip
+    assert "task/train_sft.py" in artifacts["workspace"]
+    assert artifacts["run_table"] == ["transcript.table.json"]
 
 
 def test_rerun_skips_every_done_stage(embedded: dict) -> None:
