@@ -124,3 +124,20 @@ def git_sha() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
+
+
+def load_saved_config(run: RunDir) -> RunConfig:
+    """The typed config of an existing run, from its (redacted) config.yaml."""
+    if not run.config.exists():
+        raise FileNotFoundError(f"{run.path} has no config.yaml: not a ptb run directory")
+    node = OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(run.config))
+    assert isinstance(node, DictConfig)
+    return to_run_config(node)
+
+
+def baseline_run_of(run: RunDir, cfg: RunConfig) -> RunDir | None:
+    """The zero-shot baseline run beside ``run`` (None for baseline runs)."""
+    if cfg.agent.kind == "baseline":
+        return None
+    run_id = make_run_id(BASELINE_AGENT, "none", cfg.model.name, cfg.task.name, cfg.baseline_seed)
+    return RunDir(run.path.parent / run_id)

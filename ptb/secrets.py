@@ -13,13 +13,28 @@ import re
 from collections.abc import Mapping
 
 REDACTED = "***REDACTED***"
-_SECRET_NAME = re.compile(r"(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
+_SECRET_WORDS = {
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "credential",
+    "credentials",
+    "auth",
+    "apikey",
+    "passphrase",
+}
+_SECRET_PAIRS = re.compile(r"(api|access|private|secret)[_-]?key", re.I)
+"""Whole words of a name, so ``max_new_tokens`` or ``input_tokens`` are not secrets."""
 _MIN_SECRET_LEN = 8
 
 
 def is_secret_name(name: str) -> bool:
     """True for variable or config-key names that hold secret values (``*_env`` names are not)."""
-    return bool(_SECRET_NAME.search(name)) and not name.lower().endswith("_env")
+    if name.lower().endswith("_env"):
+        return False
+    words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+", name) if w}
+    return bool(words & _SECRET_WORDS) or bool(_SECRET_PAIRS.search(name))
 
 
 def secret_values(env: Mapping[str, str] | None = None) -> list[str]:

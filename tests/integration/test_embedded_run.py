@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ptb.plan import load_saved_config
+from ptb.rundir import RunDir
 from tests.conftest import FAKE_SECRET, REPO, ptb_env
 from tests.support.wandb_log import records
 
@@ -152,6 +154,32 @@ def test_wandb_run_holds_config_summary_transcript_and_workspace(embedded: dict)
     assert artifacts["run_table"] == ["transcript.table.json"]
 
 
+def test_saved_config_round_trips(embedded: dict) -> None:
+    cfg = load_saved_config(RunDir(embedded["run"]))
+    assert cfg.task.eval.ladder[0].max_new_tokens == 96  # a "token" setting, not a secret
+    assert (cfg.agent.name, cfg.model.name, cfg.sandbox.name) == ("recipe_sft", "tiny", "bwrap")
+
+
+def test_status_lists_both_runs_done(embedded: dict) -> None:
+    out = subprocess.run([sys.executable, "-m", "ptb.status", str(embedded["results"]), "--json"],
+                         cwd=REPO, text=True, capture_output=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    states = {Path(r["run_dir"]).name: r["state"] for r in json.loads(out.stdout)}
+    assert states == {RUN_ID: "done", BASE_ID: "done"}
+
+
+def test_judge_command_reruns_checks_and_rescores(embedded: dict) -> None:
+    before = _json(embedded["run"] / "score.json")
+    out = subprocess.run([sys.executable, "-m", "ptb.judge", str(embedded["run"]), "--rescore"],
+                         cwd=REPO, env=embedded["env"], text=True, capture_output=True,
+                         timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout)["flagged"] is False
+    stages = _json(embedded["run"] / "manifest.json")["stages"]
+    assert stages["judge"]["attempts"] >= 2 and stages["score"]["attempts"] >= 2
+    assert _json(embedded["run"] / "score.json")["final"] == before["final"]
+
+
 def test_rerun_skips_every_done_stage(embedded: dict) -> None:
     before = _json(embedded["run"] / "manifest.json")
     t0 = time.monotonic()
@@ -164,20 +192,22 @@ def test_rerun_skips_every_done_stage(embedded: dict) -> None:
 
 def test_failed_stage_writes_error_and_rerun_retries_only_it(embedded: dict) -> None:
     run: Path = embedded["run"]
-    solve_attempts = _json(run / "manifest.json")["stages"]["solve"]["attempts"]
+    before = _json(run / "manifest.json")["stages"]
+    failing = before["log"]["attempts"] + 1
     bad = _ptb(embedded["results"], embedded["env"], "force=[log]", "tracker.mode=bogus")
     assert bad.returncode == 1
     error = _json(run / "log/error.json")
-    assert error["stage"] == "log" and error["traceback"] and error["attempt"] == 2
+    assert error["stage"] == "log" and error["traceback"] and error["attempt"] == failing
     assert _json(run / "manifest.json")["stages"]["log"]["status"] == "failed"
 
     good = _ptb(embedded["results"], embedded["env"])
     assert good.returncode == 0, good.stderr[-2000:]
     stages = _json(run / "manifest.json")["stages"]
-    assert stages["log"]["status"] == "done" and stages["log"]["attempts"] == 3
-    assert stages["solve"]["attempts"] == solve_attempts
+    assert stages["log"]["status"] == "done" and stages["log"]["attempts"] == failing + 1
+    for stage in ("prepare", "solve", "evaluate", "judge", "score"):
+        assert stages[stage] == before[stage], stage  # not re-run
     assert not (run / "log/error.json").exists()
-    assert (run / "log/error.attempt2.json").exists()
+    assert (run / f"log/error.attempt{failing}.json").exists()
 
 
 def test_changed_config_on_the_same_run_is_refused(embedded: dict) -> None:

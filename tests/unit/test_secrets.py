@@ -6,6 +6,17 @@ def test_secret_names() -> None:
     assert is_secret_name("CLAUDE_CODE_OAUTH_TOKEN")
     assert not is_secret_name("api_key_env")  # holds a *name*
     assert not is_secret_name("PATH")
+    for name in (
+        "HF_TOKEN",
+        "GITHUB_TOKEN",
+        "aws_secret_access_key",
+        "db.password",
+        "OPENAI_APIKEY",
+    ):
+        assert is_secret_name(name), name
+    # Settings that merely mention tokens are not secrets (they must survive config.yaml).
+    for name in ("max_new_tokens", "input_tokens", "cached_tokens", "tokenizer", "author"):
+        assert not is_secret_name(name), name
 
 
 def test_redactor_replaces_values_of_secret_vars() -> None:

@@ -1,0 +1,36 @@
+import json
+from pathlib import Path
+
+from ptb.fsutil import write_json
+from ptb.status import find_runs, main, run_status
+
+
+def _run(root: Path, name: str, states: dict[str, str], error: str | None = None) -> Path:
+    run = root / "exp" / name
+    stages = {s: {"status": states.get(s, "pending")} for s in
+              ("prepare", "solve", "evaluate", "judge", "score", "log")}  # fmt: skip
+    write_json(run / "manifest.json", {"run_id": name, "stages": stages})
+    if error:
+        failed = next(s for s, st in states.items() if st == "failed")
+        write_json(run / failed / "error.json", {"type": "RuntimeError", "message": error})
+    return run
+
+
+def test_failed_stage_blocks_its_dependents(tmp_path: Path) -> None:
+    run = _run(tmp_path, "a", {"prepare": "done", "solve": "done", "evaluate": "failed",
+                               "judge": "done"}, error="CUDA OOM")  # fmt: skip
+    status = run_status(run)
+    assert status.state == "failed" and status.failed == ["evaluate"]
+    assert status.blocked == ["score", "log"]
+    assert status.error == "evaluate: RuntimeError: CUDA OOM"
+
+
+def test_counts_and_exit_code(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    done = dict.fromkeys(("prepare", "solve", "evaluate", "judge", "score", "log"), "done")
+    _run(tmp_path, "ok", done)
+    _run(tmp_path, "bad", {"prepare": "failed"}, error="disk full")
+    (tmp_path / "exp" / "ok" / "solve" / "workspace").mkdir(parents=True)
+    assert len(find_runs(tmp_path)) == 2
+    assert main([str(tmp_path), "--json"]) == 1
+    states = {Path(r["run_dir"]).name: r["state"] for r in json.loads(capsys.readouterr().out)}
+    assert states == {"ok": "done", "bad": "failed"}
