@@ -56,7 +56,10 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
             if s.get("base") is not None
             else (s.get("final") if s.get("agent", "").startswith("baseline") else None)
         )
+        jobs = {k: v for k, v in o.stages.items() if v.startswith("job ")}
         status = "ok" if o.error is None else f"FAILED: {o.error}"
+        if jobs:
+            status = "queued: " + ", ".join(f"{k} {v[4:]}" for k, v in jobs.items())
         table.add_row(
             str(o.run.path),
             _pct(base),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ptb.config.root import RunConfig
+from ptb.launch import LAUNCHERS
 from ptb.models.resolve import ModelNotAvailable, hf_snapshot
 from ptb.registry import Registry
 from ptb.sandbox import SANDBOXES
@@ -137,6 +138,19 @@ def check_model(cfg: RunConfig) -> list[Problem]:
     return problems
 
 
+def check_launcher(cfg: RunConfig) -> list[Problem]:
+    problems = _registered(LAUNCHERS, cfg.launcher.impl, "launcher", "use launcher=local")
+    if cfg.launcher.impl == "slurm" and shutil.which("sbatch") is None:
+        problems.append(
+            Problem(
+                "launcher=slurm needs the SLURM client ('sbatch' is not on PATH)",
+                "run from a SLURM login node, or start the local test cluster: "
+                'eval "$(launchers/slurm-local/start.sh | tail -n 1)"',
+            )
+        )
+    return problems
+
+
 def check_compute(cfg: RunConfig) -> list[Problem]:
     if cfg.budget.gpus <= 0 or cfg.agent.kind == "baseline" or cfg.launcher.impl != "local":
         return []
@@ -161,6 +175,7 @@ def preflight(cfg: RunConfig) -> list[Problem]:
         *_registered(TASKS, cfg.task.impl, "task", "use task=toy_calls or task=toy_math"),
         *_registered(TRACKERS, cfg.tracker.impl, "tracker", "use tracker=wandb or tracker=none"),
         *check_model(cfg),
+        *check_launcher(cfg),
         *check_compute(cfg),
     ]
     return list(dict.fromkeys(problems))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from ptb.registry import Registry
 
-LAUNCHERS = Registry("launcher", {"local": "ptb.launch.local:LocalLauncher"})
+LAUNCHERS = Registry(
+    "launcher",
+    {"local": "ptb.launch.local:LocalLauncher", "slurm": "ptb.launch.slurm:SlurmLauncher"},
+)
 
 __all__ = ["LAUNCHERS"]

@@ -29,7 +29,7 @@ class RunOutcome:
         return read_json(self.run.score) if self.run.score.exists() else None
 
 
-def _ordered(plans: list[RunPlan]) -> list[RunPlan]:
+def ordered(plans: list[RunPlan]) -> list[RunPlan]:
     """Each run after its baseline; a baseline shared by several runs appears once."""
     seen: set[Path] = set()
     order: list[RunPlan] = []
@@ -43,7 +43,7 @@ def _ordered(plans: list[RunPlan]) -> list[RunPlan]:
 
 class LocalLauncher:
     def submit(self, plans: list[RunPlan]) -> list[RunOutcome]:
-        return [self.run_one(p) for p in _ordered(plans)]
+        return [self.run_one(p) for p in ordered(plans)]
 
     def run_one(self, plan: RunPlan) -> RunOutcome:
         materialize(plan)

@@ -17,12 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+INTERRUPTED = threading.Event()
+"""Set by a scheduler job's signal handler (``ptb.launch.jobs``) when the job is being stopped
+(scancel, preemption): the agent's end is then the infrastructure's doing, not the agent's."""
+
 
 @dataclass(frozen=True)
 class ExecResult:
     exit_code: int | None
     reason: str
-    """finished | timeout | crashed (could not start or died by a signal)"""
+    """finished | timeout | crashed (could not start or died by a signal) | interrupted"""
     wall_s: float
     detail: str | None = None
 
@@ -89,6 +93,8 @@ def run_limited(
         t.join(timeout=5)
     wall = round(time.monotonic() - t0, 2)
     code = proc.returncode
+    if INTERRUPTED.is_set():
+        return ExecResult(code, "interrupted", wall, "the job was stopped by the scheduler")
     if timed_out:
         return ExecResult(code, "timeout", wall, f"stopped after the {limit_s:.0f}s limit")
     if code is not None and code < 0:

@@ -76,6 +76,10 @@ class VoidRun(RuntimeError):
     """The agent could not start on fair terms (e.g. the GPU check failed); not its result."""
 
 
+class Interrupted(RuntimeError):
+    """The scheduler stopped the job while the agent ran; re-submitting resumes the run."""
+
+
 def run(ctx: StageContext) -> None:
     cfg, run_dir = ctx.cfg, ctx.run
     _restore_job_dir(run_dir)
@@ -178,6 +182,11 @@ def _last_json(lines: list[str]) -> dict[str, Any] | None:
 def _finish(
     run_dir: RunDir, scaffold: Scaffold, transcript: Transcript, result: ExecResult
 ) -> None:
+    if result.reason == "interrupted":
+        raise Interrupted(
+            f"the scheduler stopped the job after {result.wall_s:.0f} s (scancel, preemption or "
+            "node failure); re-submit to resume in the same run directory"
+        )
     reason = scaffold.classify(result, transcript)
     transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
     write_json(run_dir.solve / "usage.json", scaffold.usage(transcript, result))
