@@ -43,12 +43,6 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, default=str) + "\n")
-
-
 def file_hashes(root: Path, names: tuple[str, ...]) -> dict[str, str]:
     """sha256 of every file at or under ``root/<name>``, keyed by path relative to ``root``."""
     hashes: dict[str, str] = {}

@@ -88,12 +88,12 @@ def materialize(plan: RunPlan) -> None:
 
 
 def _check_same(path: Path, new_text: str) -> None:
-    old = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    new = yaml.safe_load(new_text) or {}
+    old = _flat(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    new = _flat(yaml.safe_load(new_text) or {})
     diff = sorted(
         k
-        for k in _flat(old).keys() | _flat(new).keys()
-        if k.split(".")[0] not in _VOLATILE and _flat(old).get(k) != _flat(new).get(k)
+        for k in old.keys() | new.keys()
+        if k.split(".")[0] not in _VOLATILE and old.get(k) != new.get(k)
     )
     if diff:
         raise RunConflict(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -181,7 +180,3 @@ def _stage_entry(status: str) -> dict[str, Any]:
         "ended": None,
         "attempts": 0,
     }
-
-
-def elapsed(start: float) -> float:
-    return round(time.monotonic() - start, 3)

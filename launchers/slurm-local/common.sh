@@ -66,22 +66,24 @@ live_pid() {  # live_pid DAEMON: print the pid of our running DAEMON, or fail
   echo "$pid"
 }
 
+wait_gone() {  # wait_gone PID DAEMON TENTHS: wait up to TENTHS/10 s for the process to exit
+  local i
+  for ((i = 0; i < $3; i++)); do
+    process_alive "$1" "$2" || return 0
+    sleep 0.1
+  done
+}
+
 stop_daemon() {  # stop_daemon DAEMON: SIGTERM, wait up to 30 s, then SIGKILL
-  local pid i
+  local pid
   pid=$(live_pid "$1") || { rm -f "$(pid_file "$1")"; return 0; }
   log "stopping $1 (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 300; i++)); do
-    process_alive "$pid" "$1" || break
-    sleep 0.1
-  done
+  wait_gone "$pid" "$1" 300
   if process_alive "$pid" "$1"; then
     log "$1 (pid $pid) ignored SIGTERM for 30 s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-      process_alive "$pid" "$1" || break
-      sleep 0.1
-    done
+    wait_gone "$pid" "$1" 50
   fi
   if process_alive "$pid" "$1"; then
     log "$1 (pid $pid) is still running"

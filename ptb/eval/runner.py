@@ -91,10 +91,8 @@ def _score(task: Task, items: list[Item], outputs: list[str]) -> tuple[dict[str,
 
 def _template_info(model_path: Path, family_template: str) -> dict[str, Any]:
     """Whether the submission's own chat template / generation config differ from ptb's."""
-    own = None
-    for name in ("chat_template.jinja",):
-        if (model_path / name).exists():
-            own = (model_path / name).read_text(encoding="utf-8")
+    template = model_path / "chat_template.jinja"
+    own = template.read_text(encoding="utf-8") if template.exists() else None
     gen = model_path / "generation_config.json"
     return {
         "submission_template_differs": own is not None and own.strip() != family_template.strip(),

@@ -16,10 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ptb.config.sandbox import SandboxConfig
-from ptb.sandbox.base import Sandbox, SandboxSpec
-from ptb.sandbox.bwrap import check_network
-from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
+from ptb.sandbox.base import IsolatedSandbox
 
 HOST_VARS = ("PATH", "USER", "LOGNAME", "APPTAINER_CACHEDIR", "APPTAINER_TMPDIR")
 """Host variables the apptainer process itself may need; none reach the container."""
@@ -33,20 +30,12 @@ def bind(src: Path, dst: Path, *, readonly: bool = False) -> list[str]:
     return ["--bind", spec]
 
 
-class ApptainerSandbox(Sandbox):
+class ApptainerSandbox(IsolatedSandbox):
     requires = (
         "apptainer",
         "install Apptainer on the compute nodes and build the image: containers/build.sh agent",
     )
     python = "python3"  # the image's interpreter, not the host's
-
-    def __init__(self, cfg: SandboxConfig, spec: SandboxSpec) -> None:
-        super().__init__(cfg, spec)
-        check_network(cfg)
-        self.binds = [parse_bind(b) for b in cfg.binds]
-        self.binary = "apptainer"
-        cache = hf_cache(spec.env, os.environ)
-        self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
 
     def image(self) -> str:
         if not self.cfg.image:
@@ -68,10 +57,6 @@ class ApptainerSandbox(Sandbox):
             raise FileNotFoundError(f"sandbox.image={image} does not exist: {BUILD_HINT}")
         if self.overlay:
             self.overlay.start(kernel=False)
-
-    def stop(self) -> None:
-        if self.overlay:
-            self.overlay.stop()
 
     def host_env(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in HOST_VARS if k in os.environ}

@@ -7,6 +7,7 @@ benchmarks.
 
 from __future__ import annotations
 
+import os
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ptb.config.sandbox import SandboxConfig
+from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
 from ptb.sandbox.process import ExecResult, run_limited
 
 
@@ -97,3 +99,26 @@ class Sandbox(ABC):
 
     def read_file(self, relpath: str) -> str:
         return (self.spec.home / relpath).read_text(encoding="utf-8")
+
+
+NETWORKS = ("open", "none")
+
+
+class IsolatedSandbox(Sandbox):
+    """What the isolating backends (bwrap, apptainer) share: a checked network policy, the
+    configured extra binds and the per-run overlay of the HF cache (started by the backend)."""
+
+    def __init__(self, cfg: SandboxConfig, spec: SandboxSpec) -> None:
+        super().__init__(cfg, spec)
+        if cfg.network not in NETWORKS:
+            raise ValueError(
+                f"sandbox.network={cfg.network!r}: expected one of {', '.join(NETWORKS)}"
+            )
+        self.binds = [parse_bind(b) for b in cfg.binds]
+        self.binary = self.requires[0] if self.requires else ""
+        cache = hf_cache(spec.env, os.environ)
+        self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
+
+    def stop(self) -> None:
+        if self.overlay:
+            self.overlay.stop()

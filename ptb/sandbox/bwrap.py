@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import functools
 import glob
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from ptb.config.sandbox import SandboxConfig
-from ptb.sandbox.base import Sandbox, SandboxSpec
-from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
+from ptb.sandbox.base import IsolatedSandbox
 
-NETWORKS = ("open", "none")
 TERM_SHIM_OUTER = ["env", "--ignore-signal=TERM"]
 TERM_SHIM_INNER = ["env", "--default-signal=TERM"]
 
@@ -53,21 +49,8 @@ def hidden_root(home: Path) -> Path:
     return home.parents[3] if in_layout else home.parent
 
 
-def check_network(cfg: SandboxConfig) -> None:
-    if cfg.network not in NETWORKS:
-        raise ValueError(f"sandbox.network={cfg.network!r}: expected one of {', '.join(NETWORKS)}")
-
-
-class BwrapSandbox(Sandbox):
+class BwrapSandbox(IsolatedSandbox):
     requires = ("bwrap", "apt-get install bubblewrap fuse-overlayfs")
-
-    def __init__(self, cfg: SandboxConfig, spec: SandboxSpec) -> None:
-        super().__init__(cfg, spec)
-        check_network(cfg)
-        self.binds = [parse_bind(b) for b in cfg.binds]
-        self.binary = "bwrap"
-        cache = hf_cache(spec.env, os.environ)
-        self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
 
     def start(self) -> None:
         found = shutil.which(self.binary)
@@ -82,10 +65,6 @@ class BwrapSandbox(Sandbox):
                 raise FileNotFoundError(f"read-only path {path} does not exist")
         if self.overlay:
             self.overlay.start(kernel=supports_overlay(found))
-
-    def stop(self) -> None:
-        if self.overlay:
-            self.overlay.stop()
 
     def host_env(self) -> dict[str, str]:
         env = {**self.spec.env, "HOME": str(self.spec.home)}
