@@ -50,12 +50,14 @@ class EvaluateCommandConfig:
     model: ModelConfig = MISSING
     task: TaskConfig = MISSING
     budget: BudgetConfig = MISSING
-    model_path: str = MISSING
+    model_path: str | None = None
     """A model folder, ``base`` (the config's base model) or ``oracle`` (reference answers)."""
     limit: int | None = None
     mode: str = "zeroshot"
     """zeroshot (chat template) | fewshot (the paper's few-shot base setting)."""
     results_dir: str | None = None
     """If set, metrics.json and samples.jsonl are written to this folder."""
+    rescore: str | None = None
+    """A samples.jsonl to score again without a model (``model_path`` is then not needed)."""
     seed: int = 0
     cache_dir: str = "${oc.env:PTB_CACHE,${oc.env:HOME}/.cache/ptb}"

@@ -31,6 +31,20 @@ class EvalSpec:
     judge_model: str | None = None
     """For judged tasks: the judge model id (reached through an OpenAI-compatible endpoint)."""
     judge_api_key_env: str | None = None
+    """Name of the environment variable holding the judge's key (never the key itself)."""
+    judge_base_url: str = "https://api.openai.com/v1"
+    """OpenAI-compatible endpoint of the judge: the vendor's, or a local ``vllm serve``."""
+    judge_concurrency: int = 8
+    """Judge requests in flight at once."""
+    judge_max_tokens: int = 4096
+    backend: str = "auto"
+    """Generation backend: auto (vllm where importable with CUDA, else hf) | vllm | hf."""
+    gpu_memory_utilization: float = 0.85
+    """vLLM's share of GPU memory for weights and KV cache."""
+    code_timeout_s: float = 10.0
+    """Per-program limit when executing generated code (HumanEval), inside the sandbox."""
+    code_sandbox: str = "bwrap"
+    """Sandbox backend that runs generated code (bwrap | apptainer); never the bare host."""
 
 
 @dataclass
@@ -47,3 +61,6 @@ class TaskConfig:
     eval: EvalSpec = field(default_factory=EvalSpec)
     size: dict[str, int] = field(default_factory=dict)
     """Sizes of generated splits (local tasks only)."""
+    data: dict[str, str] = field(default_factory=dict)
+    """The task's files by role (``test``, ``train``, ``references``, ...): ``hf://org/set/file``,
+    ``pkg://package/file``, ``https://...`` or a local path (see ``ptb.tasks.data``)."""

@@ -3,11 +3,13 @@
 
 The retry ladder of the task config is walked in order (e.g. 4 tries at 16000 new tokens, then 3 at
 12000, ...); every attempt is recorded. A model that cannot be loaded is an ``eval_failed`` result
-with the reason, never a crash.
+with the reason, never a crash. ``model_path="oracle"`` scores the task's reference answers (a
+self-test of the scorer); ``rescore`` scores saved outputs again without a model.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -17,7 +19,8 @@ from typing import Any
 
 from ptb.config.model import ModelConfig
 from ptb.config.task import LadderStep, TaskConfig
-from ptb.eval.hf import HFGenerator, Sampling
+from ptb.eval import backends
+from ptb.eval.backends import Sampling
 from ptb.tasks import Item, Task, load_task
 from ptb.tasks.templates import load_template
 
@@ -25,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FEWSHOT_SAMPLING = {"temperature": 0.6, "top_p": 0.95}
 """The paper's few-shot base baseline: no chat template, sampled."""
+FEWSHOT_MIN_SHOTS = 3
 
 
 @dataclass
@@ -53,30 +57,22 @@ class EvalResult:
         }
 
 
-def build_messages(task: Task, item: Item, num_fewshot: int) -> list[dict[str, str]]:
-    messages: list[dict[str, str]] = []
-    for shot in task.fewshot_items(num_fewshot) if num_fewshot else []:
-        messages += [
-            {"role": "user", "content": shot.prompt},
-            {"role": "assistant", "content": shot.target},
-        ]
-    return [*messages, {"role": "user", "content": item.prompt}]
-
-
 def _ladder(task_cfg: TaskConfig) -> list[int]:
     steps: list[LadderStep] = list(task_cfg.eval.ladder) or [LadderStep(max_new_tokens=256)]
     return [s.max_new_tokens for s in steps for _ in range(s.attempts)]
 
 
-def _score(task: Task, items: list[Item], outputs: list[str]) -> tuple[dict[str, Any], list[dict]]:
-    samples, total = [], 0.0
-    for item, output in zip(items, outputs, strict=True):
-        j = task.judge(item, output)
-        total += j.score
+def score_outputs(
+    task: Task, items: list[Item], outputs: list[str], prompts: list[str] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Metrics and one sample per item (prompt, output, target, verdict)."""
+    judgements = task.judge_all(items, outputs)
+    samples = []
+    for k, (item, output, j) in enumerate(zip(items, outputs, judgements, strict=True)):
         samples.append(
             {
                 "id": item.id,
-                "prompt": item.prompt,
+                "prompt": prompts[k] if prompts else item.prompt,
                 "output": output,
                 "target": item.target,
                 "score": j.score,
@@ -85,19 +81,59 @@ def _score(task: Task, items: list[Item], outputs: list[str]) -> tuple[dict[str,
                 "detail": j.detail,
             }
         )
-    mean = total / len(items) if items else 0.0
-    return {task.cfg.eval.metric: mean, "n_correct": sum(s["correct"] for s in samples)}, samples
+    return task.aggregate(judgements), samples
 
 
-def _template_info(model_path: Path, family_template: str) -> dict[str, Any]:
-    """Whether the submission's own chat template / generation config differ from ptb's."""
-    template = model_path / "chat_template.jinja"
-    own = template.read_text(encoding="utf-8") if template.exists() else None
-    gen = model_path / "generation_config.json"
-    return {
-        "submission_template_differs": own is not None and own.strip() != family_template.strip(),
-        "submission_generation_config": gen.read_text(encoding="utf-8") if gen.exists() else None,
+def _read_text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def own_template(folder: Path) -> str | None:
+    """A model folder's own chat template (``chat_template.jinja`` or tokenizer_config's)."""
+    text = _read_text(folder / "chat_template.jinja")
+    if text is not None:
+        return text
+    config = _read_text(folder / "tokenizer_config.json")
+    if config:
+        value = json.loads(config).get("chat_template")
+        return value if isinstance(value, str) else json.dumps(value) if value else None
+    return None
+
+
+def own_generation_config(folder: Path) -> dict[str, Any] | None:
+    text = _read_text(folder / "generation_config.json")
+    if text is None:
+        return None
+    data = json.loads(text)
+    data.pop("transformers_version", None)
+    return dict(data)
+
+
+def submission_info(path: Path, base_path: Path | None, family_template: str) -> dict[str, Any]:
+    """How the submission's own chat template / generation config differ from the base model's
+    (and the template from ptb's, which is what the evaluation uses). Recorded, never applied."""
+    template = own_template(path)
+    gen = own_generation_config(path)
+    info: dict[str, Any] = {
+        "submission_template_differs": template is not None
+        and template.strip() != family_template.strip(),
+        "submission_generation_config": gen,
     }
+    if base_path is not None:
+        base_template = own_template(base_path)
+        base_gen = own_generation_config(base_path)
+        info["template_differs_from_base"] = (template or "").strip() != (
+            base_template or ""
+        ).strip()
+        info["generation_config_differs_from_base"] = gen != base_gen
+        if gen != base_gen:
+            keys = set(gen or {}) | set(base_gen or {})
+            info["generation_config_changes"] = {
+                k: {"base": (base_gen or {}).get(k), "submission": (gen or {}).get(k)}
+                for k in sorted(keys)
+                if (gen or {}).get(k) != (base_gen or {}).get(k)
+            }
+    return info
 
 
 def evaluate(
@@ -108,20 +144,23 @@ def evaluate(
     mode: str = "zeroshot",
     limit: int | None = None,
     seed: int = 0,
+    base_path: Path | None = None,
 ) -> EvalResult:
     """Score ``model_path`` (or ``"oracle"``: the reference answers) on ``task_cfg``."""
-    task = load_task(task_cfg)
-    items = task.test_items()[: limit or None]
     result = EvalResult(
         task=task_cfg.name,
         status="ok",
-        n=len(items),
         info={"mode": mode, "limit": limit, "model_path": str(model_path)},
     )
+    try:
+        task = load_task(task_cfg)
+        items = task.test_items()[: limit or None]
+    except Exception as exc:  # missing data is ptb's or the site's problem: say which
+        return _failed(result, "eval_failed", f"cannot load the task's data: {exc}")
+    result.n = len(items)
+    _check_size(task_cfg, items, limit, result)
     if str(model_path) == "oracle":
-        result.metrics, result.samples = _score(task, items, [i.target for i in items])
-        result.score = result.metrics[task_cfg.eval.metric]
-        return result
+        return _scored(result, task, items, [task.oracle_output(i) for i in items], None)
     path = Path(model_path)
     if not (path / "config.json").exists():
         return _failed(
@@ -130,15 +169,24 @@ def evaluate(
             f"{path} has no config.json: not a model folder",
         )
     template = load_template(model_cfg.chat_template)
-    result.info.update(_template_info(path, template))
+    result.info.update(submission_info(path, base_path, template))
+    backend = backends.resolve_backend(task_cfg.eval.backend)
+    result.info["backend"] = backend
     try:
-        gen = HFGenerator(path, chat_template=template)
+        gen = backends.load_generator(
+            backend,
+            path,
+            template,
+            gpu_memory_utilization=task_cfg.eval.gpu_memory_utilization,
+            seed=seed,
+        )
     except Exception as exc:  # the agent's model: any load error is its failure
         return _failed(result, "eval_failed", f"cannot load model: {type(exc).__name__}: {exc}")
     fewshot = mode == "fewshot"
     use_template = task_cfg.eval.apply_chat_template and not fewshot
-    shots = task_cfg.eval.num_fewshot if not fewshot else max(task_cfg.eval.num_fewshot, 3)
-    prompts = [gen.render(build_messages(task, it, shots), use_template) for it in items]
+    shots = max(task_cfg.eval.num_fewshot, FEWSHOT_MIN_SHOTS) if fewshot else 0
+    shots = shots or task_cfg.eval.num_fewshot
+    prompts = [gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in items]
     sampling = (
         FEWSHOT_SAMPLING
         if fewshot
@@ -160,13 +208,70 @@ def evaluate(
             result.attempts.append(attempt)
             log.warning("evaluation attempt failed (%s); retrying", attempt["error"])
             log.debug(traceback.format_exc())
+            _free_memory()
             continue
         attempt.update(ok=True, wall_s=round(time.monotonic() - t0, 2))
         result.attempts.append(attempt)
-        result.metrics, result.samples = _score(task, items, outputs)
-        result.score = float(result.metrics[task_cfg.eval.metric])
-        return result
+        return _scored(result, task, items, outputs, prompts)
     return _failed(result, "eval_failed", "every attempt of the retry ladder failed")
+
+
+def rescore(task_cfg: TaskConfig, samples_path: Path | str) -> EvalResult:
+    """Score the outputs saved in a ``samples.jsonl`` again, without a model."""
+    task = load_task(task_cfg)
+    by_id = {it.id: it for it in task.test_items()}
+    lines = Path(samples_path).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    unknown = [r["id"] for r in rows if r["id"] not in by_id]
+    if unknown:
+        raise ValueError(
+            f"{samples_path}: {len(unknown)} item ids are not in task {task_cfg.name} "
+            f"(first: {unknown[0]}): were these samples written for another task?"
+        )
+    items = [by_id[r["id"]] for r in rows]
+    result = EvalResult(
+        task=task_cfg.name, status="ok", n=len(items), info={"rescored": str(samples_path)}
+    )
+    return _scored(result, task, items, [r["output"] for r in rows], [r["prompt"] for r in rows])
+
+
+def _scored(
+    result: EvalResult,
+    task: Task,
+    items: list[Item],
+    outputs: list[str],
+    prompts: list[str] | None,
+) -> EvalResult:
+    try:
+        result.metrics, result.samples = score_outputs(task, items, outputs, prompts)
+    except Exception as exc:  # a judge endpoint or sandbox that fails is not a score of 0
+        result.samples = [
+            {"id": i.id, "prompt": p, "output": o, "target": i.target}
+            for i, o, p in zip(items, outputs, prompts or [i.prompt for i in items], strict=True)
+        ]
+        return _failed(result, "eval_failed", f"scoring failed: {type(exc).__name__}: {exc}")
+    result.score = float(result.metrics[task.cfg.eval.metric])
+    return result
+
+
+def _check_size(task_cfg: TaskConfig, items: list[Item], limit: int | None, r: EvalResult) -> None:
+    expected = task_cfg.eval.n_items
+    if expected and not limit and len(items) != expected:
+        r.info["size_warning"] = f"{len(items)} items, the paper's set has {expected}"
+        log.warning("%s: %s", task_cfg.name, r.info["size_warning"])
+
+
+def _free_memory() -> None:
+    try:
+        import gc
+
+        import torch
+
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
 
 
 def _failed(result: EvalResult, status: str, error: str) -> EvalResult:

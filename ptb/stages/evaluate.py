@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ptb.eval.runner import evaluate
 from ptb.fsutil import atomic_write_text, write_json
-from ptb.models.resolve import base_model_path, instruct_model_path
+from ptb.models.resolve import ModelNotAvailable, base_model_path, instruct_model_path
 from ptb.stages import StageContext
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,19 @@ def model_under_test(ctx: StageContext) -> tuple[Path, str]:
     return base_model_path(cfg.model, cfg.cache_dir), mode
 
 
+def _base_path(ctx: StageContext) -> Path | None:
+    try:
+        return base_model_path(ctx.cfg.model, ctx.cfg.cache_dir)
+    except ModelNotAvailable:
+        return None
+
+
 def run(ctx: StageContext) -> None:
     path, mode = model_under_test(ctx)
-    result = evaluate(ctx.cfg.task, ctx.cfg.model, path, mode=mode, seed=ctx.cfg.seed)
+    base = _base_path(ctx) if ctx.cfg.agent.kind != "baseline" else None
+    result = evaluate(
+        ctx.cfg.task, ctx.cfg.model, path, mode=mode, seed=ctx.cfg.seed, base_path=base
+    )
     lines = "".join(json.dumps(s, default=str) + "\n" for s in result.samples)
     atomic_write_text(ctx.run.samples, lines)
     write_json(ctx.run.metrics, result.to_json())

@@ -11,6 +11,13 @@ TASKS = Registry(
     {
         "toy_calls": "ptb.tasks.toy:ToyCalls",
         "toy_math": "ptb.tasks.toy:ToyMath",
+        "aime2025": "ptb.tasks.math_qa:AIME2025",
+        "arenahard_writing": "ptb.tasks.arenahard:ArenaHardWriting",
+        "bfcl": "ptb.tasks.bfcl:BFCL",
+        "gpqa": "ptb.tasks.gpqa:GPQA",
+        "gsm8k": "ptb.tasks.math_qa:GSM8K",
+        "healthbench": "ptb.tasks.healthbench:HealthBench",
+        "humaneval": "ptb.tasks.humaneval:HumanEval",
     },
 )
 

