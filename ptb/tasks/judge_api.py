@@ -19,6 +19,9 @@ from typing import Any, TypeVar
 from ptb.config.task import EvalSpec
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+RETRIES = 4
+BACKOFF_S = 2.0
+"""Retries of a refused or failed request, waiting BACKOFF_S * 2**attempt seconds before each."""
 T = TypeVar("T")
 
 
@@ -27,14 +30,14 @@ class JudgeError(RuntimeError):
 
 
 class JudgeClient:
-    def __init__(self, spec: EvalSpec, *, retries: int = 4, backoff_s: float = 2.0) -> None:
+    def __init__(self, spec: EvalSpec) -> None:
         if not spec.judge_model:
             raise JudgeError("this task needs task.eval.judge_model (the judge's model id)")
         self.model = spec.judge_model
         self.url = spec.judge_base_url.rstrip("/") + "/chat/completions"
         self.max_tokens = spec.judge_max_tokens
         self.concurrency = max(1, spec.judge_concurrency)
-        self.retries, self.backoff_s = retries, backoff_s
+        self.retries, self.backoff_s = RETRIES, BACKOFF_S
         self._key: str | None = None
         if spec.judge_api_key_env:
             self._key = os.environ.get(spec.judge_api_key_env)

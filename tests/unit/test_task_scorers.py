@@ -15,7 +15,9 @@ from ptb.tasks.data import DataNotAvailable, parse_source, resolve
 from ptb.tasks.gpqa import GPQA
 from tests.support.tasks import task_config
 
-MODEL = ModelConfig(name="tiny", display_name="t", chat_template="tiny_chatml", builder="tiny_qwen3")
+MODEL = ModelConfig(
+    name="tiny", display_name="t", chat_template="tiny_chatml", builder="tiny_qwen3"
+)
 EXACT_MATCH = ["aime2025", "bfcl", "gpqa", "gsm8k", "toy_calls", "toy_math"]
 
 
@@ -94,18 +96,33 @@ def _bfcl_item() -> tuple[object, Item]:
 @pytest.mark.parametrize(
     ("output", "expected"),
     [
-        ('<tool_call>\n{"name": "calc_binomial_probability", "arguments": '
-         '{"n": 20, "k": 5, "p": 0.6}}\n</tool_call>', 1.0),
+        (
+            '<tool_call>\n{"name": "calc_binomial_probability", "arguments": '
+            '{"n": 20, "k": 5, "p": 0.6}}\n</tool_call>',
+            1.0,
+        ),
         ('{"name": "calc_binomial_probability", "arguments": {"k": 5, "n": 20, "p": 0.6}}', 1.0),
         ("[calc_binomial_probability(n=20, k=5, p=0.6)]", 1.0),
-        ('<tool_call>{"name": "calc_binomial_probability", "arguments": '
-         '{"n": 20, "k": 6, "p": 0.6}}</tool_call>', 0.0),  # wrong value
-        ('<tool_call>{"name": "calc_binomial", "arguments": '
-         '{"n": 20, "k": 5, "p": 0.6}}</tool_call>', 0.0),  # wrong function
-        ('<tool_call>{"name": "calc_binomial_probability", "arguments": '
-         '{"n": 20, "k": 5}}</tool_call>', 0.0),  # missing required argument
-        ('<tool_call>{"name": "calc_binomial_probability", "arguments": '
-         '{"n": 20, "k": 5, "p": 0.6, "q": 1}}</tool_call>', 0.0),  # unexpected argument
+        (
+            '<tool_call>{"name": "calc_binomial_probability", "arguments": '
+            '{"n": 20, "k": 6, "p": 0.6}}</tool_call>',
+            0.0,
+        ),  # wrong value
+        (
+            '<tool_call>{"name": "calc_binomial", "arguments": '
+            '{"n": 20, "k": 5, "p": 0.6}}</tool_call>',
+            0.0,
+        ),  # wrong function
+        (
+            '<tool_call>{"name": "calc_binomial_probability", "arguments": '
+            '{"n": 20, "k": 5}}</tool_call>',
+            0.0,
+        ),  # missing required argument
+        (
+            '<tool_call>{"name": "calc_binomial_probability", "arguments": '
+            '{"n": 20, "k": 5, "p": 0.6, "q": 1}}</tool_call>',
+            0.0,
+        ),  # unexpected argument
         ("The probability is about 0.0746.", 0.0),
     ],
 )
@@ -124,8 +141,10 @@ def test_bfcl_uses_the_shipped_exec_simple_data() -> None:
 
 
 def test_parse_calls_ignores_thinking() -> None:
-    out = '<think>maybe {"name": "a", "arguments": {}}</think><tool_call>{"name": "b", ' \
+    out = (
+        '<think>maybe {"name": "a", "arguments": {}}</think><tool_call>{"name": "b", '
         '"arguments": {"x": 1}}</tool_call>'
+    )
     assert parse_calls(out) == [{"b": {"x": 1}}]
 
 
