@@ -44,7 +44,8 @@ class EvalSpec:
     code_timeout_s: float = 10.0
     """Per-program limit when executing generated code (HumanEval), inside the sandbox."""
     code_sandbox: str = "bwrap"
-    """Sandbox backend that runs generated code (bwrap | apptainer); never the bare host."""
+    """Sandbox that runs generated code: bwrap | apptainer (never the bare host); the agent's
+    evaluate.py uses ``enclosing`` (the agent's own sandbox, where nested bwrap cannot start)."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 from ptb.config.model import ModelConfig
 from ptb.config.task import TaskConfig
 from ptb.eval.runner import evaluate
+from ptb.sandbox.run_code import ENCLOSING
 
 SCRIPT = '''#!/usr/bin/env python3
 """Evaluate a model folder on {display_name}.
@@ -51,6 +52,8 @@ def main(task: dict[str, Any], model: dict[str, Any], argv: list[str]) -> int:
     parser.add_argument("--model-path", default="final_model")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
     args = parser.parse_args(argv)
+    # evaluate.py runs inside the agent's sandbox: generated code runs in that same sandbox
+    task_cfg.eval.code_sandbox = ENCLOSING
     result = evaluate(task_cfg, model_cfg, args.model_path, limit=args.limit)
     summary = {
         "task": task_cfg.name,

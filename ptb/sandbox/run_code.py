@@ -18,8 +18,13 @@ from pathlib import Path
 from ptb.config.sandbox import SandboxConfig
 from ptb.sandbox import SANDBOXES
 from ptb.sandbox.base import SandboxSpec
+from ptb.sandbox.process import ExecResult, run_limited
 
 ISOLATING = ("bwrap", "apptainer")
+ENCLOSING = "enclosing"
+"""The caller already runs inside ptb's sandbox (the agent's ``evaluate.py``): the programs run
+in that same sandbox, as the caller's children. Nested bubblewrap is not possible there (all
+capabilities are dropped), and the agent's own code runs at that same level of trust anyway."""
 
 HARNESS = """\
 import json, os, resource, subprocess, sys
@@ -68,7 +73,7 @@ def run_programs(
     image: str | None = None,
 ) -> list[ProgramResult]:
     """Run each program (exit status 0 = passed) isolated; one result per program, in order."""
-    if backend not in ISOLATING:
+    if backend not in (*ISOLATING, ENCLOSING):
         raise ValueError(
             f"generated code runs only in an isolating sandbox ({', '.join(ISOLATING)}), "
             f"not {backend!r}: set task.eval.code_sandbox=bwrap"
@@ -90,21 +95,37 @@ def run_programs(
 def _run(
     home: Path, n: int, backend: str, timeout_s: float, memory_bytes: int, image: str | None
 ) -> list[ProgramResult]:
-    cfg = SandboxConfig(name="code", impl=backend, network="none", image=image)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    argv = ["harness.py", str(timeout_s), str(memory_bytes)]
+    lines: list[str] = []
+    limit_s = 60 + timeout_s * n
+    if backend == ENCLOSING:
+        res = run_limited(
+            [sys.executable, *argv],
+            env=env,
+            cwd=home,
+            limit_s=limit_s,
+            kill_after_s=5,
+            on_line=lambda _stream, line: lines.append(line),
+        )
+        return _results(home, res, lines)
+    cfg = SandboxConfig(name="code", impl=backend, network="none", image=image)
     # the interpreter may live under a hidden folder (/root/.pyenv): bind it read-only
     interpreter = (Path(sys.base_prefix).resolve(), Path(sys.prefix))
     spec = SandboxSpec(home=home, workdir=home, env=env, extra_ro_binds=interpreter)
     sandbox = SANDBOXES.load(backend)(cfg, spec)
     sandbox.overlay = None  # generated code needs no HF cache
-    lines: list[str] = []
     with sandbox:
         res = sandbox.exec(
-            [sandbox.python, "harness.py", str(timeout_s), str(memory_bytes)],
-            limit_s=60 + timeout_s * n,
+            [sandbox.python, *argv],
+            limit_s=limit_s,
             kill_after_s=5,
             on_line=lambda _stream, line: lines.append(line),
         )
+    return _results(home, res, lines)
+
+
+def _results(home: Path, res: ExecResult, lines: list[str]) -> list[ProgramResult]:
     out = home / "results.json"
     if res.reason != "finished" or res.exit_code != 0 or not out.exists():
         tail = "\n".join(lines[-10:])

@@ -1,0 +1,146 @@
+"""Backends (selection, the vLLM mapping without vLLM), chat templates by family, the static
+decoder's helpers and the record of a submission's own settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from ptb.eval import backends
+from ptb.eval.backends import Sampling, resolve_backend
+from ptb.eval.hf_static import bucket, kv_bytes_per_token, max_batch
+from ptb.eval.render import render_chat
+from ptb.eval.runner import submission_info
+from ptb.eval.vllm import VLLMGenerator, engine_kwargs, sampling_params_kwargs
+from ptb.registry import UnknownNameError
+from ptb.tasks.templates import families, load_template
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}]
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> object:
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({"<unk>": 0, "<bos>": 1, "<eos>": 2}, unk_token="<unk>"))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>")
+
+
+def test_every_model_config_names_a_shipped_template() -> None:
+    for path in (REPO / "conf" / "model").glob("*.yaml"):
+        family = OmegaConf.load(path)["chat_template"]
+        assert family in families(), f"{path.name}: no ptb/tasks/templates/{family}.jinja"
+
+
+def test_qwen3_template(tokenizer: object) -> None:
+    text = render_chat(tokenizer, load_template("qwen3"), CHAT, True, TOOLS)
+    assert text.startswith("<|im_start|>system\nBe brief.\n\n# Tools")
+    assert '<tools>\n{"type": "function"' in text and "<tool_call>" in text
+    assert text.endswith("<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_gemma3_template(tokenizer: object) -> None:
+    text = render_chat(tokenizer, load_template("gemma3"), CHAT, True)
+    assert (
+        text
+        == "<bos><start_of_turn>user\nBe brief.\n\nHi there<end_of_turn>\n<start_of_turn>model\n"
+    )
+    with_tools = render_chat(tokenizer, load_template("gemma3"), CHAT, True, TOOLS)
+    assert '"name": "f"' in with_tools and with_tools.count("<start_of_turn>user") == 1
+
+
+def test_smollm3_template(tokenizer: object) -> None:
+    text = render_chat(tokenizer, load_template("smollm3"), CHAT[1:], True)
+    assert text.startswith("<|im_start|>system\n## Metadata\n\n")
+    assert "Reasoning Mode: /think" in text and "named SmolLM" in text
+    assert text.endswith("<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n")
+    custom = render_chat(tokenizer, load_template("smollm3"), CHAT, True, TOOLS)
+    assert "Be brief." in custom and "### Tools" in custom
+
+
+def test_templates_without_tools_get_them_in_a_system_turn(tokenizer: object) -> None:
+    text = render_chat(tokenizer, load_template("tiny_chatml"), CHAT[1:], True, TOOLS)
+    assert text.startswith("<|im_start|>system\nYou may call one of these functions")
+    plain = render_chat(tokenizer, "", CHAT, False, TOOLS)  # few-shot base: no template
+    assert plain.startswith("Be brief.\n\nYou may call") and plain.endswith("Hi there\n\n")
+
+
+def test_backend_selection() -> None:
+    assert resolve_backend("auto") == "hf"  # no vLLM, no GPU here
+    assert resolve_backend("vllm") == "vllm"
+    with pytest.raises(UnknownNameError, match="Did you mean 'vllm'"):
+        resolve_backend("vlm")
+
+
+def test_vllm_sampling_and_engine_follow_the_task_not_the_model_folder() -> None:
+    greedy = sampling_params_kwargs(Sampling(16000, seed=3))
+    assert greedy == {
+        "max_tokens": 16000,
+        "seed": 3,
+        "skip_special_tokens": True,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "top_k": -1,
+    }
+    sampled = sampling_params_kwargs(Sampling(4000, temperature=0.6, top_p=0.95))
+    assert (sampled["temperature"], sampled["top_p"]) == (0.6, 0.95)
+    engine = engine_kwargs(Path("/m"), max_model_len=None, gpu_memory_utilization=0.8, seed=0)
+    assert engine["generation_config"] == "vllm"  # the submission's generation_config is ignored
+    assert engine["dtype"] == "bfloat16" and "max_model_len" not in engine
+
+
+def test_vllm_backend_without_vllm_says_how_to_get_it() -> None:
+    with pytest.raises(RuntimeError, match="the `gpu` extra"):
+        VLLMGenerator(Path("/nonexistent"))
+
+
+def test_vllm_load_failure_is_eval_failed(tmp_path: Path) -> None:
+    from ptb.config.model import ModelConfig
+    from ptb.eval.runner import evaluate
+    from tests.support.tasks import task_config
+
+    (tmp_path / "config.json").write_text("{}")
+    model = ModelConfig(name="q", display_name="q", chat_template="qwen3")
+    result = evaluate(task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1)
+    assert result.status == "eval_failed" and "vLLM" in (result.error or "")
+    assert result.info["backend"] == "vllm"
+
+
+def test_static_decoder_sizes() -> None:
+    assert bucket(1) == 256 and bucket(256) == 256 and bucket(257) == 512
+
+    class Cfg:
+        num_hidden_layers, num_attention_heads, num_key_value_heads = 28, 16, 8
+        hidden_size, head_dim = 2048, 128
+
+    per_token = kv_bytes_per_token(Cfg())
+    assert per_token == 28 * 2 * 8 * 128 * 2  # Qwen3-1.7B: 112 KiB a token
+    assert max_batch(80 << 30, per_token, 16384, share=0.7) == 32
+    assert max_batch(1 << 20, per_token, 16384) == 1
+
+
+def test_submission_settings_recorded_against_the_base(tmp_path: Path) -> None:
+    base, sub = tmp_path / "base", tmp_path / "sub"
+    for folder in (base, sub):
+        folder.mkdir()
+    (base / "generation_config.json").write_text(json.dumps({"temperature": 0.7, "top_p": 0.8}))
+    (sub / "generation_config.json").write_text(json.dumps({"temperature": 0.0, "top_p": 0.8}))
+    (sub / "chat_template.jinja").write_text("{{ messages }}")
+    info = submission_info(sub, base, load_template("qwen3"))
+    assert info["submission_template_differs"] and info["template_differs_from_base"]
+    assert info["generation_config_differs_from_base"]
+    assert info["generation_config_changes"] == {"temperature": {"base": 0.7, "submission": 0.0}}
+    same = submission_info(base, base, load_template("qwen3"))
+    assert (
+        not same["generation_config_differs_from_base"] and not same["template_differs_from_base"]
+    )
+
+
+def test_backends_registry_lists_both() -> None:
+    assert backends.BACKENDS.names() == ["hf", "vllm"]
