@@ -1,17 +1,24 @@
-"""``python -m ptb.prefetch model=<m> [task=<t>]``: fill the HF cache on a machine with network.
+"""``python -m ptb.prefetch model=<m> [task=<t>]``: fill the shared caches (needs network).
 
-Downloads the base model (at its pinned revision) and the official instruct model, so that runs
-on offline compute nodes find them with ``HF_HUB_OFFLINE=1``. Point ``HF_HOME`` at the shared cache.
+Downloads the base model (at its pinned revision), the official instruct model and the task's data
+files (``task.data``: HF dataset files into the HF cache, plain URLs into ``<PTB_CACHE>/data``;
+package data needs nothing), then checks that everything loads from the caches alone — the model
+configs and tokenizers with ``local_files_only``, the task's items parsed — so that jobs on offline
+compute nodes run with ``HF_HUB_OFFLINE=1``. Point ``HF_HOME`` at the shared cache. Gated sets
+(GPQA) need ``huggingface-cli login`` with an account that accepted their terms.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from ptb.cli import hydra_entry
+from ptb.config import RunConfig
 from ptb.console import console
 from ptb.plan import to_run_config
 
@@ -27,22 +34,59 @@ def repos_for(node: DictConfig) -> list[tuple[str, str | None]]:
     return repos
 
 
+def data_for(cfg: RunConfig) -> list[str]:
+    """The task's data sources that have to be downloaded (not package data or local files)."""
+    from ptb.tasks.data import parse_source
+
+    return [u for u in cfg.task.data.values() if parse_source(u).kind in ("hf", "url")]
+
+
+def _step(label: str, fn: Callable[[], object]) -> bool:
+    try:
+        result = fn()
+    except Exception as exc:  # report every item, then fail
+        console.print(f"[red]✗[/red] {label}: {type(exc).__name__}: {exc}")
+        return False
+    console.print(f"[green]✓[/green] {label}" + (f" → {result}" if result else ""))
+    return True
+
+
+def _verify_model(repo: str, revision: str | None) -> str:
+    from transformers import AutoConfig, AutoTokenizer
+
+    from ptb.models.resolve import hf_snapshot
+
+    path = hf_snapshot(repo, revision)  # local_files_only
+    AutoConfig.from_pretrained(path, local_files_only=True)
+    AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return "loads offline"
+
+
+def _verify_task(cfg: RunConfig) -> str:
+    from ptb.tasks import load_task
+
+    items = load_task(cfg.task).test_items()  # reads the cached files only
+    return f"{len(items)} items load offline"
+
+
 def _task(node: DictConfig) -> None:
     from huggingface_hub import snapshot_download
 
+    from ptb.tasks.data import resolve
+
+    cfg = to_run_config(node)
+    ok = True
     repos = repos_for(node)
-    if not repos:
-        console.print("nothing to download: this model is built locally")
-        return
-    failed = 0
     for repo, revision in repos:
-        try:
-            path = snapshot_download(repo, revision=revision)
-            console.print(f"[green]✓[/green] {repo} → {Path(path)}")
-        except Exception as exc:  # report every repo, then fail
-            failed += 1
-            console.print(f"[red]✗[/red] {repo}: {type(exc).__name__}: {exc}")
-    if failed:
+        ok &= _step(
+            repo, partial(lambda r, v: Path(snapshot_download(r, revision=v)), repo, revision)
+        )
+    for uri in data_for(cfg):
+        ok &= _step(uri, partial(resolve, uri, download=True))
+    for repo, revision in repos:
+        ok &= _step(f"{repo} (check)", partial(_verify_model, repo, revision))
+    ok &= _step(f"task {cfg.task.name} (check)", lambda: _verify_task(cfg))
+    if not ok:
         sys.exit(1)
 
 

@@ -167,6 +167,26 @@ def check_compute(cfg: RunConfig) -> list[Problem]:
     ]
 
 
+def check_task_data(cfg: RunConfig) -> list[Problem]:
+    """The task's data files are on this machine (HF cache, ptb's data cache, packages)."""
+    from ptb.tasks.data import DataNotAvailable, resolve
+
+    problems = []
+    for role, uri in cfg.task.data.items():
+        try:
+            resolve(uri)
+        except (DataNotAvailable, ValueError) as exc:
+            problems.append(
+                Problem(
+                    f"task {cfg.task.name}: data '{role}' ({uri}) is not available: "
+                    f"{str(exc).split(':')[0]}",
+                    f"python -m ptb.prefetch task={cfg.task.name} (on a machine with network), "
+                    f"or task.data.{role}=<local file>",
+                )
+            )
+    return problems
+
+
 def preflight(cfg: RunConfig) -> list[Problem]:
     problems = [
         *check_agent(cfg),
@@ -175,6 +195,7 @@ def preflight(cfg: RunConfig) -> list[Problem]:
         *_registered(TASKS, cfg.task.impl, "task", "use task=toy_calls or task=toy_math"),
         *_registered(TRACKERS, cfg.tracker.impl, "tracker", "use tracker=wandb or tracker=none"),
         *check_model(cfg),
+        *check_task_data(cfg),
         *check_launcher(cfg),
         *check_compute(cfg),
     ]
