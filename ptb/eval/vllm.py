@@ -34,6 +34,28 @@ def sampling_params_kwargs(sampling: Sampling) -> dict[str, Any]:
     return kwargs
 
 
+def model_len(ids: list[list[int]], max_new_tokens: int, fixed: int | None) -> int:
+    """The engine's context length: the longest prompt plus the new tokens, rounded up to 256
+    (so vLLM reserves no KV space for a model's full 40k-128k context), unless one is fixed."""
+    if fixed:
+        return fixed
+    longest = max((len(i) for i in ids), default=0)
+    return -(-(longest + max_new_tokens) // 256) * 256
+
+
+def _free_gpu() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
 def engine_kwargs(
     model_path: Path, *, max_model_len: int | None, gpu_memory_utilization: float, seed: int
 ) -> dict[str, Any]:
@@ -70,19 +92,17 @@ class VLLMGenerator:
                 "task.eval.backend=vllm needs vLLM (the `gpu` extra: pip install 'ptb[gpu]' in "
                 "the evaluation image); use task.eval.backend=hf for the transformers fallback"
             ) from exc
-        from transformers import AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
 
         self.vllm = vllm
+        AutoConfig.from_pretrained(model_path)  # a broken folder fails here, not per attempt
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.template = chat_template or str(self.tokenizer.chat_template or "")
-        self.engine = vllm.LLM(
-            **engine_kwargs(
-                model_path,
-                max_model_len=max_model_len,
-                gpu_memory_utilization=gpu_memory_utilization,
-                seed=seed,
-            )
-        )
+        self.model_path = model_path
+        self.gpu_memory_utilization, self.seed = gpu_memory_utilization, seed
+        self.max_model_len = max_model_len
+        self.engine: Any = None
+        self.engine_len = 0
 
     def render(
         self,
@@ -95,9 +115,25 @@ class VLLMGenerator:
     def generate(self, prompts: list[str], sampling: Sampling, batch_size: int) -> list[str]:
         """All prompts in one call; ``batch_size`` is the transformers backend's and unused."""
         params = self.vllm.SamplingParams(**sampling_params_kwargs(sampling))
-        inputs = [
-            {"prompt_token_ids": self.tokenizer(p, add_special_tokens=False)["input_ids"]}
-            for p in prompts
-        ]
+        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        self._engine(model_len(ids, sampling.max_new_tokens, self.max_model_len))
+        inputs = [{"prompt_token_ids": i} for i in ids]
         results = self.engine.generate(inputs, params, use_tqdm=False)
         return [r.outputs[0].text for r in results]
+
+    def _engine(self, needed: int) -> None:
+        """Start the engine (once) with a context just long enough for these prompts and this
+        rung of the ladder; a later, lower rung reuses it."""
+        if self.engine is not None and needed <= self.engine_len:
+            return
+        self.engine = None
+        _free_gpu()
+        self.engine = self.vllm.LLM(
+            **engine_kwargs(
+                self.model_path,
+                max_model_len=needed,
+                gpu_memory_utilization=self.gpu_memory_utilization,
+                seed=self.seed,
+            )
+        )
+        self.engine_len = needed

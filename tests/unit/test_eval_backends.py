@@ -4,6 +4,7 @@ decoder's helpers and the record of a submission's own settings."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from ptb.eval.backends import Sampling, resolve_backend
 from ptb.eval.hf_static import bucket, kv_bytes_per_token, max_batch
 from ptb.eval.render import render_chat
 from ptb.eval.runner import submission_info
-from ptb.eval.vllm import VLLMGenerator, engine_kwargs, sampling_params_kwargs
+from ptb.eval.vllm import VLLMGenerator, engine_kwargs, model_len, sampling_params_kwargs
 from ptb.registry import UnknownNameError
 from ptb.tasks.templates import families, load_template
 
@@ -144,3 +145,54 @@ def test_submission_settings_recorded_against_the_base(tmp_path: Path) -> None:
 
 def test_backends_registry_lists_both() -> None:
     assert backends.BACKENDS.names() == ["hf", "vllm"]
+
+
+def test_vllm_generator_flow_with_a_stand_in_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The engine starts once, sized to the prompts, takes token ids and the task's sampling."""
+    import types
+
+    from ptb.models.tiny import build_tiny_qwen3
+
+    engines: list[dict[str, object]] = []
+    calls: list[tuple[list[dict[str, list[int]]], dict[str, object]]] = []
+
+    class LLM:
+        def __init__(self, **kwargs: object) -> None:
+            engines.append(kwargs)
+
+        def generate(
+            self, inputs: list[dict[str, list[int]]], params: object, use_tqdm: bool
+        ) -> list[object]:
+            calls.append((inputs, params.kwargs))  # type: ignore[attr-defined]
+            out = types.SimpleNamespace(text="ANSWER: 1")
+            return [types.SimpleNamespace(outputs=[out]) for _ in inputs]
+
+    class SamplingParams:
+        def __init__(self, **kwargs: object) -> None:
+            self.kwargs = kwargs
+
+    monkeypatch.setitem(
+        sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams)
+    )
+    path = build_tiny_qwen3(tmp_path)
+    gen = VLLMGenerator(path, load_template("tiny_chatml"), gpu_memory_utilization=0.5, seed=7)
+    assert engines == []  # lazily started
+    prompt = gen.render([{"role": "user", "content": "Hi"}], True)
+    assert gen.generate([prompt, prompt], Sampling(300, seed=7), batch_size=1) == ["ANSWER: 1"] * 2
+    gen.generate([prompt], Sampling(100), batch_size=1)  # a lower rung: same engine
+    assert len(engines) == 1
+    assert engines[0]["max_model_len"] == 512 and engines[0]["generation_config"] == "vllm"
+    assert engines[0]["gpu_memory_utilization"] == 0.5 and engines[0]["seed"] == 7
+    inputs, params = calls[0]
+    assert (
+        inputs[0]["prompt_token_ids"]
+        == gen.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    )
+    assert params["max_tokens"] == 300 and params["temperature"] == 0.0
+
+
+def test_vllm_context_length() -> None:
+    assert model_len([[1] * 100, [1] * 700], 16000, None) == 16896
+    assert model_len([[1]], 10, 4096) == 4096
