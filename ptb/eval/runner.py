@@ -184,9 +184,17 @@ def evaluate(
         return _failed(result, "eval_failed", f"cannot load model: {type(exc).__name__}: {exc}")
     fewshot = mode == "fewshot"
     use_template = task_cfg.eval.apply_chat_template and not fewshot
-    shots = max(task_cfg.eval.num_fewshot, FEWSHOT_MIN_SHOTS) if fewshot else 0
-    shots = shots or task_cfg.eval.num_fewshot
-    prompts = [gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in items]
+    shots = task_cfg.eval.num_fewshot
+    if fewshot:  # a base model without a template needs examples to see the answer format
+        shots = max(shots, FEWSHOT_MIN_SHOTS)
+    try:
+        prompts = [
+            gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in items
+        ]
+    except Exception as exc:  # e.g. a template that rejects the conversation's roles
+        return _failed(
+            result, "eval_failed", f"cannot render a prompt: {type(exc).__name__}: {exc}"
+        )
     sampling = (
         FEWSHOT_SAMPLING
         if fewshot
