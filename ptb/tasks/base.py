@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,15 @@ class Judgement:
         return self.score >= 1.0
 
 
+def shipped_fewshot(name: str) -> list[Item]:
+    """Hand-written solved examples for the few-shot base baseline (not from any test set)."""
+    path = Path(str(resources.files("ptb.tasks") / "fewshot" / f"{name}.jsonl"))
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [Item(f"fewshot-{i}", r["prompt"], r["target"]) for i, r in enumerate(rows)]
+
+
 class Task(ABC):
     """A benchmark. Implementations are registered in ``ptb.tasks.TASKS`` by ``TaskConfig.impl``."""
 
@@ -64,8 +74,9 @@ class Task(ABC):
         return []
 
     def fewshot_items(self, k: int) -> list[Item]:
-        """Examples for few-shot prompts, never drawn from the test items."""
-        return self.train_items()[:k]
+        """Examples for few-shot prompts, never drawn from the test items: the allowed training
+        data where ptb has it, else the task's shipped examples (``ptb/tasks/fewshot/``)."""
+        return (self.train_items() or shipped_fewshot(self.cfg.name))[:k]
 
     def messages(self, item: Item, num_fewshot: int) -> list[dict[str, str]]:
         """The chat the model answers: ``num_fewshot`` solved examples, then the item."""

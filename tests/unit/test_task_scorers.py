@@ -173,3 +173,23 @@ def test_samples_keep_prompt_output_target_verdict() -> None:
     row = result.samples[0]
     assert {"id", "prompt", "output", "target", "score", "correct"} <= set(row)
     json.dumps(result.samples, default=str)
+
+
+@pytest.mark.parametrize(
+    "name", ["aime2025", "arenahard_writing", "bfcl", "gpqa", "healthbench", "humaneval"]
+)
+def test_fewshot_baseline_examples_are_shipped_and_not_test_items(name: str) -> None:
+    task = load_task(task_config(name))
+    shots = task.fewshot_items(3)
+    assert len(shots) == 3
+    tests = task.test_items()
+    assert not {s.prompt for s in shots} & {t.prompt for t in tests}
+    if name in ("aime2025", "gpqa", "humaneval"):  # same instruction as the test prompts
+        assert shots[0].prompt[:60] == tests[0].prompt[:60]
+    if name in ("aime2025", "gpqa"):
+        assert all("\nANSWER: " in s.target for s in shots)
+
+
+def test_gsm8k_fewshot_examples_come_from_the_train_split() -> None:
+    task = load_task(task_config("gsm8k"))
+    assert [s.id for s in task.fewshot_items(2)] == ["train-00000", "train-00001"]
