@@ -24,6 +24,7 @@ class GeminiCliScaffold(CliScaffold):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._text: list[str] = []
+        self._last: str | None = None
 
     def settings(self) -> dict[str, Any]:
         general: dict[str, Any] = {"disableAutoUpdate": True, "disableUpdateNag": True}
@@ -62,6 +63,7 @@ class GeminiCliScaffold(CliScaffold):
             self.message(transcript, "".join(self._text))
             self.totals.turns += 1
             self._text = []
+            self._last = "message"
 
     def on_event(self, event: dict[str, Any], transcript: Transcript) -> None:
         kind = event.get("type")
@@ -69,6 +71,9 @@ class GeminiCliScaffold(CliScaffold):
             self._text.append(str(event.get("content", "")))
             return
         self._flush(transcript)
+        if kind == "tool_use" and self._last != "tool_use":
+            self.totals.turns += 1  # one model turn may call several tools
+        self._last = str(kind)
         if kind == "init":
             transcript.event(
                 "system",

@@ -51,9 +51,11 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
 def place_key(env: dict[str, str], endpoint: Endpoint, scaffold: Scaffold) -> None:
     """Copy the key's value from the host environment into the agent's, under the variable the
     scaffold's CLI reads; the only place a key value is handled."""
-    value = key_value(endpoint, os.environ)
     target = scaffold.key_target()
-    if value is not None and target:
+    if not target:  # e.g. a subscription login that lives in a file
+        return
+    value = key_value(endpoint, os.environ)
+    if value is not None:
         env[target] = value
 
 
@@ -132,7 +134,7 @@ def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:
         log.warning(sandbox.warning)
-    transcript = Transcript(run_dir.solve, Redactor())
+    transcript = Transcript(run_dir.solve, Redactor([key] if key else None))
     secrets = scaffold.secret_files()
     with sandbox:
         _stage_files(sandbox, scaffold)

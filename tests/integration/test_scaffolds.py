@@ -29,6 +29,7 @@ from hydra import compose, initialize_config_dir
 import ptb.config
 from ptb.plan import materialize, plan_run
 from ptb.rundir import RunDir
+from ptb.scaffolds import SCAFFOLDS, Scaffold
 from ptb.stages import run_stage
 from tests.support.fake_llm import COMMAND, FINAL_TEXT, MARKER_FILE, FakeLLM
 
@@ -120,6 +121,7 @@ def record_golden(run: RunDir, scaffold: str, name: str, server: FakeLLM) -> Non
     text = (run.solve / "transcript.raw.jsonl").read_text(encoding="utf-8")
     text = text.replace(str(run.path), "/RUN").replace(str(server.port), "PORT")
     text = re.sub(r"/tmp/ptb-relay-\w+", "/tmp/ptb-relay-X", text)
+    text = text.replace(os.environ["PTB_CACHE"], "/CACHE")
     folder = GOLDEN / scaffold
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.raw.jsonl").write_text(text, encoding="utf-8")
@@ -193,3 +195,53 @@ def test_api_error_is_classified(
     assert not (run.workspace / "task" / MARKER_FILE).exists()
     assert any(e["kind"] == "error" for e in events(run))
     assert_no_key_written(run)
+
+
+INET = re.compile(
+    r"sin6?_port=htons\((\d+)\).*?sin6?_addr=inet_(?:addr|pton)\((?:AF_INET6, )?\"([^\"]+)\""
+)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace (apt-get install strace)")
+@pytest.mark.parametrize("scaffold", sorted(CASES))
+def test_no_other_lookup_without_network(
+    tmp_path: Path, server: FakeLLM, scaffold: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``sandbox.network=none`` the CLI reaches the fake server through the relay, and
+    strace shows it connecting to nothing else: no DNS, no telemetry, no update check."""
+    cls = SCAFFOLDS.load(scaffold)
+    plain = cls.argv
+
+    def traced(self: Scaffold) -> list[str]:
+        log = str(self.ctx.home / "strace.log")
+        # -D: strace runs detached, so the CLI stays the main process and the run ends with it
+        trace = ["strace", "-D", "-f", "-qq", "-e", "trace=connect,sendto", "-e", "signal=none"]
+        return [*trace, "-o", log, *plain(self)]
+
+    monkeypatch.setattr(cls, "argv", traced)
+    run = solve(tmp_path, scaffold, server, "sandbox.network=none")
+    info = exit_info(run)
+    assert info["reason"] == "finished", info
+    assert (run.workspace / "task" / MARKER_FILE).is_file()
+    trace = (run.workspace / "strace.log").read_text()
+    inet = set(INET.findall(trace))
+    if scaffold == "opencode":
+        # Known and left alone: OpenCode's background `npm install @opencode-ai/plugin` into
+        # its config folder resolves registry.npmjs.org (port 53) on every fresh HOME, even
+        # with the package pre-installed or npm offline; it fails and the run goes on.
+        inet = {(port, addr) for port, addr in inet if port != "53"}
+    assert inet == {(str(server.port), "127.0.0.1")}, inet  # no DNS (port 53) either
+
+
+def test_reprompt_resumes_the_session_while_time_remains(tmp_path: Path, server: FakeLLM) -> None:
+    """An agent that stops early is resumed in its own session with the time left, until less
+    than ``reprompt_min_minutes`` remain (budget 3 min, threshold 2.7 min: a few resumes)."""
+    run = solve(tmp_path, "claude_code", server, "scaffold.reprompt_min_minutes=2.7")
+    assert exit_info(run)["reason"] == "finished"
+    notes = [e["text"] for e in events(run) if str(e.get("text", "")).startswith("reprompt ")]
+    assert notes, "the agent was never resumed"
+    resumed = [r for r in server.model_calls() if "You still have about" in json.dumps(r.body)]
+    assert resumed, "the continue prompt never reached the model"
+    first = resumed[0].body["messages"]
+    assert any("fake_llm_marker" in json.dumps(m) for m in first)  # same session: history kept
+    assert (run.solve / "usage.json").exists()
