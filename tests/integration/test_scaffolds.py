@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 
 import ptb.config
@@ -163,9 +164,8 @@ def test_scripted_run(tmp_path: Path, server: FakeLLM, scaffold: str) -> None:
     calls_seen = server.model_calls()
     assert calls_seen and all(r.key_ok for r in calls_seen)
     assert any(r.reply == "tool_call" for r in calls_seen)
-    model_id = {"opus46": "claude-opus-4-6"}.get(CASES[scaffold].agent)
-    if model_id:
-        assert {r.model for r in calls_seen} == {model_id}
+    model_id = yaml.safe_load(run.config.read_text())["agent"]["model_id"]
+    assert model_id in {r.model for r in calls_seen}  # the agent's model went on the wire
     command = json.loads((run.solve / "command.json").read_text())
     assert COMMAND not in json.dumps(command)  # sanity: argv holds the prompt, not the reply
     assert_no_key_written(run)
@@ -233,15 +233,16 @@ def test_no_other_lookup_without_network(
     assert inet == {(str(server.port), "127.0.0.1")}, inet  # no DNS (port 53) either
 
 
-def test_reprompt_resumes_the_session_while_time_remains(tmp_path: Path, server: FakeLLM) -> None:
+@pytest.mark.parametrize("scaffold", sorted(CASES))
+def test_reprompt_resumes_the_session_while_time_remains(
+    tmp_path: Path, server: FakeLLM, scaffold: str
+) -> None:
     """An agent that stops early is resumed in its own session with the time left, until less
-    than ``reprompt_min_minutes`` remain (budget 3 min, threshold 2.7 min: a few resumes)."""
-    run = solve(tmp_path, "claude_code", server, "scaffold.reprompt_min_minutes=2.7")
+    than ``reprompt_min_minutes`` remain (budget 3 min, threshold 2.6 min: a few resumes)."""
+    run = solve(tmp_path, scaffold, server, "scaffold.reprompt_min_minutes=2.6")
     assert exit_info(run)["reason"] == "finished"
     notes = [e["text"] for e in events(run) if str(e.get("text", "")).startswith("reprompt ")]
     assert notes, "the agent was never resumed"
     resumed = [r for r in server.model_calls() if "You still have about" in json.dumps(r.body)]
     assert resumed, "the continue prompt never reached the model"
-    first = resumed[0].body["messages"]
-    assert any("fake_llm_marker" in json.dumps(m) for m in first)  # same session: history kept
-    assert (run.solve / "usage.json").exists()
+    assert MARKER_FILE in json.dumps(resumed[0].body)  # the same session: its history came along
