@@ -13,6 +13,7 @@ from ptb.models.resolve import ModelNotAvailable, hf_snapshot
 from ptb.registry import Registry
 from ptb.sandbox import SANDBOXES
 from ptb.scaffolds import SCAFFOLDS
+from ptb.scaffolds.tools import find_cli, install_hint, installed_version, prefix
 from ptb.stages.log import TRACKERS
 from ptb.tasks import TASKS
 from ptb.tasks.templates import families
@@ -78,11 +79,19 @@ def check_scaffold(cfg: RunConfig) -> list[Problem]:
                 "pass scaffold.path=<file> (e.g. scaffold.path=./my_agent.sh)",
             )
         )
-    if sc.cli and shutil.which(sc.cli) is None:
+    if sc.cli and find_cli(sc) is None:
         problems.append(
             Problem(
-                f"the {sc.name} CLI '{sc.cli}' is not on PATH",
-                f"npm install -g {sc.npm_package}@{sc.version}",
+                f"the {sc.name} CLI '{sc.cli}' is not installed ({sc.npm_package}@{sc.version})",
+                install_hint(sc),
+            )
+        )
+    installed = installed_version(sc) if sc.cli else None
+    if installed and installed != f"{sc.npm_package}@{sc.version}":
+        problems.append(
+            Problem(
+                f"{prefix(sc)} holds {installed}, but scaffold.version pins {sc.version}",
+                install_hint(sc),
             )
         )
     return problems

@@ -10,6 +10,12 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   echo "installing chromium (apt-get) for the report test"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+# The pinned agent CLIs for tests/integration/test_scaffolds.py (kept in $PTB_TOOLS_DIR or .tools/).
+if command -v npm >/dev/null 2>&1; then
+  bash scripts/install-clis.sh
+else
+  echo "warning: npm is missing; the scaffold integration tests will be skipped" >&2
+fi
 py=.venv/bin/python
 echo "== ruff"; "$py" -m ruff check ptb tests benchmarks; "$py" -m ruff format --check ptb tests benchmarks
 echo "== mypy"; "$py" -m mypy

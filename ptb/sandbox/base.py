@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ptb.config.sandbox import SandboxConfig
+from ptb.sandbox.forward import Forward, Relays
 from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
 from ptb.sandbox.process import ExecResult, run_limited
 
@@ -31,6 +32,10 @@ class SandboxSpec:
     """Paths inside ``home`` the agent may read but not change (evaluate.py, templates/)."""
     gpus: int = 0
     extra_ro_binds: tuple[Path, ...] = field(default_factory=tuple)
+    forwards: tuple[Forward, ...] = ()
+    """Host TCP services to make reachable on the sandbox's own loopback when its network is
+    off (``ptb.sandbox.forward``); ignored with an open network, where the host's loopback is
+    reachable anyway."""
 
 
 class Sandbox(ABC):
@@ -118,7 +123,12 @@ class IsolatedSandbox(Sandbox):
         self.binary = self.requires[0] if self.requires else ""
         cache = hf_cache(spec.env, os.environ)
         self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
+        self.relays = Relays(spec.forwards if cfg.network == "none" else ())
+
+    def start(self) -> None:
+        self.relays.start()
 
     def stop(self) -> None:
+        self.relays.stop()
         if self.overlay:
             self.overlay.stop()

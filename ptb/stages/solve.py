@@ -18,10 +18,13 @@ from typing import Any
 from ptb.fsutil import read_json, write_json
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
+from ptb.sandbox.forward import Forward
 from ptb.sandbox.monitor import Monitor
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
+from ptb.scaffolds.base import Ending
+from ptb.scaffolds.endpoint import Endpoint, endpoint_for, key_value
 from ptb.scaffolds.transcript import Transcript
-from ptb.secrets import Redactor
+from ptb.secrets import REDACTED, Redactor
 from ptb.stages import StageContext
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,8 @@ MAX_KEPT_FILE_BYTES = 50 * 1024 * 1024
 
 
 def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
-    """The agent's environment: cleared, then rebuilt from the allow-list and its own key only."""
+    """The agent's environment: cleared, then rebuilt from the allow-list (its key is added by
+    ``place_key``, under the name its CLI reads)."""
     cfg = ctx.cfg
     env = {k: os.environ[k] for k in cfg.sandbox.env_allowlist if k in os.environ}
     env.update(
@@ -41,12 +45,24 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
         TMPDIR=str(home / "tmp"),
     )
     env.update(cfg.agent.extra_env)
-    key_name = cfg.agent.api_key_env
-    if key_name:
-        if key_name not in os.environ:
-            raise RuntimeError(f"{key_name} is unset: export it before starting the run")
-        env[key_name] = os.environ[key_name]
     return env
+
+
+def place_key(env: dict[str, str], endpoint: Endpoint, scaffold: Scaffold) -> None:
+    """Copy the key's value from the host environment into the agent's, under the variable the
+    scaffold's CLI reads; the only place a key value is handled."""
+    target = scaffold.key_target()
+    if not target:  # e.g. a subscription login that lives in a file
+        return
+    value = key_value(endpoint, os.environ)
+    if value is not None:
+        env[target] = value
+
+
+def forwards_for(endpoint: Endpoint) -> tuple[Forward, ...]:
+    """A model API on the host's loopback stays reachable when the sandbox's network is off."""
+    port = endpoint.loopback_port()
+    return (Forward("127.0.0.1", port),) if port else ()
 
 
 def runtime_paths(cache_dir: str, base_model: str) -> tuple[Path, ...]:
@@ -80,13 +96,16 @@ class Interrupted(RuntimeError):
     """The scheduler stopped the job while the agent ran; re-submitting resumes the run."""
 
 
-def run(ctx: StageContext) -> None:
+def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
+    """``endpoint``: where the agent's model API is (default: from ``cfg.agent``); a gateway
+    passes its own URL and token variable here."""
     cfg, run_dir = ctx.cfg, ctx.run
     _restore_job_dir(run_dir)
     home, task_dir = run_dir.job_dir, run_dir.task_dir
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     prepared = read_json(run_dir.solve / "prepared.json")
     sandbox_cls = SANDBOXES.load(cfg.sandbox.impl)
+    endpoint = endpoint or endpoint_for(cfg.agent)
     sctx = SolveContext(
         cfg=cfg,
         home=home,
@@ -94,38 +113,138 @@ def run(ctx: StageContext) -> None:
         base_model=prepared["base_model"],
         prompt=run_dir.prompt.read_text(encoding="utf-8"),
         python=sandbox_cls.python,
+        endpoint=endpoint,
     )
     scaffold: Scaffold = SCAFFOLDS.load(cfg.scaffold.impl)(sctx)
-    deadline = time.time() + cfg.budget.hours * 3600
+    t0 = time.time()
+    deadline = t0 + cfg.budget.hours * 3600
     env = {**agent_env(ctx, home, deadline), **scaffold.env()}
+    place_key(env, endpoint, scaffold)
+    key = env.get(scaffold.key_target() or "")
     spec = SandboxSpec(
         home=home,
         workdir=task_dir,
         env=env,
         readonly=tuple(task_dir / p for p in PROTECTED),
         gpus=cfg.budget.gpus,
-        extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"]),
+        extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"])
+        + scaffold.runtime_paths(),
+        forwards=forwards_for(endpoint),
     )
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:
         log.warning(sandbox.warning)
-    transcript = Transcript(run_dir.solve, Redactor())
+    transcript = Transcript(run_dir.solve, Redactor([key] if key else None))
+    secrets = scaffold.secret_files()
     with sandbox:
         _stage_files(sandbox, scaffold)
-        if cfg.budget.gpus > 0:
-            _check_gpus(sandbox, ctx)
-        argv = scaffold.argv()
-        write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
-        log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
-        monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
-        with monitor:
-            result = sandbox.exec(
-                argv,
-                limit_s=cfg.budget.limit_s,
-                kill_after_s=cfg.budget.kill_after_s,
-                on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
-            )
-    _finish(run_dir, scaffold, transcript, result)
+        copied = _copy_secrets(home, secrets)
+        try:
+            if cfg.budget.gpus > 0:
+                _check_gpus(sandbox, ctx)
+            argv = scaffold.argv()
+            write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
+            log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
+            monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
+            with monitor:
+                result, ending = _run_agent(sandbox, scaffold, transcript, argv, ctx, t0, deadline)
+        finally:
+            _return_secrets(home, secrets, copied)
+            if key:
+                scrub_value(home, key)
+    _finish(run_dir, scaffold, transcript, result, ending)
+
+
+def _run_agent(
+    sandbox: Sandbox,
+    scaffold: Scaffold,
+    transcript: Transcript,
+    argv: list[str],
+    ctx: StageContext,
+    t0: float,
+    deadline: float,
+) -> tuple[ExecResult, Ending]:
+    """Run the agent; in reprompt mode resume it while enough time remains after it stops."""
+    cfg = ctx.cfg
+    hard_end = t0 + cfg.budget.limit_s
+    attempts = 0
+    while True:
+        attempts += 1
+        result = sandbox.exec(
+            argv,
+            limit_s=max(1.0, hard_end - time.time()),
+            kill_after_s=cfg.budget.kill_after_s,
+            on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
+        )
+        if result.reason == "interrupted":
+            return result, Ending("interrupted")
+        ending = scaffold.classify(result, transcript)
+        minutes_left = (deadline - time.time()) / 60
+        wanted = cfg.scaffold.reprompt_min_minutes
+        if ending.reason != "finished" or wanted is None or minutes_left < wanted:
+            break
+        resume = scaffold.resume_argv(scaffold.continue_prompt(minutes_left))
+        if resume is None:
+            log.warning("scaffold=%s cannot resume; reprompt mode ignored", cfg.scaffold.name)
+            break
+        note = f"reprompt {attempts}: {minutes_left:.0f} min left"
+        transcript.event("system", "message", text=note)
+        log.info("agent stopped with %.0f min left: reprompting (%d)", minutes_left, attempts)
+        argv = resume
+    total = round(time.time() - t0, 2)
+    return ExecResult(result.exit_code, result.reason, total, result.detail), ending
+
+
+def scrub_value(home: Path, value: str) -> list[str]:
+    """Second line of defence: replace the key's value in every file the agent's run left in
+    HOME (some CLIs save their environment, e.g. shell snapshots). Returns the files changed."""
+    needle, changed = value.encode(), []
+    for path in home.rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_KEPT_FILE_BYTES:
+            continue
+        data = path.read_bytes()
+        if needle in data:
+            path.write_bytes(data.replace(needle, REDACTED.encode()))
+            changed.append(str(path.relative_to(home)))
+    if changed:
+        log.warning(
+            "the agent's key was found in %d file(s) of HOME, redacted: %s",
+            len(changed),
+            ", ".join(changed[:5]),
+        )
+    return changed
+
+
+def _copy_secrets(home: Path, secrets: dict[str, Path]) -> dict[str, bytes]:
+    """Place subscription login files (e.g. Codex auth.json) for this run only, owner-only."""
+    copied = {}
+    for rel, source in secrets.items():
+        if not source.is_file():
+            raise FileNotFoundError(f"credentials file {source} does not exist")
+        data = source.read_bytes()
+        target = home / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(0o600)
+        copied[rel] = data
+    return copied
+
+
+def _return_secrets(home: Path, secrets: dict[str, Path], copied: dict[str, bytes]) -> None:
+    """Copy a login the CLI refreshed back to its source (refresh tokens are single-use) and
+    remove it from HOME, so the kept workspace holds no credentials."""
+    for rel, source in secrets.items():
+        target = home / rel
+        if not target.is_file():
+            continue
+        data = target.read_bytes()
+        if rel in copied and data != copied[rel] and data.strip():
+            tmp = source.with_name(source.name + ".ptb-tmp")
+            tmp.write_bytes(data)
+            tmp.chmod(0o600)
+            tmp.replace(source)
+            log.info("the CLI refreshed %s: copied back to %s", rel, source)
+        target.unlink()
 
 
 def _stage_files(sandbox: Sandbox, scaffold: Scaffold) -> None:
@@ -180,14 +299,17 @@ def _last_json(lines: list[str]) -> dict[str, Any] | None:
 
 
 def _finish(
-    run_dir: RunDir, scaffold: Scaffold, transcript: Transcript, result: ExecResult
+    run_dir: RunDir,
+    scaffold: Scaffold,
+    transcript: Transcript,
+    result: ExecResult,
+    ending: Ending,
 ) -> None:
     if result.reason == "interrupted":
         raise Interrupted(
             f"the scheduler stopped the job after {result.wall_s:.0f} s (scancel, preemption or "
             "node failure); re-submit to resume in the same run directory"
         )
-    reason = scaffold.classify(result, transcript)
     transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
     write_json(run_dir.solve / "usage.json", scaffold.usage(transcript, result))
     kept = keep_final_model(run_dir)
@@ -196,7 +318,9 @@ def _finish(
         run_dir.exit_file,
         {
             "exit_code": result.exit_code,
-            "reason": reason,
+            "reason": ending.reason,
+            "api_error": ending.api_error,
+            "error_message": transcript.redact(ending.message) if ending.message else None,
             "wall_s": result.wall_s,
             "detail": result.detail,
             "final_model": kept,
@@ -204,8 +328,9 @@ def _finish(
         },
     )
     log.info(
-        "agent ended: %s after %.0f s (final_model %s)",
-        reason,
+        "agent ended: %s%s after %.0f s (final_model %s)",
+        ending.reason,
+        f" ({ending.api_error})" if ending.api_error else "",
         result.wall_s,
         "kept" if kept else "missing",
     )

@@ -24,7 +24,8 @@ def test_preflight_names_each_missing_thing_and_submits_nothing(
     run_ptb: RunPtb, tmp_path: Path
 ) -> None:
     results = tmp_path / "results"
-    env = ptb_env(tmp_path, PATH="/usr/bin:/bin")  # no agent CLIs on PATH
+    # no agent CLIs on PATH nor installed by scripts/install-clis.sh
+    env = ptb_env(tmp_path, PATH="/usr/bin:/bin", PTB_TOOLS_DIR=str(tmp_path / "no-tools"))
     t0 = time.monotonic()
     out = run_ptb("agent=opus46", "model=gemma3_4b", "task=bfcl", f"results_dir={results}", env=env)
     elapsed = time.monotonic() - t0
@@ -33,8 +34,8 @@ def test_preflight_names_each_missing_thing_and_submits_nothing(
     assert "ANTHROPIC_API_KEY is unset" in text
     assert "google/gemma-3-4b-pt are not in the HF cache" in text
     assert "python -m ptb.prefetch model=gemma3_4b" in text
-    assert "'claude' is not on PATH" in text
-    assert "npm install -g @anthropic-ai/claude-code@2.1.197" in text
+    assert "CLI 'claude' is not installed" in text
+    assert "bash scripts/install-clis.sh claude_code" in text
     assert "CUDA" not in text or "GPU" in text
     assert "needs 1 GPU(s)" in text
     assert not results.exists(), "preflight failures must not create run directories"
