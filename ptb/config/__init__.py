@@ -10,7 +10,7 @@ from hydra.core.config_store import ConfigStore
 
 from ptb.config.agent import AgentConfig, RecipeConfig
 from ptb.config.budget import BudgetConfig
-from ptb.config.gateway import GatewayConfig, Price
+from ptb.config.gateway import GatewayConfig
 from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
 from ptb.config.model import ModelConfig
@@ -44,7 +44,6 @@ __all__ = [
     "LadderStep",
     "LauncherConfig",
     "ModelConfig",
-    "Price",
     "RecipeConfig",
     "RunConfig",
     "SandboxConfig",

@@ -8,16 +8,9 @@ MODES = ("auto", "true", "false")
 TRANSPORTS = ("auto", "tcp", "unix")
 
 
-@dataclass
-class Price:
-    """US dollars per million tokens."""
-
-    input: float
-    output: float
-    cached_input: float | None = None
-    """Cache reads; None: billed as ``input``."""
-    cache_write: float | None = None
-    """Cache writes (Anthropic); None: billed as ``input``."""
+PRICE_FIELDS = {"input", "output", "cached_input", "cache_write"}
+"""US$ per million tokens: ``input`` and ``output`` are required; ``cached_input`` (cache reads)
+and ``cache_write`` (Anthropic's cache writes) default to ``input``."""
 
 
 @dataclass
@@ -42,8 +35,28 @@ class GatewayConfig:
     upstream_timeout_s: float = 600.0
     """Longest silence from the upstream before a request fails."""
     start_timeout_s: float = 20.0
-    prices: dict[str, Price] = field(default_factory=dict)
-    """Model id → price; a model without one is logged with ``cost_usd: null``."""
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Model id → {input, output, cached_input?, cache_write?} in US$ per million tokens (plain
+    mappings, so ``+gateway.prices.my-model={input:1,output:2}`` works on the command line);
+    a model without one is logged with ``cost_usd: null``."""
+
+
+def price_problems(prices: dict[str, dict[str, float]]) -> list[str]:
+    """Misspelt or missing fields of the price table, one message per model."""
+    problems = []
+    for model, price in prices.items():
+        unknown = sorted(set(price) - PRICE_FIELDS)
+        missing = sorted({"input", "output"} - set(price))
+        if unknown or missing:
+            problems.append(
+                f"gateway.prices.{model}: "
+                + "; ".join(
+                    ([f"unknown {', '.join(unknown)}"] if unknown else [])
+                    + ([f"missing {', '.join(missing)}"] if missing else [])
+                )
+                + f" (fields: {', '.join(sorted(PRICE_FIELDS))})"
+            )
+    return problems
 
 
 def gateway_mode(value: object) -> str:

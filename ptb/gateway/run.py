@@ -9,17 +9,19 @@ request paths as it would against the real API.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import secrets
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ptb.config.gateway import TRANSPORTS, gateway_mode
+from ptb.config.gateway import TRANSPORTS, gateway_mode, price_problems
 from ptb.config.root import RunConfig
 from ptb.gateway.process import GatewayProcess
 from ptb.sandbox.forward import Forward
@@ -33,10 +35,23 @@ PROVIDER_URLS = {
 LOG_NAME = "gateway.jsonl"
 SOCKET_NAME = "gw.sock"
 
+log = logging.getLogger(__name__)
+
+
+class SetupError(ValueError):
+    """A gateway setting that cannot work, with its fix."""
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(f"{what} (fix: {fix})")
+        self.what, self.fix = what, fix
+
 
 def is_enabled(cfg: RunConfig) -> bool:
-    """``gateway.enabled``; ``auto`` means on whenever the agent uses a provider key."""
+    """``gateway.enabled``; ``auto`` means on whenever the agent uses a provider key. Baseline
+    runs have no agent at work, so no gateway."""
     mode = gateway_mode(cfg.gateway.enabled)
+    if cfg.agent.kind == "baseline":
+        return False
     if mode == "auto":
         return cfg.agent.kind == "llm" and bool(cfg.agent.api_key_env)
     return mode == "true"
@@ -46,9 +61,10 @@ def upstream_url(cfg: RunConfig) -> str:
     agent = cfg.agent
     url = agent.base_url or PROVIDER_URLS.get(agent.provider or "")
     if not url:
-        raise ValueError(
-            f"agent {agent.name}: the gateway needs an upstream; set agent.base_url (provider "
-            f"{agent.provider!r} has no default; known: {', '.join(PROVIDER_URLS)})"
+        raise SetupError(
+            f"the gateway has no upstream for agent {agent.name} (provider {agent.provider!r} "
+            f"has no default URL; known: {', '.join(PROVIDER_URLS)})",
+            "set agent.base_url",
         )
     return url.rstrip("/")
 
@@ -62,40 +78,54 @@ def transport(cfg: RunConfig) -> str:
     """tcp or unix, checked against the sandbox's network policy."""
     chosen = cfg.gateway.transport
     if chosen not in TRANSPORTS:
-        raise ValueError(f"gateway.transport={chosen!r}: expected one of {', '.join(TRANSPORTS)}")
+        raise SetupError(f"gateway.transport={chosen!r}", f"use one of {', '.join(TRANSPORTS)}")
     isolated_net = cfg.sandbox.network == "none" and cfg.sandbox.impl != "none"
     if chosen == "auto":
         return "unix" if isolated_net else "tcp"
     if chosen == "tcp" and isolated_net:
-        raise ValueError(
-            "gateway.transport=tcp cannot be reached from a sandbox with sandbox.network=none: "
-            "use gateway.transport=unix (or auto)"
+        raise SetupError(
+            "gateway.transport=tcp cannot be reached from a sandbox with sandbox.network=none",
+            "use gateway.transport=unix (or auto)",
         )
     return chosen
 
 
-def check(cfg: RunConfig) -> list[str]:
-    """Problems that stop the run before anything starts (used by the preflight too)."""
-    if not is_enabled(cfg):
-        return []
-    problems = []
+def check(cfg: RunConfig) -> list[tuple[str, str]]:
+    """(problem, fix) pairs that stop the run before anything starts (the preflight's)."""
     try:
-        upstream_url(cfg)
-        transport(cfg)
+        if not is_enabled(cfg):
+            return []
     except ValueError as exc:
-        problems.append(str(exc))
+        return [(str(exc), "use gateway.enabled=true, false or auto")]
+    problems = []
+    for step in (upstream_url, transport):
+        try:
+            step(cfg)
+        except SetupError as exc:
+            problems.append((exc.what, exc.fix))
     if not cfg.agent.api_key_env:
         problems.append(
-            f"gateway.enabled=true but agent {cfg.agent.name} names no key (agent.api_key_env)"
+            (
+                f"gateway.enabled=true but agent {cfg.agent.name} names no key",
+                "set agent.api_key_env, or gateway.enabled=auto",
+            )
         )
     if not allowed_models(cfg):
-        problems.append("the gateway allows no model: set agent.model_id or gateway.allow_models")
+        problems.append(
+            ("the gateway would allow no model", "set agent.model_id or gateway.allow_models")
+        )
+    problems += [
+        (what, "fix the entry in conf/gateway/ or on the command line")
+        for what in price_problems(cfg.gateway.prices)
+    ]
     if cfg.gateway.max_cost_usd is not None:
         missing = [m for m in allowed_models(cfg) if m not in cfg.gateway.prices]
         if missing:
             problems.append(
-                f"gateway.max_cost_usd needs a price for {', '.join(missing)}: add "
-                f"gateway.prices.<model> (conf/gateway/default.yaml)"
+                (
+                    f"gateway.max_cost_usd needs a price for {', '.join(missing)}",
+                    "add gateway.prices.<model> (conf/gateway/default.yaml)",
+                )
             )
     return problems
 
@@ -120,7 +150,7 @@ def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]
         return
     problems = check(cfg)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ValueError("; ".join(f"{what} (fix: {fix})" for what, fix in problems))
     key_env = str(cfg.agent.api_key_env)
     key = os.environ.get(key_env)
     if not key:
@@ -159,9 +189,43 @@ def gateway_settings(
         ],
         "log_path": str(log_path),
         "unix_socket": str(sock_dir / SOCKET_NAME) if sock_dir else None,
-        "prices": {m: asdict(p) for m, p in gw.prices.items()},
+        "prices": {m: dict(p) for m, p in gw.prices.items()},
         "max_cost_usd": gw.max_cost_usd,
         "max_tokens": gw.max_tokens,
         "log_bodies": gw.log_bodies,
         "upstream_timeout_s": gw.upstream_timeout_s,
     }
+
+
+@contextlib.contextmanager
+def stop_on_limit(gateway: RunGateway | None, grace_s: float) -> Iterator[threading.Event]:
+    """An event set ``grace_s`` after the gateway reports a usage limit, unless the agent ended
+    first: the solve stage then stops the agent as at the time limit (TERM, later KILL).
+
+    Until then every model call is refused with the limit's message, so a CLI usually ends by
+    itself; the grace lets it write its last files (final_model) first.
+    """
+    stop, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        assert gateway is not None
+        while not done.is_set():
+            if gateway.process.limit.wait(0.5):
+                log.warning(
+                    "gateway: %s; the agent has %.0f s to end before it is stopped",
+                    gateway.process.limit_reason,
+                    grace_s,
+                )
+                if not done.wait(grace_s):
+                    stop.set()
+                return
+
+    thread = threading.Thread(target=watch, daemon=True) if gateway is not None else None
+    if thread is not None:
+        thread.start()
+    try:
+        yield stop
+    finally:
+        done.set()
+        if thread is not None:
+            thread.join(timeout=5)

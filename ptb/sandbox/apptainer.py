@@ -83,7 +83,9 @@ class ApptainerSandbox(IsolatedSandbox):
             args += bind(b.src, b.dst, readonly=b.readonly)
         for path in (*(p for p in spec.extra_ro_binds if p.exists()), *spec.readonly):
             args += bind(path, path, readonly=True)
-        return [*args, self.image(), *argv]
+        for path in self.socket_dirs():
+            args += bind(path, path)
+        return [*args, self.image(), *self.forwarded(argv)]
 
     def _cache_args(self) -> list[str]:
         ov = self.overlay

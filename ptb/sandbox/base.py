@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ptb.config.sandbox import SandboxConfig
+from ptb.sandbox.forward import Forward
 from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
 from ptb.sandbox.process import ExecResult, run_limited
 
@@ -31,6 +33,9 @@ class SandboxSpec:
     """Paths inside ``home`` the agent may read but not change (evaluate.py, templates/)."""
     gpus: int = 0
     extra_ro_binds: tuple[Path, ...] = field(default_factory=tuple)
+    forwards: tuple[Forward, ...] = ()
+    """Host services reached through a Unix socket: its folder is bound in at the same path and
+    the command runs under ``ptb.sandbox.forward``, which listens on the sandbox's loopback."""
 
 
 class Sandbox(ABC):
@@ -66,6 +71,15 @@ class Sandbox(ABC):
     def wrap(self, argv: list[str]) -> list[str]:
         """The host argv that runs ``argv`` inside the sandbox."""
 
+    def forwarded(self, argv: list[str]) -> list[str]:
+        """``argv`` under one forwarder per ``spec.forwards`` (outermost first)."""
+        prefix = [a for fw in self.spec.forwards for a in fw.argv(self.python)]
+        return [*prefix, *argv]
+
+    def socket_dirs(self) -> list[Path]:
+        """Folders holding the forwarded sockets, to bind into the sandbox."""
+        return list(dict.fromkeys(fw.socket.parent for fw in self.spec.forwards))
+
     def host_env(self) -> dict[str, str]:
         """Environment of the host process that starts the sandbox."""
         return dict(self.spec.env)
@@ -77,8 +91,10 @@ class Sandbox(ABC):
         limit_s: float,
         kill_after_s: float,
         on_line: Callable[[str, str], None],
+        stop: threading.Event | None = None,
     ) -> ExecResult:
-        """Run ``argv`` inside the sandbox; stdin closed; TERM then KILL at the limit."""
+        """Run ``argv`` inside the sandbox; stdin closed; TERM then KILL at the limit or once
+        ``stop`` is set."""
         return run_limited(
             self.wrap(argv),
             env=self.host_env(),
@@ -86,6 +102,7 @@ class Sandbox(ABC):
             limit_s=limit_s,
             kill_after_s=kill_after_s,
             on_line=on_line,
+            stop=stop,
         )
 
     def write_file(self, relpath: str, content: str | bytes, *, mode: int = 0o644) -> Path:

@@ -91,9 +91,10 @@ class BwrapSandbox(IsolatedSandbox):
             args += ["--ro-bind" if bind.readonly else "--bind", str(bind.src), str(bind.dst)]
         args += _pairs("--ro-bind-try", list(spec.extra_ro_binds))  # absent ones are skipped
         args += _pairs("--ro-bind", list(spec.readonly))
+        args += _pairs("--bind", self.socket_dirs())  # after --tmpfs /tmp, where they live
         for path in emptied:
             args += ["--remount-ro", str(path)]
-        args += ["--chdir", str(spec.workdir), "--", *TERM_SHIM_INNER, *argv]
+        args += ["--chdir", str(spec.workdir), "--", *TERM_SHIM_INNER, *self.forwarded(argv)]
         return args
 
     def _cache_args(self) -> list[str]:

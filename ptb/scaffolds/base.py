@@ -24,6 +24,9 @@ class SolveContext:
     prompt: str
     python: str
     """The Python interpreter the agent's environment provides."""
+    base_url: str | None = None
+    """The model API's base URL as the agent must use it: the run's gateway when it is on
+    (its key variable then holds a dummy token), else ``agent.base_url`` (None: the CLI's own)."""
 
 
 class Scaffold(ABC):

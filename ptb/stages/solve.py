@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ptb.fsutil import read_json, write_json
+from ptb.gateway.ledger import summarize
+from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
 from ptb.sandbox.monitor import Monitor
@@ -30,8 +32,11 @@ WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5
 MAX_KEPT_FILE_BYTES = 50 * 1024 * 1024
 
 
-def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
-    """The agent's environment: cleared, then rebuilt from the allow-list and its own key only."""
+def agent_env(
+    ctx: StageContext, home: Path, deadline: float, gateway: RunGateway | None = None
+) -> dict[str, str]:
+    """The agent's environment: cleared, then rebuilt from the allow-list and its own key only
+    (with the gateway on, a per-run dummy token in the key's place and the gateway's URL)."""
     cfg = ctx.cfg
     env = {k: os.environ[k] for k in cfg.sandbox.env_allowlist if k in os.environ}
     env.update(
@@ -42,7 +47,10 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
     )
     env.update(cfg.agent.extra_env)
     key_name = cfg.agent.api_key_env
-    if key_name:
+    if gateway is not None:
+        env[gateway.key_env] = gateway.token
+        env["PTB_GATEWAY_URL"] = gateway.base_url
+    elif key_name:
         if key_name not in os.environ:
             raise RuntimeError(f"{key_name} is unset: export it before starting the run")
         env[key_name] = os.environ[key_name]
@@ -81,8 +89,19 @@ class Interrupted(RuntimeError):
 
 
 def run(ctx: StageContext) -> None:
+    _restore_job_dir(ctx.run)
+    with open_gateway(ctx.cfg, ctx.run.solve) as gateway:
+        if gateway is not None:
+            log.info("model-API gateway at %s (log: solve/gateway.jsonl)", gateway.base_url)
+        scaffold, transcript, result = _solve(ctx, gateway)
+        limit = gateway.process.limit_reason if gateway is not None else None
+    _finish(ctx.run, scaffold, transcript, result, gateway is not None, limit)
+
+
+def _solve(
+    ctx: StageContext, gateway: RunGateway | None
+) -> tuple[Scaffold, Transcript, ExecResult]:
     cfg, run_dir = ctx.cfg, ctx.run
-    _restore_job_dir(run_dir)
     home, task_dir = run_dir.job_dir, run_dir.task_dir
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     prepared = read_json(run_dir.solve / "prepared.json")
@@ -94,10 +113,11 @@ def run(ctx: StageContext) -> None:
         base_model=prepared["base_model"],
         prompt=run_dir.prompt.read_text(encoding="utf-8"),
         python=sandbox_cls.python,
+        base_url=gateway.base_url if gateway is not None else cfg.agent.base_url,
     )
     scaffold: Scaffold = SCAFFOLDS.load(cfg.scaffold.impl)(sctx)
     deadline = time.time() + cfg.budget.hours * 3600
-    env = {**agent_env(ctx, home, deadline), **scaffold.env()}
+    env = {**agent_env(ctx, home, deadline, gateway), **scaffold.env()}
     spec = SandboxSpec(
         home=home,
         workdir=task_dir,
@@ -105,6 +125,7 @@ def run(ctx: StageContext) -> None:
         readonly=tuple(task_dir / p for p in PROTECTED),
         gpus=cfg.budget.gpus,
         extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"]),
+        forwards=(gateway.forward,) if gateway is not None and gateway.forward else (),
     )
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:
@@ -118,14 +139,15 @@ def run(ctx: StageContext) -> None:
         write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
         log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
         monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
-        with monitor:
+        with monitor, stop_on_limit(gateway, cfg.gateway.limit_grace_s) as stop:
             result = sandbox.exec(
                 argv,
                 limit_s=cfg.budget.limit_s,
                 kill_after_s=cfg.budget.kill_after_s,
                 on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
+                stop=stop,
             )
-    _finish(run_dir, scaffold, transcript, result)
+    return scaffold, transcript, result
 
 
 def _stage_files(sandbox: Sandbox, scaffold: Scaffold) -> None:
@@ -180,16 +202,24 @@ def _last_json(lines: list[str]) -> dict[str, Any] | None:
 
 
 def _finish(
-    run_dir: RunDir, scaffold: Scaffold, transcript: Transcript, result: ExecResult
+    run_dir: RunDir,
+    scaffold: Scaffold,
+    transcript: Transcript,
+    result: ExecResult,
+    gateway: bool = False,
+    limit: str | None = None,
 ) -> None:
     if result.reason == "interrupted":
         raise Interrupted(
             f"the scheduler stopped the job after {result.wall_s:.0f} s (scancel, preemption or "
             "node failure); re-submit to resume in the same run directory"
         )
-    reason = scaffold.classify(result, transcript)
+    reason = "usage_limit" if limit else scaffold.classify(result, transcript)
     transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
-    write_json(run_dir.solve / "usage.json", scaffold.usage(transcript, result))
+    usage = scaffold.usage(transcript, result)
+    if gateway:  # what the provider itself reported, request by request
+        usage["gateway"] = summarize(run_dir.solve / "gateway.jsonl")
+    write_json(run_dir.solve / "usage.json", usage)
     kept = keep_final_model(run_dir)
     pruned = prune_workspace(run_dir)
     write_json(
@@ -198,7 +228,7 @@ def _finish(
             "exit_code": result.exit_code,
             "reason": reason,
             "wall_s": result.wall_s,
-            "detail": result.detail,
+            "detail": limit or result.detail,
             "final_model": kept,
             "pruned_files": pruned,
         },
