@@ -101,3 +101,52 @@ def test_script_agent_through_the_gateway(network: str, tmp_path: Path) -> None:
         if path.is_file():
             assert upstream.key.encode() not in path.read_bytes(), path
     assert json.loads((run / "solve/exit.json").read_text())["reason"] == "finished"
+
+
+GREEDY_AGENT = """#!/usr/bin/env python3
+import json, os, time, urllib.error, urllib.request
+
+url, token = os.environ["PTB_GATEWAY_URL"], os.environ["@KEY_ENV@"]
+body = json.dumps({"model": "good-model", "max_tokens": 8, "messages": []}).encode()
+for i in range(100):
+    req = urllib.request.Request(url + "/v1/messages", data=body,
+                                 headers={"x-api-key": token, "content-type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=30).read()
+        print("CALL", i, "ok", flush=True)
+    except urllib.error.HTTPError as err:
+        print("REFUSED", err.code, json.loads(err.read())["error"]["message"], flush=True)
+        break
+time.sleep(600)  # a CLI that hangs on: the solve stage must stop it after the grace
+"""
+
+
+def test_usage_limit_stops_the_run_cleanly(tmp_path: Path) -> None:
+    with FakeUpstream() as upstream:
+        agent = tmp_path / "agent.py"
+        agent.write_text(GREEDY_AGENT.replace("@KEY_ENV@", KEY_ENV))
+        agent.chmod(0o755)
+        results = tmp_path / "results"
+        out = subprocess.run(
+            [sys.executable, "-m", "ptb", "agent=custom", f"scaffold.path={agent}",
+             f"agent.api_key_env={KEY_ENV}", "agent.provider=anthropic",
+             "agent.model_id=good-model", f"agent.base_url={upstream.url}",
+             "gateway.enabled=true", f"gateway.max_tokens={2 * (PROMPT + OUTPUT)}",
+             "gateway.limit_grace_s=2", "sandbox=bwrap", "budget.hours=0.05",
+             "tracker=none", f"results_dir={results}"],
+            cwd=REPO, env=ptb_env(tmp_path, **{KEY_ENV: upstream.key}), text=True,
+            capture_output=True, timeout=600,
+        )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = results / "default" / RUN_ID
+    lines = [
+        json.loads(x)["line"] for x in (run / "solve/transcript.raw.jsonl").read_text().splitlines()
+    ]
+    assert [x for x in lines if x.startswith("CALL")] == ["CALL 0 ok", "CALL 1 ok"]
+    refused = next(x for x in lines if x.startswith("REFUSED"))
+    assert refused.startswith("REFUSED 403") and "token limit is reached" in refused
+    exit_ = json.loads((run / "solve/exit.json").read_text())
+    assert exit_["reason"] == "usage_limit" and "gateway.max_tokens" in exit_["detail"]
+    assert exit_["wall_s"] < 60  # stopped after the 2 s grace, not at the 3-minute time limit
+    assert len(upstream.seen) == 2
+    assert json.loads((run / "score.json").read_text())["fallback"] == "no_final_model"
