@@ -116,6 +116,7 @@ class UsageReader:
         self.sse = content_type.lower().startswith("text/event-stream")
         self.usage = Usage()
         self._buf = b""
+        self._crlf = False
         self._copy: list[bytes] = []
         self._copied = 0
 
@@ -125,13 +126,16 @@ class UsageReader:
                 self._copy.append(chunk)
             self._copied += len(chunk)
             return
-        self._buf += chunk
+        self._crlf = self._crlf or b"\r" in chunk
+        buf = self._buf + chunk
+        start = 0
         while True:
-            end, sep = _event_end(self._buf)
+            end, sep = _event_end(buf, start, self._crlf)
             if end < 0:
-                return
-            self._event(self._buf[:end])
-            self._buf = self._buf[end + sep :]
+                break
+            self._event(buf[start:end])
+            start = end + sep
+        self._buf = buf[start:]
 
     def close(self) -> Usage:
         if self.sse:
@@ -149,6 +153,8 @@ class UsageReader:
         return self.usage
 
     def _event(self, raw: bytes) -> None:
+        if b"sage" not in raw:  # neither "usage" nor "usageMetadata": no JSON parse needed
+            return
         lines = raw.replace(b"\r\n", b"\n").split(b"\n")
         data = b"\n".join(line[5:].lstrip(b" ") for line in lines if line.startswith(b"data:"))
         if not data or data.strip() == b"[DONE]":
@@ -157,8 +163,11 @@ class UsageReader:
             read_event(self.api, json.loads(data), self.usage)
 
 
-def _event_end(buf: bytes) -> tuple[int, int]:
-    """Index and length of the first blank-line separator, or (-1, 0)."""
-    found = [(buf.find(sep), len(sep)) for sep in (b"\n\n", b"\r\n\r\n", b"\r\r")]
+def _event_end(buf: bytes, start: int, crlf: bool) -> tuple[int, int]:
+    """Index and length of the first blank-line separator from ``start``, or (-1, 0)."""
+    if not crlf:
+        end = buf.find(b"\n\n", start)
+        return (end, 2) if end >= 0 else (-1, 0)
+    found = [(buf.find(sep, start), len(sep)) for sep in (b"\n\n", b"\r\n\r\n", b"\r\r")]
     found = [f for f in found if f[0] >= 0]
     return min(found) if found else (-1, 0)

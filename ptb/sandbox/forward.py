@@ -4,7 +4,7 @@ With ``sandbox.network=none`` the sandbox has its own, empty loopback. A service
 model-API gateway) listens on a Unix socket too; the backend binds the socket's folder into the
 sandbox at the same path and starts the agent's command under this forwarder:
 
-    python -m ptb.sandbox.forward --unix /tmp/ptb-gw-x/gw.sock --port 4100 -- <agent argv>
+    python .../ptb/sandbox/forward.py --unix /tmp/ptb-gw-x/gw.sock --port 4100 -- <agent argv>
 
 which listens on 127.0.0.1:4100 inside the sandbox, pipes every connection to the socket, runs
 the command, passes TERM/INT on to it and exits with its status. Standard library only: it runs
@@ -32,9 +32,10 @@ class Forward:
     """TCP port on the sandbox's loopback."""
 
     def argv(self, python: str) -> list[str]:
-        """The prefix that runs a command under the forwarder."""
-        module = ["-m", "ptb.sandbox.forward"]
-        return [python, *module, "--unix", str(self.socket), "--port", str(self.port), "--"]
+        """The prefix that runs a command under the forwarder: this file run as a script (not
+        ``-m``), so that nothing but the standard library is imported inside the sandbox."""
+        script = str(Path(__file__).resolve())
+        return [python, script, "--unix", str(self.socket), "--port", str(self.port), "--"]
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -67,7 +68,7 @@ async def _serve(unix: str, port: int, ready: threading.Event) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ptb.sandbox.forward")
+    parser = argparse.ArgumentParser(prog="forward.py")
     parser.add_argument("--unix", required=True, help="Unix socket to forward to")
     parser.add_argument("--port", type=int, required=True, help="loopback TCP port to listen on")
     parser.add_argument("command", nargs=argparse.REMAINDER)

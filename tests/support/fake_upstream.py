@@ -102,6 +102,8 @@ def _api(path: str) -> str:
 
 def _handler(up: FakeUpstream) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # as real servers do: each event leaves at once
+
         def log_message(self, *args: object) -> None:
             pass
 

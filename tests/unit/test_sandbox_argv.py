@@ -97,7 +97,12 @@ def _sandbox(tmp: Path, name: str) -> Sandbox:
 
 
 def _normalised(argv: list[str], tmp: Path) -> list[str]:
-    return [a.replace(str(tmp), "<tmp>").replace(sys.executable, "<python>") for a in argv]
+    return [
+        a.replace(str(tmp), "<tmp>")
+        .replace(sys.executable, "<python>")
+        .replace(str(REPO), "<repo>")
+        for a in argv
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
