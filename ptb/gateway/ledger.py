@@ -2,9 +2,9 @@
 
 The request log (``solve/gateway.jsonl``, one line per request the agent made) is a contract: the
 integrity checks (``api_misuse``) and the reports read it. Fields of every line:
-``ts, route, api, model, allowed, status, input_tokens, output_tokens, cached_tokens, cost_usd,
-latency_ms`` plus ``path, stream, cache_write_tokens, usage_reported, reason``. No secrets and no
-bodies (bodies go to a separate file, and only with ``gateway.log_bodies=true``).
+``ts, api, model, allowed, status, input_tokens, output_tokens, cached_tokens, cost_usd,
+latency_ms`` plus ``route, method, path, stream, cache_write_tokens, usage_reported, reason``. No
+secrets and no bodies (bodies go to a separate file, and only with ``gateway.log_bodies=true``).
 """
 
 from __future__ import annotations
@@ -140,6 +140,8 @@ def summarize(path: Path) -> dict[str, Any]:
         try:
             rec = json.loads(line)
         except ValueError:
+            continue
+        if rec.get("api") == "probe":
             continue
         totals["requests"] += 1
         totals["refused"] += 0 if rec.get("allowed") else 1

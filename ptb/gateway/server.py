@@ -142,6 +142,7 @@ class Gateway:
             "model": None,
             "allowed": False,
             "status": None,
+            "method": request.method,
             "path": request.path,
             "stream": False,
             "input_tokens": 0,
@@ -157,14 +158,18 @@ class Gateway:
             return await self._handle(request, rec, t0)
         finally:
             rec["latency_ms"] = round((time.monotonic() - t0) * 1000, 2)
-            self.ledger.requests += 1
-            self.ledger.refused += 0 if rec["allowed"] else 1
+            if rec["api"] != "probe":
+                self.ledger.requests += 1
+                self.ledger.refused += 0 if rec["allowed"] else 1
             self.log.write(rec)
             self._check_limit()
 
     async def _handle(
         self, request: web.Request, rec: dict[str, Any], t0: float
     ) -> web.StreamResponse:
+        if self.is_probe(request):
+            rec.update(api="probe", allowed=True, status=200, reason="connectivity probe")
+            return web.Response(status=200)
         endpoint = classify(request.method, request.path)
         rec["api"] = endpoint.api if endpoint else guess_api(request.path)
         where, token = find_token(request.headers, dict(request.query))
@@ -195,6 +200,12 @@ class Gateway:
                 return self.refuse(rec, 403, f"ptb gateway: {why}; no further requests pass")
         self.log.write_body(rec["ts"], model, body)
         return await self.forward(request, endpoint, route, where, body, rec)
+
+    def is_probe(self, request: web.Request) -> bool:
+        """A CLI checking that its base URL answers (Claude Code sends ``HEAD /`` without a
+        key): answered here, nothing goes upstream."""
+        roots = {"/"} | {r.prefix or "/" for r in self.settings.routes}
+        return request.method in ("HEAD", "GET") and request.path in roots
 
     def refuse(self, rec: dict[str, Any], status: int, message: str) -> web.Response:
         rec["status"] = status

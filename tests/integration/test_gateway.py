@@ -154,6 +154,10 @@ def test_refusals_are_in_the_api_format_and_logged(upstream: FakeUpstream, tmp_p
         )
         bad_key = post(port, "/v1/chat/completions", {"model": "good-model"}, {})
         unknown = post(port, "/v1/embeddings", {"model": "good-model"}, {"api-key": TOKEN})
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("HEAD", "/")  # Claude Code's connectivity probe, sent without a key
+        probe = conn.getresponse().status
+        conn.close()
     finally:
         gateway.stop()
     assert upstream.seen == []  # nothing reached the provider
@@ -163,8 +167,9 @@ def test_refusals_are_in_the_api_format_and_logged(upstream: FakeUpstream, tmp_p
     assert "'other-model' is not allowed" in err["error"]["message"]
     assert gem[0] == 403 and json.loads(gem[1])["error"]["status"] == "PERMISSION_DENIED"
     assert bad_key[0] == 401 and json.loads(bad_key[1])["error"]["code"] == "invalid_api_key"
-    assert unknown[0] == 404
-    recs = log_lines(tmp_path)
+    assert unknown[0] == 404 and probe == 200
+    *recs, probe_rec = log_lines(tmp_path)
+    assert (probe_rec["api"], probe_rec["method"], probe_rec["status"]) == ("probe", "HEAD", 200)
     assert [(r["model"], r["allowed"], r["status"]) for r in recs] == [
         ("other-model", False, 403),
         ("other-model", False, 403),
