@@ -199,17 +199,23 @@ def gateway_settings(
 
 @contextlib.contextmanager
 def stop_on_limit(gateway: RunGateway | None, grace_s: float) -> Iterator[threading.Event]:
-    """An event set ``grace_s`` after the gateway reports a usage limit, unless the agent ended
-    first: the solve stage then stops the agent as at the time limit (TERM, later KILL).
+    """An event the solve stage stops the agent on (as at the time limit: TERM, later KILL):
 
-    Until then every model call is refused with the limit's message, so a CLI usually ends by
-    itself; the grace lets it write its last files (final_model) first.
+    - ``grace_s`` after the gateway reports a usage limit, unless the agent ended first. Until
+      then every model call is refused with the limit's message, so a CLI usually ends by
+      itself; the grace lets it write its last files (final_model) first.
+    - at once if the gateway process dies: the agent cannot reach its model any more, and
+      the solve stage then fails the stage (an infrastructure failure, retried on re-run).
     """
     stop, done = threading.Event(), threading.Event()
 
     def watch() -> None:
         assert gateway is not None
         while not done.is_set():
+            if not gateway.process.running:
+                log.error("the model-API gateway stopped during the run; stopping the agent")
+                stop.set()
+                return
             if gateway.process.limit.wait(0.5):
                 log.warning(
                     "gateway: %s; the agent has %.0f s to end before it is stopped",

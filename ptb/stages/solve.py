@@ -17,6 +17,7 @@ from typing import Any
 
 from ptb.fsutil import read_json, write_json
 from ptb.gateway.ledger import summarize
+from ptb.gateway.process import GatewayError
 from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
@@ -95,6 +96,11 @@ def run(ctx: StageContext) -> None:
             log.info("model-API gateway at %s (log: solve/gateway.jsonl)", gateway.base_url)
         scaffold, transcript, result = _solve(ctx, gateway)
         limit = gateway.process.limit_reason if gateway is not None else None
+        if gateway is not None and not gateway.process.running:
+            raise GatewayError(
+                "the model-API gateway stopped while the agent ran (see solve/gateway.log); "
+                "re-run to retry the solve stage"
+            )
     _finish(ctx.run, scaffold, transcript, result, gateway is not None, limit)
 
 

@@ -103,8 +103,9 @@ def test_unknown_provider_needs_a_base_url() -> None:
     assert any("allow no model" in w for w in whats)
 
 
-def _gateway(limit: threading.Event) -> Any:
-    return SimpleNamespace(process=SimpleNamespace(limit=limit, limit_reason="token limit"))
+def _gateway(limit: threading.Event, running: bool = True) -> Any:
+    process = SimpleNamespace(limit=limit, limit_reason="token limit", running=running)
+    return SimpleNamespace(process=process)
 
 
 def test_stop_on_limit_waits_the_grace_then_stops() -> None:
@@ -129,3 +130,11 @@ def test_no_gateway_no_stop() -> None:
     with stop_on_limit(None, grace_s=0) as stop:
         time.sleep(0.1)
     assert not stop.is_set()
+
+
+def test_a_dead_gateway_stops_the_agent_at_once() -> None:
+    gateway = _gateway(threading.Event())
+    with stop_on_limit(gateway, grace_s=30) as stop:
+        assert not stop.wait(0.3)
+        gateway.process.running = False
+        assert stop.wait(3)
