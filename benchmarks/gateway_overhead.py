@@ -2,8 +2,9 @@
 
 One fake provider (tests/support/fake_upstream.py) on loopback is reached three ways:
 ``direct`` (what an agent without a gateway does), ``gateway`` (TCP to the gateway process, as with
-``sandbox.network=open``) and ``gateway+forwarder`` (TCP to ``ptb.sandbox.forward``, which pipes to
-the gateway's Unix socket, as with ``sandbox.network=none``). Per path:
+``sandbox.network=open``) and ``gateway+relay`` (as with ``sandbox.network=none``: TCP to the
+in-sandbox listener of ``ptb.sandbox.forward``, a Unix socket to the host-side relay, TCP to the
+gateway; here without the sandbox itself). Per path:
 
 - latency of a small non-streamed Anthropic Messages request (a new connection each, as the
   fake provider closes them), median and p90 over ``--requests``;
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from ptb.gateway.process import GatewayProcess  # noqa: E402
-from ptb.sandbox.forward import Forward  # noqa: E402
+from ptb.sandbox.forward import Forward, Relays  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream  # noqa: E402
 
 TOKEN = "ptb-gw-benchmark-token-0123456789"
@@ -106,7 +107,6 @@ def main() -> None:
     parser.add_argument("--event-bytes", type=int, default=4096)
     args = parser.parse_args()
     with FakeUpstream() as up, tempfile.TemporaryDirectory(prefix="ptb-gw-bench-") as tmp:
-        sock = Path(tmp) / "gw.sock"
         settings = {
             "routes": [
                 {
@@ -118,27 +118,24 @@ def main() -> None:
                 }
             ],
             "log_path": str(Path(tmp) / "gateway.jsonl"),
-            "unix_socket": str(sock),
             "prices": {"bench-model": {"input": 1.0, "output": 2.0}},
         }
-        fwd_port = free_port()
         with GatewayProcess(settings, Path(tmp) / "gateway.log") as gateway:
             assert gateway.port
-            forwarder = subprocess.Popen(
-                [*Forward(sock, fwd_port).argv(sys.executable), "sleep", "3600"],
-                cwd=REPO,
-            )
-            try:
-                time.sleep(1.0)
-                paths = {
-                    "direct": (int(up.url.rsplit(":", 1)[1]), up.key),
-                    "gateway": (gateway.port, TOKEN),
-                    "gateway+forwarder": (fwd_port, TOKEN),
-                }
-                results = measure(paths, args, up)
-            finally:
-                forwarder.terminate()
-                forwarder.wait()
+            relay_port = free_port()  # the sandbox's loopback port, here on the host's
+            with Relays((Forward("127.0.0.1", gateway.port, sandbox_port=relay_port),)) as relays:
+                inner = subprocess.Popen(relays.wrap(sys.executable, ["sleep", "3600"]), cwd=REPO)
+                try:
+                    time.sleep(1.0)
+                    paths = {
+                        "direct": (int(up.url.rsplit(":", 1)[1]), up.key),
+                        "gateway": (gateway.port, TOKEN),
+                        "gateway+relay": (relay_port, TOKEN),
+                    }
+                    results = measure(paths, args, up)
+                finally:
+                    inner.terminate()
+                    inner.wait()
         logged = len((Path(tmp) / "gateway.jsonl").read_text().splitlines())
     base = results["direct"]
     print("| path | latency median | p90 | added (median) | stream TTFB | stream MB/s |")

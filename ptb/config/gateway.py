@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 MODES = ("auto", "true", "false")
-TRANSPORTS = ("auto", "tcp", "unix")
 
 
 PRICE_FIELDS = {"input", "output", "cached_input", "cache_write"}
@@ -26,10 +25,6 @@ class GatewayConfig:
     """Stop the run once input + output tokens reach this."""
     limit_grace_s: float = 60.0
     """After a limit is reached, how long the agent may take to end on its own before TERM."""
-    transport: str = "auto"
-    """How the sandbox reaches the gateway: tcp (host loopback; needs sandbox.network=open),
-    unix (a socket bound into the sandbox + a forwarder on its loopback), auto (unix when
-    sandbox.network=none, else tcp)."""
     log_bodies: bool = False
     """Also write request bodies to ``solve/gateway.bodies.jsonl`` (may be large)."""
     upstream_timeout_s: float = 600.0

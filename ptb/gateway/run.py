@@ -12,8 +12,6 @@ import contextlib
 import logging
 import os
 import secrets
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ptb.config.gateway import TRANSPORTS, gateway_mode, price_problems
+from ptb.config.gateway import gateway_mode, price_problems
 from ptb.config.root import RunConfig
 from ptb.gateway.process import GatewayProcess
 from ptb.sandbox.forward import Forward
@@ -33,7 +31,6 @@ PROVIDER_URLS = {
 }
 """Each provider's base URL in the form its CLIs take it (OpenAI's includes ``/v1``)."""
 LOG_NAME = "gateway.jsonl"
-SOCKET_NAME = "gw.sock"
 
 log = logging.getLogger(__name__)
 
@@ -74,22 +71,6 @@ def allowed_models(cfg: RunConfig) -> list[str]:
     return list(dict.fromkeys(models + list(cfg.gateway.allow_models)))
 
 
-def transport(cfg: RunConfig) -> str:
-    """tcp or unix, checked against the sandbox's network policy."""
-    chosen = cfg.gateway.transport
-    if chosen not in TRANSPORTS:
-        raise SetupError(f"gateway.transport={chosen!r}", f"use one of {', '.join(TRANSPORTS)}")
-    isolated_net = cfg.sandbox.network == "none" and cfg.sandbox.impl != "none"
-    if chosen == "auto":
-        return "unix" if isolated_net else "tcp"
-    if chosen == "tcp" and isolated_net:
-        raise SetupError(
-            "gateway.transport=tcp cannot be reached from a sandbox with sandbox.network=none",
-            "use gateway.transport=unix (or auto)",
-        )
-    return chosen
-
-
 def check(cfg: RunConfig) -> list[tuple[str, str]]:
     """(problem, fix) pairs that stop the run before anything starts (the preflight's)."""
     try:
@@ -98,11 +79,10 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
     except ValueError as exc:
         return [(str(exc), "use gateway.enabled=true, false or auto")]
     problems = []
-    for step in (upstream_url, transport):
-        try:
-            step(cfg)
-        except SetupError as exc:
-            problems.append((exc.what, exc.fix))
+    try:
+        upstream_url(cfg)
+    except SetupError as exc:
+        problems.append((exc.what, exc.fix))
     if not cfg.agent.api_key_env:
         problems.append(
             (
@@ -138,8 +118,10 @@ class RunGateway:
     key_env: str
     base_url: str
     """The agent's base URL, as seen from inside the sandbox."""
-    forward: Forward | None
-    """Set for ``transport=unix``: the sandbox must run the agent under this forwarder."""
+    forward: Forward
+    """The gateway as a host service for ``SandboxSpec.forwards``: with ``sandbox.network=none``
+    the sandbox relays its port onto its own loopback (``ptb.sandbox.forward``), so the same URL
+    works inside; with an open network the host's loopback is reachable anyway."""
 
 
 @contextlib.contextmanager
@@ -155,26 +137,20 @@ def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]
     key = os.environ.get(key_env)
     if not key:
         raise RuntimeError(f"{key_env} is unset: export it before starting the run")
-    mode = transport(cfg)
-    sock_dir = Path(tempfile.mkdtemp(prefix="ptb-gw-")) if mode == "unix" else None
     token = "ptb-gw-" + secrets.token_urlsafe(24)
-    settings = gateway_settings(cfg, solve_dir / LOG_NAME, key, token, sock_dir)
+    settings = gateway_settings(cfg, solve_dir / LOG_NAME, key, token)
     process = GatewayProcess(settings, solve_dir / "gateway.log", cfg.gateway.start_timeout_s)
     try:
         process.start()
         assert process.port is not None
         path = urlsplit(upstream_url(cfg)).path.rstrip("/")
-        forward = Forward(sock_dir / SOCKET_NAME, process.port) if sock_dir else None
-        yield RunGateway(process, token, key_env, f"http://127.0.0.1:{process.port}{path}", forward)
+        base_url = f"http://127.0.0.1:{process.port}{path}"
+        yield RunGateway(process, token, key_env, base_url, Forward("127.0.0.1", process.port))
     finally:
         process.stop()
-        if sock_dir is not None:
-            shutil.rmtree(sock_dir, ignore_errors=True)
 
 
-def gateway_settings(
-    cfg: RunConfig, log_path: Path, key: str, token: str, sock_dir: Path | None
-) -> dict[str, Any]:
+def gateway_settings(cfg: RunConfig, log_path: Path, key: str, token: str) -> dict[str, Any]:
     """What ``ptb.gateway.server`` reads on its stdin (the only place the key travels)."""
     gw = cfg.gateway
     return {
@@ -188,7 +164,6 @@ def gateway_settings(
             }
         ],
         "log_path": str(log_path),
-        "unix_socket": str(sock_dir / SOCKET_NAME) if sock_dir else None,
         "prices": {m: dict(p) for m, p in gw.prices.items()},
         "max_cost_usd": gw.max_cost_usd,
         "max_tokens": gw.max_tokens,

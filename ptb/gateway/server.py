@@ -15,7 +15,6 @@ and the response comes back as it arrives (SSE chunk by chunk), while its usage 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import signal
@@ -79,7 +78,6 @@ class Settings:
     log_path: Path
     host: str = "127.0.0.1"
     port: int = 0
-    unix_socket: Path | None = None
     prices: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_cost_usd: float | None = None
     max_tokens: int | None = None
@@ -92,13 +90,7 @@ class Settings:
             Route(r["name"], r["token"], r["upstream"], r["key"], tuple(r["allow_models"]))
             for r in data.pop("routes")
         ]
-        sock = data.pop("unix_socket", None)
-        return cls(
-            routes=routes,
-            log_path=Path(data.pop("log_path")),
-            unix_socket=Path(sock) if sock else None,
-            **data,
-        )
+        return cls(routes=routes, log_path=Path(data.pop("log_path")), **data)
 
 
 def now_iso() -> str:
@@ -331,12 +323,7 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, settings.port))
     await web.SockSite(runner, sock).start()
-    if settings.unix_socket is not None:
-        with contextlib.suppress(FileNotFoundError):
-            settings.unix_socket.unlink()
-        await web.UnixSite(runner, str(settings.unix_socket)).start()
-        settings.unix_socket.chmod(0o660)
-    emit("ready", port=sock.getsockname()[1], unix_socket=str(settings.unix_socket or ""))
+    emit("ready", port=sock.getsockname()[1])
     await stop.wait()
     await runner.cleanup()
     emit("stopped", totals=gateway.ledger.totals())

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ptb.config.sandbox import SandboxConfig
-from ptb.sandbox.forward import Forward
+from ptb.sandbox.forward import Forward, Relays
 from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
 from ptb.sandbox.process import ExecResult, run_limited
 
@@ -34,8 +34,9 @@ class SandboxSpec:
     gpus: int = 0
     extra_ro_binds: tuple[Path, ...] = field(default_factory=tuple)
     forwards: tuple[Forward, ...] = ()
-    """Host services reached through a Unix socket: its folder is bound in at the same path and
-    the command runs under ``ptb.sandbox.forward``, which listens on the sandbox's loopback."""
+    """Host TCP services to make reachable on the sandbox's own loopback when its network is
+    off (``ptb.sandbox.forward``); ignored with an open network, where the host's loopback is
+    reachable anyway."""
 
 
 class Sandbox(ABC):
@@ -70,15 +71,6 @@ class Sandbox(ABC):
     @abstractmethod
     def wrap(self, argv: list[str]) -> list[str]:
         """The host argv that runs ``argv`` inside the sandbox."""
-
-    def forwarded(self, argv: list[str]) -> list[str]:
-        """``argv`` under one forwarder per ``spec.forwards`` (outermost first)."""
-        prefix = [a for fw in self.spec.forwards for a in fw.argv(self.python)]
-        return [*prefix, *argv]
-
-    def socket_dirs(self) -> list[Path]:
-        """Folders holding the forwarded sockets, to bind into the sandbox."""
-        return list(dict.fromkeys(fw.socket.parent for fw in self.spec.forwards))
 
     def host_env(self) -> dict[str, str]:
         """Environment of the host process that starts the sandbox."""
@@ -135,7 +127,12 @@ class IsolatedSandbox(Sandbox):
         self.binary = self.requires[0] if self.requires else ""
         cache = hf_cache(spec.env, os.environ)
         self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
+        self.relays = Relays(spec.forwards if cfg.network == "none" else ())
+
+    def start(self) -> None:
+        self.relays.start()
 
     def stop(self) -> None:
+        self.relays.stop()
         if self.overlay:
             self.overlay.stop()

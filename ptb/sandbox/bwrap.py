@@ -60,6 +60,7 @@ class BwrapSandbox(IsolatedSandbox):
                 "apt-get install bubblewrap fuse-overlayfs"
             )
         self.binary = found
+        super().start()
         for path in self.spec.readonly:
             if not path.exists():
                 raise FileNotFoundError(f"read-only path {path} does not exist")
@@ -91,10 +92,12 @@ class BwrapSandbox(IsolatedSandbox):
             args += ["--ro-bind" if bind.readonly else "--bind", str(bind.src), str(bind.dst)]
         args += _pairs("--ro-bind-try", list(spec.extra_ro_binds))  # absent ones are skipped
         args += _pairs("--ro-bind", list(spec.readonly))
-        args += _pairs("--bind", self.socket_dirs())  # after --tmpfs /tmp, where they live
+        if self.relays.socket_dir is not None:
+            args += ["--bind", str(self.relays.socket_dir), str(self.relays.socket_dir)]
         for path in emptied:
             args += ["--remount-ro", str(path)]
-        args += ["--chdir", str(spec.workdir), "--", *TERM_SHIM_INNER, *self.forwarded(argv)]
+        inner = self.relays.wrap(self.python, argv)
+        args += ["--chdir", str(spec.workdir), "--", *TERM_SHIM_INNER, *inner]
         return args
 
     def _cache_args(self) -> list[str]:

@@ -1,95 +1,194 @@
-"""A host service in a sandbox without network: a Unix socket bound in, a port on its loopback.
+"""Reaching one host TCP service from a sandbox whose network is off (``sandbox.network=none``).
 
-With ``sandbox.network=none`` the sandbox has its own, empty loopback. A service on the host (the
-model-API gateway) listens on a Unix socket too; the backend binds the socket's folder into the
-sandbox at the same path and starts the agent's command under this forwarder:
+With its own network namespace the sandbox has only its own loopback, so a server on the host's
+127.0.0.1 (the fake model server of the tests, ptb's gateway) is out of reach. A relay bridges
+exactly that one service and nothing else:
 
-    python .../ptb/sandbox/forward.py --unix /tmp/ptb-gw-x/gw.sock --port 4100 -- <agent argv>
+    host 127.0.0.1:PORT  <-TCP-  HostRelay  <-Unix socket (bound into the sandbox)-
+        <-  in-sandbox listener on the sandbox's 127.0.0.1:PORT  <-TCP-  the agent
 
-which listens on 127.0.0.1:4100 inside the sandbox, pipes every connection to the socket, runs
-the command, passes TERM/INT on to it and exits with its status. Standard library only: it runs
-with whatever Python the sandbox (or the agent image) has.
+The API, for sandbox backends:
+
+- ``Forward(host, port)`` in ``SandboxSpec.forwards`` asks for it (``sandbox_port`` defaults to
+  ``port``, so URLs like ``http://127.0.0.1:PORT/v1`` stay valid inside).
+- ``Relays(forwards)``: a context manager on the host; ``.start()`` binds one Unix socket per
+  forward in a short private folder (``.socket_dir``, to be bound into the sandbox at the same
+  path) and relays each connection to the host TCP service; ``.stop()`` closes them.
+- ``Relays.wrap(python, argv)``: the argv to run inside the sandbox instead of ``argv``:
+  ``python -m ptb.sandbox.forward --listen PORT=SOCKET ... -- argv``. It forks a listener that
+  ignores TERM (the agent keeps its API through the grace period) and exits with the agent, then
+  execs ``argv``, so the agent keeps the process id, signals and exit code it would have had.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
+import os
+import shutil
 import signal
-import subprocess
+import socket
 import sys
+import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+CHUNK = 65536
 
 
 @dataclass(frozen=True)
 class Forward:
-    socket: Path
-    """Host path of the Unix socket; bound into the sandbox at the same path."""
+    host: str
     port: int
-    """TCP port on the sandbox's loopback."""
+    sandbox_port: int | None = None
 
-    def argv(self, python: str) -> list[str]:
-        """The prefix that runs a command under the forwarder: this file run as a script (not
-        ``-m``), so that nothing but the standard library is imported inside the sandbox."""
-        script = str(Path(__file__).resolve())
-        return [python, script, "--unix", str(self.socket), "--port", str(self.port), "--"]
+    @property
+    def inner_port(self) -> int:
+        return self.sandbox_port or self.port
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
     try:
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
-    except (ConnectionError, OSError):
+        while data := src.recv(CHUNK):
+            dst.sendall(data)
+    except OSError:
         pass
     finally:
-        with contextlib.suppress(Exception):
-            writer.close()
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
 
 
-async def _serve(unix: str, port: int, ready: threading.Event) -> None:
-    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+def _splice(a: socket.socket, b: socket.socket) -> None:
+    """Copy both ways until both sides are done, then close both."""
+    t = threading.Thread(target=_pipe, args=(b, a), daemon=True)
+    t.start()
+    _pipe(a, b)
+    t.join()
+    a.close()
+    b.close()
+
+
+def _serve(listener: socket.socket, connect: Callable[[], socket.socket]) -> None:
+    while True:
         try:
-            up_reader, up_writer = await asyncio.open_unix_connection(unix)
+            conn, _ = listener.accept()
         except OSError:
-            writer.close()
             return
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        try:
+            upstream = connect()
+        except OSError:
+            conn.close()
+            continue
+        threading.Thread(target=_splice, args=(conn, upstream), daemon=True).start()
 
-    server = await asyncio.start_server(on_client, "127.0.0.1", port)
-    ready.set()
-    async with server:
-        await server.serve_forever()
+
+class Relays:
+    """Host side: one Unix socket per forward, each relayed to its host TCP service."""
+
+    def __init__(self, forwards: tuple[Forward, ...]) -> None:
+        self.forwards = forwards
+        self.socket_dir: Path | None = None
+        self.sockets: dict[Forward, Path] = {}
+        self._listeners: list[socket.socket] = []
+
+    def __enter__(self) -> Relays:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if not self.forwards or self.socket_dir is not None:
+            return
+        # Short path: AF_UNIX paths are limited to 107 bytes.
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="ptb-relay-"))
+        for i, fwd in enumerate(self.forwards):
+            path = self.socket_dir / f"{i}.sock"
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(str(path))
+            listener.listen(64)
+            self._listeners.append(listener)
+            self.sockets[fwd] = path
+
+            def connect(fwd: Forward = fwd) -> socket.socket:
+                return socket.create_connection((fwd.host, fwd.port), timeout=30)
+
+            threading.Thread(target=_serve, args=(listener, connect), daemon=True).start()
+
+    def stop(self) -> None:
+        for listener in self._listeners:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        self._listeners.clear()
+        if self.socket_dir is not None:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+            self.socket_dir = None
+        self.sockets.clear()
+
+    def wrap(self, python: str, argv: list[str]) -> list[str]:
+        if not self.sockets:
+            return argv
+        listen = [f"{fwd.inner_port}={path}" for fwd, path in self.sockets.items()]
+        pairs = [a for spec in listen for a in ("--listen", spec)]
+        return [python, "-m", "ptb.sandbox.forward", *pairs, "--", *argv]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="forward.py")
-    parser.add_argument("--unix", required=True, help="Unix socket to forward to")
-    parser.add_argument("--port", type=int, required=True, help="loopback TCP port to listen on")
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
-        parser.error("no command given after --")
-    ready = threading.Event()
-    thread = threading.Thread(
-        target=lambda: asyncio.run(_serve(args.unix, args.port, ready)), daemon=True
-    )
-    thread.start()
-    if not ready.wait(10):
-        print(f"ptb.sandbox.forward: could not listen on 127.0.0.1:{args.port}", file=sys.stderr)
-        return 70
-    child = subprocess.Popen(command)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _frame: child.send_signal(signum))
-    code = child.wait()
-    return code if code >= 0 else 128 - code
+# ---------------------------------------------------------------- inside the sandbox
+
+
+def _bind_inner(specs: list[str]) -> list[tuple[socket.socket, str]]:
+    bound = []
+    for spec in specs:
+        port, _, path = spec.partition("=")
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", int(port)))
+        listener.listen(64)
+        bound.append((listener, path))
+    return bound
+
+
+def _serve_inner(bound: list[tuple[socket.socket, str]]) -> None:
+    for listener, path in bound:
+
+        def connect(path: str = path) -> socket.socket:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(path)
+            return sock
+
+        threading.Thread(target=_serve, args=(listener, connect), daemon=True).start()
+
+
+def main(args: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--listen", action="append", default=[], help="PORT=UNIX_SOCKET")
+    parser.add_argument("argv", nargs=argparse.REMAINDER)
+    ns = parser.parse_args(args)
+    argv = ns.argv[1:] if ns.argv[:1] == ["--"] else ns.argv
+    if not argv:
+        parser.error("give the command to run after --")
+    bound = _bind_inner(ns.listen)  # bound before the agent starts: no race
+    agent_pid = os.getpid()
+    if os.fork() == 0:  # the listener (threads do not survive fork: started here)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        _serve_inner(bound)
+        while os.getppid() == agent_pid:  # lives as long as the agent
+            time.sleep(0.5)
+        os._exit(0)
+    for listener, _ in bound:  # the agent does not hold the listening sockets
+        listener.close()
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

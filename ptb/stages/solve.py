@@ -131,7 +131,7 @@ def _solve(
         readonly=tuple(task_dir / p for p in PROTECTED),
         gpus=cfg.budget.gpus,
         extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"]),
-        forwards=(gateway.forward,) if gateway is not None and gateway.forward else (),
+        forwards=(gateway.forward,) if gateway is not None else (),
     )
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:

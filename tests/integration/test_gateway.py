@@ -232,38 +232,3 @@ def test_key_is_in_neither_argv_nor_environment(upstream: FakeUpstream, tmp_path
         gateway.stop()
     assert not gateway.running
     assert upstream.key not in (tmp_path / "solve" / "gateway.log").read_text()
-
-
-def test_forwarder_pipes_tcp_to_the_socket_and_passes_the_exit_code(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-    import threading
-
-    from ptb.sandbox.forward import Forward
-
-    sock_path = tmp_path / "echo.sock"
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(str(sock_path))
-    server.listen()
-
-    def echo() -> None:
-        conn, _ = server.accept()
-        while data := conn.recv(4096):
-            conn.sendall(data.upper())
-        conn.close()
-
-    threading.Thread(target=echo, daemon=True).start()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = (
-        "import socket, sys\n"
-        f"s = socket.create_connection(('127.0.0.1', {port}))\n"
-        "s.sendall(b'through the forwarder'); print(s.recv(100).decode(), flush=True)\n"
-        "sys.exit(7)\n"
-    )
-    argv = [*Forward(sock_path, port).argv(sys.executable), sys.executable, "-c", client]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    server.close()
-    assert out.stdout.strip() == "THROUGH THE FORWARDER"
-    assert out.returncode == 7 and out.stderr == ""

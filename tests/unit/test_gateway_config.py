@@ -19,7 +19,6 @@ from ptb.gateway.run import (
     check,
     is_enabled,
     stop_on_limit,
-    transport,
     upstream_url,
 )
 from ptb.preflight import check_gateway
@@ -70,19 +69,6 @@ def test_upstream_keeps_the_providers_base_path(agent: str, url: str) -> None:
 def test_allow_list_is_the_agents_model_plus_extras() -> None:
     run = cfg("agent=opus46", "gateway.allow_models=[claude-haiku-4-5,claude-opus-4-6]")
     assert allowed_models(run) == ["claude-opus-4-6", "claude-haiku-4-5"]
-
-
-def test_transport_follows_the_network_policy() -> None:
-    assert transport(cfg("agent=opus46", "sandbox.network=none")) == "unix"
-    assert transport(cfg("agent=opus46", "sandbox.network=open")) == "tcp"
-    assert transport(cfg("agent=opus46", "sandbox=none", "sandbox.network=none")) == "tcp"
-    problems = check(cfg("agent=opus46", "sandbox.network=none", "gateway.transport=tcp"))
-    assert problems == [
-        (
-            "gateway.transport=tcp cannot be reached from a sandbox with sandbox.network=none",
-            "use gateway.transport=unix (or auto)",
-        )
-    ]
 
 
 def test_cost_limit_needs_prices_and_prices_need_their_fields() -> None:
