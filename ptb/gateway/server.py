@@ -113,8 +113,11 @@ class Gateway:
         self.limit_announced = False
 
     async def start_session(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=self.settings.upstream_timeout_s)
-        self.session = aiohttp.ClientSession(auto_decompress=False, timeout=timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=30, sock_read=self.settings.upstream_timeout_s
+        )
+        # trust_env: cluster nodes often reach the internet only through HTTPS_PROXY.
+        self.session = aiohttp.ClientSession(auto_decompress=False, timeout=timeout, trust_env=True)
 
     def route_for(self, token: str | None) -> Route | None:
         if not token:
