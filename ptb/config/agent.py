@@ -38,6 +38,13 @@ class AgentConfig:
     base_url: str | None = None
     """Endpoint override (vendor-compatible endpoint, local vLLM server, test server)."""
     reasoning_effort: str | None = None
+    """Passed to scaffolds that have it (Claude ``--effort``, Codex ``model_reasoning_effort``,
+    OpenCode ``--variant``); others ignore it."""
+    auth: str = "api_key"
+    """api_key | subscription: ``api_key_env`` then names a subscription token (Claude:
+    ``CLAUDE_CODE_OAUTH_TOKEN``) or ``credentials_file`` a login file (Codex ``auth.json``)."""
+    credentials_file: str | None = None
+    """Host path of a subscription login file copied into the run for this agent only."""
     baseline: str | None = None
     """For ``kind: baseline``: zeroshot | fewshot | instruct."""
     recipe: RecipeConfig | None = None

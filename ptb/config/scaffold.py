@@ -21,3 +21,5 @@ class ScaffoldConfig:
     """For ``scaffold=script``: the executable that is the agent (copied into HOME/bin)."""
     reprompt_min_minutes: float | None = None
     """Resume the agent while at least this many minutes remain (None: never)."""
+    max_retries: int | None = None
+    """How often the CLI retries a failed API call (None: the CLI's own default)."""

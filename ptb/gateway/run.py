@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 from ptb.config.gateway import gateway_mode, price_problems
 from ptb.config.root import RunConfig
 from ptb.gateway.process import GatewayProcess
-from ptb.sandbox.forward import Forward
 
 PROVIDER_URLS = {
     "anthropic": "https://api.anthropic.com",
@@ -44,13 +43,14 @@ class SetupError(ValueError):
 
 
 def is_enabled(cfg: RunConfig) -> bool:
-    """``gateway.enabled``; ``auto`` means on whenever the agent uses a provider key. Baseline
-    runs have no agent at work, so no gateway."""
+    """``gateway.enabled``; ``auto`` means on whenever the agent uses a provider API key (not a
+    subscription login). Baseline runs have no agent at work, so no gateway."""
     mode = gateway_mode(cfg.gateway.enabled)
     if cfg.agent.kind == "baseline":
         return False
     if mode == "auto":
-        return cfg.agent.kind == "llm" and bool(cfg.agent.api_key_env)
+        api_key = cfg.agent.auth == "api_key"  # subscription logins are not proxied (yet)
+        return cfg.agent.kind == "llm" and bool(cfg.agent.api_key_env) and api_key
     return mode == "true"
 
 
@@ -90,6 +90,14 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
                 "set agent.api_key_env, or gateway.enabled=auto",
             )
         )
+    if cfg.agent.auth != "api_key":
+        problems.append(
+            (
+                f"gateway.enabled=true but agent.auth={cfg.agent.auth}: the gateway passes API "
+                "keys only, not subscription logins",
+                "use an API key (agent.auth=api_key) or gateway.enabled=false",
+            )
+        )
     if not allowed_models(cfg):
         problems.append(
             ("the gateway would allow no model", "set agent.model_id or gateway.allow_models")
@@ -117,11 +125,8 @@ class RunGateway:
     """The dummy token the agent gets in place of its key."""
     key_env: str
     base_url: str
-    """The agent's base URL, as seen from inside the sandbox."""
-    forward: Forward
-    """The gateway as a host service for ``SandboxSpec.forwards``: with ``sandbox.network=none``
-    the sandbox relays its port onto its own loopback (``ptb.sandbox.forward``), so the same URL
-    works inside; with an open network the host's loopback is reachable anyway."""
+    """The agent's base URL, as seen from inside the sandbox: a loopback URL, so the solve
+    stage's ``forwards_for`` relays it into a sandbox with ``network=none``."""
 
 
 @contextlib.contextmanager
@@ -145,7 +150,7 @@ def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]
         assert process.port is not None
         path = urlsplit(upstream_url(cfg)).path.rstrip("/")
         base_url = f"http://127.0.0.1:{process.port}{path}"
-        yield RunGateway(process, token, key_env, base_url, Forward("127.0.0.1", process.port))
+        yield RunGateway(process, token, key_env, base_url)
     finally:
         process.stop()
 

@@ -13,6 +13,7 @@ from ptb.eval.agent_entry import render_script
 from ptb.fsutil import atomic_write_text, file_hashes, write_json
 from ptb.models.resolve import base_model_path
 from ptb.rundir import PROTECTED
+from ptb.scaffolds import prompt_note
 from ptb.scaffolds.prompt import build_prompt
 from ptb.stages import StageContext
 from ptb.tasks import load_task
@@ -61,4 +62,4 @@ def run(ctx: StageContext) -> None:
             "context_files": [str(p.relative_to(task_dir)) for p in context],
         },
     )
-    atomic_write_text(run_dir.prompt, build_prompt(cfg, base))
+    atomic_write_text(run_dir.prompt, build_prompt(cfg, base, prompt_note(cfg.scaffold.impl)))

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,13 @@ from ptb.gateway.process import GatewayError
 from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
+from ptb.sandbox.forward import Forward
 from ptb.sandbox.monitor import Monitor
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
+from ptb.scaffolds.base import Ending
+from ptb.scaffolds.endpoint import Endpoint, endpoint_for, key_value
 from ptb.scaffolds.transcript import Transcript
-from ptb.secrets import Redactor
+from ptb.secrets import REDACTED, Redactor
 from ptb.stages import StageContext
 
 log = logging.getLogger(__name__)
@@ -33,11 +37,9 @@ WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5
 MAX_KEPT_FILE_BYTES = 50 * 1024 * 1024
 
 
-def agent_env(
-    ctx: StageContext, home: Path, deadline: float, gateway: RunGateway | None = None
-) -> dict[str, str]:
-    """The agent's environment: cleared, then rebuilt from the allow-list and its own key only
-    (with the gateway on, a per-run dummy token in the key's place and the gateway's URL)."""
+def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
+    """The agent's environment: cleared, then rebuilt from the allow-list (its key is added by
+    ``place_key``, under the name its CLI reads)."""
     cfg = ctx.cfg
     env = {k: os.environ[k] for k in cfg.sandbox.env_allowlist if k in os.environ}
     env.update(
@@ -47,15 +49,28 @@ def agent_env(
         TMPDIR=str(home / "tmp"),
     )
     env.update(cfg.agent.extra_env)
-    key_name = cfg.agent.api_key_env
-    if gateway is not None:
-        env[gateway.key_env] = gateway.token
-        env["PTB_GATEWAY_URL"] = gateway.base_url
-    elif key_name:
-        if key_name not in os.environ:
-            raise RuntimeError(f"{key_name} is unset: export it before starting the run")
-        env[key_name] = os.environ[key_name]
     return env
+
+
+def place_key(
+    env: dict[str, str], endpoint: Endpoint, scaffold: Scaffold, gateway: RunGateway | None = None
+) -> None:
+    """Copy the key's value from the host environment into the agent's, under the variable the
+    scaffold's CLI reads; the only place a key value is handled. With the gateway on, the
+    agent gets the gateway's per-run dummy token there instead (the real key stays in the
+    gateway process), and ``PTB_GATEWAY_URL``."""
+    if gateway is not None:
+        env["PTB_GATEWAY_URL"] = gateway.base_url
+    value = gateway.token if gateway is not None else key_value(endpoint, os.environ)
+    target = scaffold.key_target()
+    if value is not None and target:
+        env[target] = value
+
+
+def forwards_for(endpoint: Endpoint) -> tuple[Forward, ...]:
+    """A model API on the host's loopback stays reachable when the sandbox's network is off."""
+    port = endpoint.loopback_port()
+    return (Forward("127.0.0.1", port),) if port else ()
 
 
 def runtime_paths(cache_dir: str, base_model: str) -> tuple[Path, ...]:
@@ -89,24 +104,30 @@ class Interrupted(RuntimeError):
     """The scheduler stopped the job while the agent ran; re-submitting resumes the run."""
 
 
-def run(ctx: StageContext) -> None:
+def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
+    """``endpoint``: where the agent's model API is (default: from ``cfg.agent``). With the
+    gateway on (``gateway.enabled``), the agent gets the gateway's URL and a dummy token
+    instead, and the gateway runs as long as the agent."""
     _restore_job_dir(ctx.run)
+    endpoint = endpoint or endpoint_for(ctx.cfg.agent)
     with open_gateway(ctx.cfg, ctx.run.solve) as gateway:
         if gateway is not None:
             log.info("model-API gateway at %s (log: solve/gateway.jsonl)", gateway.base_url)
-        scaffold, transcript, result = _solve(ctx, gateway)
-        limit = gateway.process.limit_reason if gateway is not None else None
+            endpoint = endpoint.replace(base_url=gateway.base_url)
+        scaffold, transcript, result, ending = _solve(ctx, endpoint, gateway)
+        if gateway is not None and gateway.process.limit_reason:
+            ending = Ending("usage_limit", message=gateway.process.limit_reason)
         if gateway is not None and not gateway.process.running:
             raise GatewayError(
                 "the model-API gateway stopped while the agent ran (see solve/gateway.log); "
                 "re-run to retry the solve stage"
             )
-    _finish(ctx.run, scaffold, transcript, result, gateway is not None, limit)
+    _finish(ctx.run, scaffold, transcript, result, ending, gateway is not None)
 
 
 def _solve(
-    ctx: StageContext, gateway: RunGateway | None
-) -> tuple[Scaffold, Transcript, ExecResult]:
+    ctx: StageContext, endpoint: Endpoint, gateway: RunGateway | None
+) -> tuple[Scaffold, Transcript, ExecResult, Ending]:
     cfg, run_dir = ctx.cfg, ctx.run
     home, task_dir = run_dir.job_dir, run_dir.task_dir
     (home / "tmp").mkdir(parents=True, exist_ok=True)
@@ -119,41 +140,145 @@ def _solve(
         base_model=prepared["base_model"],
         prompt=run_dir.prompt.read_text(encoding="utf-8"),
         python=sandbox_cls.python,
-        base_url=gateway.base_url if gateway is not None else cfg.agent.base_url,
+        endpoint=endpoint,
     )
     scaffold: Scaffold = SCAFFOLDS.load(cfg.scaffold.impl)(sctx)
-    deadline = time.time() + cfg.budget.hours * 3600
-    env = {**agent_env(ctx, home, deadline, gateway), **scaffold.env()}
+    t0 = time.time()
+    deadline = t0 + cfg.budget.hours * 3600
+    env = {**agent_env(ctx, home, deadline), **scaffold.env()}
+    place_key(env, endpoint, scaffold, gateway)
+    key = key_value(endpoint, os.environ)  # the real one: scrubbed from HOME should it be there
     spec = SandboxSpec(
         home=home,
         workdir=task_dir,
         env=env,
         readonly=tuple(task_dir / p for p in PROTECTED),
         gpus=cfg.budget.gpus,
-        extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"]),
-        forwards=(gateway.forward,) if gateway is not None else (),
+        extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"])
+        + scaffold.runtime_paths(),
+        forwards=forwards_for(endpoint),
     )
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:
         log.warning(sandbox.warning)
     transcript = Transcript(run_dir.solve, Redactor())
+    secrets = scaffold.secret_files()
     with sandbox:
         _stage_files(sandbox, scaffold)
-        if cfg.budget.gpus > 0:
-            _check_gpus(sandbox, ctx)
-        argv = scaffold.argv()
-        write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
-        log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
-        monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
-        with monitor, stop_on_limit(gateway, cfg.gateway.limit_grace_s) as stop:
-            result = sandbox.exec(
-                argv,
-                limit_s=cfg.budget.limit_s,
-                kill_after_s=cfg.budget.kill_after_s,
-                on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
-                stop=stop,
-            )
-    return scaffold, transcript, result
+        copied = _copy_secrets(home, secrets)
+        try:
+            if cfg.budget.gpus > 0:
+                _check_gpus(sandbox, ctx)
+            argv = scaffold.argv()
+            write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
+            log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
+            monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
+            grace = cfg.gateway.limit_grace_s
+            with monitor, stop_on_limit(gateway, grace) as stop:
+                result, ending = _run_agent(
+                    sandbox, scaffold, transcript, argv, ctx, t0, deadline, stop
+                )
+        finally:
+            _return_secrets(home, secrets, copied)
+            if key:
+                scrub_value(home, key)
+    return scaffold, transcript, result, ending
+
+
+def _run_agent(
+    sandbox: Sandbox,
+    scaffold: Scaffold,
+    transcript: Transcript,
+    argv: list[str],
+    ctx: StageContext,
+    t0: float,
+    deadline: float,
+    stop: threading.Event | None = None,
+) -> tuple[ExecResult, Ending]:
+    """Run the agent; in reprompt mode resume it while enough time remains after it stops.
+    ``stop`` (the gateway's usage limit) ends it like the time limit, and for good."""
+    cfg = ctx.cfg
+    hard_end = t0 + cfg.budget.limit_s
+    attempts = 0
+    while True:
+        attempts += 1
+        result = sandbox.exec(
+            argv,
+            limit_s=max(1.0, hard_end - time.time()),
+            kill_after_s=cfg.budget.kill_after_s,
+            on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
+            stop=stop,
+        )
+        if result.reason == "interrupted":
+            return result, Ending("interrupted")
+        ending = scaffold.classify(result, transcript)
+        minutes_left = (deadline - time.time()) / 60
+        wanted = cfg.scaffold.reprompt_min_minutes
+        stopped = stop is not None and stop.is_set()
+        if ending.reason != "finished" or wanted is None or minutes_left < wanted or stopped:
+            break
+        resume = scaffold.resume_argv(scaffold.continue_prompt(minutes_left))
+        if resume is None:
+            log.warning("scaffold=%s cannot resume; reprompt mode ignored", cfg.scaffold.name)
+            break
+        note = f"reprompt {attempts}: {minutes_left:.0f} min left"
+        transcript.event("system", "message", text=note)
+        log.info("agent stopped with %.0f min left: reprompting (%d)", minutes_left, attempts)
+        argv = resume
+    total = round(time.time() - t0, 2)
+    return ExecResult(result.exit_code, result.reason, total, result.detail), ending
+
+
+def scrub_value(home: Path, value: str) -> list[str]:
+    """Second line of defence: replace the key's value in every file the agent's run left in
+    HOME (some CLIs save their environment, e.g. shell snapshots). Returns the files changed."""
+    needle, changed = value.encode(), []
+    for path in home.rglob("*"):
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_KEPT_FILE_BYTES:
+            continue
+        data = path.read_bytes()
+        if needle in data:
+            path.write_bytes(data.replace(needle, REDACTED.encode()))
+            changed.append(str(path.relative_to(home)))
+    if changed:
+        log.warning(
+            "the agent's key was found in %d file(s) of HOME, redacted: %s",
+            len(changed),
+            ", ".join(changed[:5]),
+        )
+    return changed
+
+
+def _copy_secrets(home: Path, secrets: dict[str, Path]) -> dict[str, bytes]:
+    """Place subscription login files (e.g. Codex auth.json) for this run only, owner-only."""
+    copied = {}
+    for rel, source in secrets.items():
+        if not source.is_file():
+            raise FileNotFoundError(f"credentials file {source} does not exist")
+        data = source.read_bytes()
+        target = home / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(0o600)
+        copied[rel] = data
+    return copied
+
+
+def _return_secrets(home: Path, secrets: dict[str, Path], copied: dict[str, bytes]) -> None:
+    """Copy a login the CLI refreshed back to its source (refresh tokens are single-use) and
+    remove it from HOME, so the kept workspace holds no credentials."""
+    for rel, source in secrets.items():
+        target = home / rel
+        if not target.is_file():
+            continue
+        data = target.read_bytes()
+        if rel in copied and data != copied[rel] and data.strip():
+            tmp = source.with_name(source.name + ".ptb-tmp")
+            tmp.write_bytes(data)
+            tmp.chmod(0o600)
+            tmp.replace(source)
+            log.info("the CLI refreshed %s: copied back to %s", rel, source)
+        target.unlink()
 
 
 def _stage_files(sandbox: Sandbox, scaffold: Scaffold) -> None:
@@ -212,15 +337,14 @@ def _finish(
     scaffold: Scaffold,
     transcript: Transcript,
     result: ExecResult,
+    ending: Ending,
     gateway: bool = False,
-    limit: str | None = None,
 ) -> None:
     if result.reason == "interrupted":
         raise Interrupted(
             f"the scheduler stopped the job after {result.wall_s:.0f} s (scancel, preemption or "
             "node failure); re-submit to resume in the same run directory"
         )
-    reason = "usage_limit" if limit else scaffold.classify(result, transcript)
     transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
     usage = scaffold.usage(transcript, result)
     if gateway:  # what the provider itself reported, request by request
@@ -232,16 +356,19 @@ def _finish(
         run_dir.exit_file,
         {
             "exit_code": result.exit_code,
-            "reason": reason,
+            "reason": ending.reason,
+            "api_error": ending.api_error,
+            "error_message": transcript.redact(ending.message) if ending.message else None,
             "wall_s": result.wall_s,
-            "detail": limit or result.detail,
+            "detail": result.detail,
             "final_model": kept,
             "pruned_files": pruned,
         },
     )
     log.info(
-        "agent ended: %s after %.0f s (final_model %s)",
-        reason,
+        "agent ended: %s%s after %.0f s (final_model %s)",
+        ending.reason,
+        f" ({ending.api_error})" if ending.api_error else "",
         result.wall_s,
         "kept" if kept else "missing",
     )

@@ -146,7 +146,7 @@ def test_usage_limit_stops_the_run_cleanly(tmp_path: Path) -> None:
     refused = next(x for x in lines if x.startswith("REFUSED"))
     assert refused.startswith("REFUSED 403") and "token limit is reached" in refused
     exit_ = json.loads((run / "solve/exit.json").read_text())
-    assert exit_["reason"] == "usage_limit" and "gateway.max_tokens" in exit_["detail"]
+    assert exit_["reason"] == "usage_limit" and "gateway.max_tokens" in exit_["error_message"]
     assert exit_["wall_s"] < 60  # stopped after the 2 s grace, not at the 3-minute time limit
     assert len(upstream.seen) == 2
     assert json.loads((run / "score.json").read_text())["fallback"] == "no_final_model"
