@@ -196,7 +196,7 @@ def stop_on_limit(gateway: RunGateway | None, grace_s: float) -> Iterator[thread
                 log.error("the model-API gateway stopped during the run; stopping the agent")
                 stop.set()
                 return
-            if gateway.process.limit.wait(0.5):
+            if gateway.process.limit.wait(0.1):  # short: the stage waits for this thread
                 log.warning(
                     "gateway: %s; the agent has %.0f s to end before it is stopped",
                     gateway.process.limit_reason,
