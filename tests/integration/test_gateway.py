@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -232,3 +233,42 @@ def test_key_is_in_neither_argv_nor_environment(upstream: FakeUpstream, tmp_path
         gateway.stop()
     assert not gateway.running
     assert upstream.key not in (tmp_path / "solve" / "gateway.log").read_text()
+
+
+def test_bodies_listings_and_an_unreachable_provider(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    gateway = start(upstream, tmp_path, log_bodies=True)
+    try:
+        assert gateway.port
+        body = {"model": "good-model", "messages": [{"role": "user", "content": "hello there"}]}
+        assert post(gateway.port, "/v1/messages", body, {"x-api-key": TOKEN})[0] == 200
+        conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=30)
+        conn.request("GET", "/v1/models", headers={"x-api-key": TOKEN})
+        listing = conn.getresponse()
+        assert listing.status == 200 and b"data" in listing.read()
+        conn.close()
+    finally:
+        gateway.stop()
+    bodies = (tmp_path / "solve" / "gateway.bodies.jsonl").read_text().splitlines()
+    assert json.loads(json.loads(bodies[0])["request"]) == body  # as sent, for audits
+    assert upstream.seen[-1]["key"] == upstream.key
+    assert [r["api"] for r in log_lines(tmp_path)] == ["anthropic", "meta"]
+
+    dead = tmp_path / "dead"
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    nowhere = SimpleNamespace(url=f"http://127.0.0.1:{port}", key=upstream.key)
+    gateway = start(nowhere, dead)  # type: ignore[arg-type]
+    try:
+        assert gateway.port
+        status, data, _ = post(
+            gateway.port, "/v1/messages", {"model": "good-model"}, {"x-api-key": TOKEN}
+        )
+    finally:
+        gateway.stop()
+    assert status == 502 and "upstream unreachable" in json.loads(data)["error"]["message"]
+    (rec,) = log_lines(dead)
+    assert rec["allowed"] is True and rec["status"] == 502
+    assert not (dead / "solve" / "gateway.bodies.jsonl").exists()
