@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ptb.config.root import RunConfig
+from ptb.gateway.run import check as gateway_problems
 from ptb.launch import LAUNCHERS
 from ptb.models.resolve import ModelNotAvailable, hf_snapshot
 from ptb.registry import Registry
@@ -95,6 +96,10 @@ def check_scaffold(cfg: RunConfig) -> list[Problem]:
             )
         )
     return problems
+
+
+def check_gateway(cfg: RunConfig) -> list[Problem]:
+    return [Problem(what, fix) for what, fix in gateway_problems(cfg)]
 
 
 def check_sandbox(cfg: RunConfig) -> list[Problem]:
@@ -201,6 +206,7 @@ def preflight(cfg: RunConfig) -> list[Problem]:
         *check_agent(cfg),
         *check_scaffold(cfg),
         *check_sandbox(cfg),
+        *check_gateway(cfg),
         *_registered(TASKS, cfg.task.impl, "task", "use task=toy_calls or task=toy_math"),
         *_registered(TRACKERS, cfg.tracker.impl, "tracker", "use tracker=wandb or tracker=none"),
         *check_model(cfg),

@@ -10,6 +10,7 @@ from hydra.core.config_store import ConfigStore
 
 from ptb.config.agent import AgentConfig, RecipeConfig
 from ptb.config.budget import BudgetConfig
+from ptb.config.gateway import GatewayConfig
 from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
 from ptb.config.model import ModelConfig
@@ -29,6 +30,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "sandbox": SandboxConfig,
     "judge": JudgeConfig,
     "tracker": TrackerConfig,
+    "gateway": GatewayConfig,
 }
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "BudgetConfig",
     "EvalSpec",
     "EvaluateCommandConfig",
+    "GatewayConfig",
     "JudgeConfig",
     "LadderStep",
     "LauncherConfig",

@@ -8,6 +8,7 @@ from omegaconf import MISSING
 
 from ptb.config.agent import AgentConfig
 from ptb.config.budget import BudgetConfig
+from ptb.config.gateway import GatewayConfig
 from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
 from ptb.config.model import ModelConfig
@@ -28,6 +29,8 @@ class RunConfig:
     sandbox: SandboxConfig = MISSING
     judge: JudgeConfig = MISSING
     tracker: TrackerConfig = MISSING
+    gateway: GatewayConfig = field(default_factory=GatewayConfig)
+    """The model-API gateway (a default, so run directories saved before it existed still load)."""
 
     seed: int = 0
     experiment: str = "default"

@@ -55,6 +55,7 @@ class ApptainerSandbox(IsolatedSandbox):
         image = Path(self.image()).expanduser()
         if not image.exists():
             raise FileNotFoundError(f"sandbox.image={image} does not exist: {BUILD_HINT}")
+        super().start()  # the relays for network=none
         if self.overlay:
             self.overlay.start(kernel=False)
 
@@ -83,7 +84,9 @@ class ApptainerSandbox(IsolatedSandbox):
             args += bind(b.src, b.dst, readonly=b.readonly)
         for path in (*(p for p in spec.extra_ro_binds if p.exists()), *spec.readonly):
             args += bind(path, path, readonly=True)
-        return [*args, self.image(), *argv]
+        if self.relays.socket_dir is not None:  # network=none: host services via Unix sockets
+            args += bind(self.relays.socket_dir, self.relays.socket_dir)
+        return [*args, self.image(), *self.relays.wrap(self.python, argv)]
 
     def _cache_args(self) -> list[str]:
         ov = self.overlay

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,8 +83,10 @@ class Sandbox(ABC):
         limit_s: float,
         kill_after_s: float,
         on_line: Callable[[str, str], None],
+        stop: threading.Event | None = None,
     ) -> ExecResult:
-        """Run ``argv`` inside the sandbox; stdin closed; TERM then KILL at the limit."""
+        """Run ``argv`` inside the sandbox; stdin closed; TERM then KILL at the limit or once
+        ``stop`` is set."""
         return run_limited(
             self.wrap(argv),
             env=self.host_env(),
@@ -91,6 +94,7 @@ class Sandbox(ABC):
             limit_s=limit_s,
             kill_after_s=kill_after_s,
             on_line=on_line,
+            stop=stop,
         )
 
     def write_file(self, relpath: str, content: str | bytes, *, mode: int = 0o644) -> Path:

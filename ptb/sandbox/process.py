@@ -26,7 +26,8 @@ INTERRUPTED = threading.Event()
 class ExecResult:
     exit_code: int | None
     reason: str
-    """finished | timeout | crashed (could not start or died by a signal) | interrupted"""
+    """finished | timeout | crashed (could not start or died by a signal) | interrupted |
+    stopped (the caller's ``stop`` event, e.g. the gateway's usage limit)"""
     wall_s: float
     detail: str | None = None
 
@@ -42,6 +43,22 @@ def _signal_group(proc: subprocess.Popen[str], sig: int) -> None:
         os.killpg(proc.pid, sig)
 
 
+def _wait(
+    proc: subprocess.Popen[str], deadline: float, stop: threading.Event | None
+) -> tuple[bool, bool]:
+    """Wait for the command to end: (timed out, stopped); both False if it ended by itself."""
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return True, False
+        try:
+            proc.wait(timeout=remaining if stop is None else min(remaining, 0.25))
+            return False, False
+        except subprocess.TimeoutExpired:
+            if stop is not None and stop.is_set():
+                return False, True
+
+
 def run_limited(
     argv: list[str],
     *,
@@ -50,7 +67,9 @@ def run_limited(
     limit_s: float,
     kill_after_s: float,
     on_line: Callable[[str, str], None],
+    stop: threading.Event | None = None,
 ) -> ExecResult:
+    """``stop``, once set, ends the command like the time limit does (TERM, then KILL)."""
     t0 = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -73,17 +92,16 @@ def run_limited(
     ]
     for t in pumps:
         t.start()
-    timed_out = False
+    timed_out = stopped = False
     try:
-        proc.wait(timeout=max(0.0, limit_s))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(timeout=kill_after_s)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait()
+        timed_out, stopped = _wait(proc, t0 + max(0.0, limit_s), stop)
+        if timed_out or stopped:
+            _signal_group(proc, signal.SIGTERM)
+            try:
+                proc.wait(timeout=kill_after_s)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
     except BaseException:  # interrupted (Ctrl-C, SLURM signal): take the agent down with us
         _signal_group(proc, signal.SIGKILL)
         proc.wait()
@@ -97,6 +115,8 @@ def run_limited(
         return ExecResult(code, "interrupted", wall, "the job was stopped by the scheduler")
     if timed_out:
         return ExecResult(code, "timeout", wall, f"stopped after the {limit_s:.0f}s limit")
+    if stopped:
+        return ExecResult(code, "stopped", wall, "stopped from outside (see the stage's log)")
     if code is not None and code < 0:
         return ExecResult(code, "crashed", wall, f"killed by signal {-code}")
     return ExecResult(code, "finished", wall)

@@ -11,11 +11,15 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ptb.fsutil import read_json, write_json
+from ptb.gateway.ledger import summarize
+from ptb.gateway.process import GatewayError
+from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
 from ptb.sandbox.forward import Forward
@@ -48,13 +52,19 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
     return env
 
 
-def place_key(env: dict[str, str], endpoint: Endpoint, scaffold: Scaffold) -> None:
+def place_key(
+    env: dict[str, str], endpoint: Endpoint, scaffold: Scaffold, gateway: RunGateway | None = None
+) -> None:
     """Copy the key's value from the host environment into the agent's, under the variable the
-    scaffold's CLI reads; the only place a key value is handled."""
+    scaffold's CLI reads; the only place a key value is handled. With the gateway on, the
+    agent gets the gateway's per-run dummy token there instead (the real key stays in the
+    gateway process), and ``PTB_GATEWAY_URL``."""
+    if gateway is not None:
+        env["PTB_GATEWAY_URL"] = gateway.base_url
     target = scaffold.key_target()
     if not target:  # e.g. a subscription login that lives in a file
         return
-    value = key_value(endpoint, os.environ)
+    value = gateway.token if gateway is not None else key_value(endpoint, os.environ)
     if value is not None:
         env[target] = value
 
@@ -97,15 +107,34 @@ class Interrupted(RuntimeError):
 
 
 def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
-    """``endpoint``: where the agent's model API is (default: from ``cfg.agent``); a gateway
-    passes its own URL and token variable here."""
+    """``endpoint``: where the agent's model API is (default: from ``cfg.agent``). With the
+    gateway on (``gateway.enabled``), the agent gets the gateway's URL and a dummy token
+    instead, and the gateway runs as long as the agent."""
+    _restore_job_dir(ctx.run)
+    endpoint = endpoint or endpoint_for(ctx.cfg.agent)
+    with open_gateway(ctx.cfg, ctx.run.solve) as gateway:
+        if gateway is not None:
+            log.info("model-API gateway at %s (log: solve/gateway.jsonl)", gateway.base_url)
+            endpoint = endpoint.replace(base_url=gateway.base_url)
+        scaffold, transcript, result, ending = _solve(ctx, endpoint, gateway)
+        if gateway is not None and gateway.process.limit_reason:
+            ending = Ending("usage_limit", message=gateway.process.limit_reason)
+        if gateway is not None and not gateway.process.running:
+            raise GatewayError(
+                "the model-API gateway stopped while the agent ran (see solve/gateway.log); "
+                "re-run to retry the solve stage"
+            )
+    _finish(ctx.run, scaffold, transcript, result, ending, gateway is not None)
+
+
+def _solve(
+    ctx: StageContext, endpoint: Endpoint, gateway: RunGateway | None
+) -> tuple[Scaffold, Transcript, ExecResult, Ending]:
     cfg, run_dir = ctx.cfg, ctx.run
-    _restore_job_dir(run_dir)
     home, task_dir = run_dir.job_dir, run_dir.task_dir
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     prepared = read_json(run_dir.solve / "prepared.json")
     sandbox_cls = SANDBOXES.load(cfg.sandbox.impl)
-    endpoint = endpoint or endpoint_for(cfg.agent)
     sctx = SolveContext(
         cfg=cfg,
         home=home,
@@ -119,8 +148,8 @@ def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
     t0 = time.time()
     deadline = t0 + cfg.budget.hours * 3600
     env = {**agent_env(ctx, home, deadline), **scaffold.env()}
-    place_key(env, endpoint, scaffold)
-    key = env.get(scaffold.key_target() or "")
+    place_key(env, endpoint, scaffold, gateway)
+    key = key_value(endpoint, os.environ)  # the real one: scrubbed from HOME should it be there
     spec = SandboxSpec(
         home=home,
         workdir=task_dir,
@@ -146,13 +175,16 @@ def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
             write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
             log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
             monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
-            with monitor:
-                result, ending = _run_agent(sandbox, scaffold, transcript, argv, ctx, t0, deadline)
+            grace = cfg.gateway.limit_grace_s
+            with monitor, stop_on_limit(gateway, grace) as stop:
+                result, ending = _run_agent(
+                    sandbox, scaffold, transcript, argv, ctx, t0, deadline, stop
+                )
         finally:
             _return_secrets(home, secrets, copied)
             if key:
                 scrub_value(home, key)
-    _finish(run_dir, scaffold, transcript, result, ending)
+    return scaffold, transcript, result, ending
 
 
 def _run_agent(
@@ -163,8 +195,10 @@ def _run_agent(
     ctx: StageContext,
     t0: float,
     deadline: float,
+    stop: threading.Event | None = None,
 ) -> tuple[ExecResult, Ending]:
-    """Run the agent; in reprompt mode resume it while enough time remains after it stops."""
+    """Run the agent; in reprompt mode resume it while enough time remains after it stops.
+    ``stop`` (the gateway's usage limit) ends it like the time limit, and for good."""
     cfg = ctx.cfg
     hard_end = t0 + cfg.budget.limit_s
     attempts = 0
@@ -175,13 +209,15 @@ def _run_agent(
             limit_s=max(1.0, hard_end - time.time()),
             kill_after_s=cfg.budget.kill_after_s,
             on_line=lambda stream, line: _on_line(scaffold, transcript, stream, line),
+            stop=stop,
         )
         if result.reason == "interrupted":
             return result, Ending("interrupted")
         ending = scaffold.classify(result, transcript)
         minutes_left = (deadline - time.time()) / 60
         wanted = cfg.scaffold.reprompt_min_minutes
-        if ending.reason != "finished" or wanted is None or minutes_left < wanted:
+        stopped = stop is not None and stop.is_set()
+        if ending.reason != "finished" or wanted is None or minutes_left < wanted or stopped:
             break
         resume = scaffold.resume_argv(scaffold.continue_prompt(minutes_left))
         if resume is None:
@@ -304,6 +340,7 @@ def _finish(
     transcript: Transcript,
     result: ExecResult,
     ending: Ending,
+    gateway: bool = False,
 ) -> None:
     if result.reason == "interrupted":
         raise Interrupted(
@@ -311,7 +348,10 @@ def _finish(
             "node failure); re-submit to resume in the same run directory"
         )
     transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
-    write_json(run_dir.solve / "usage.json", scaffold.usage(transcript, result))
+    usage = scaffold.usage(transcript, result)
+    if gateway:  # what the provider itself reported, request by request
+        usage["gateway"] = summarize(run_dir.solve / "gateway.jsonl")
+    write_json(run_dir.solve / "usage.json", usage)
     kept = keep_final_model(run_dir)
     pruned = prune_workspace(run_dir)
     write_json(

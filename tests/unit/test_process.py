@@ -56,3 +56,28 @@ def test_missing_executable_is_a_crash_not_an_exception() -> None:
     )
     assert result.reason == "crashed"
     assert "could not start" in (result.detail or "")
+
+
+def test_stop_event_ends_the_command_like_the_limit() -> None:
+    import threading
+
+    stop = threading.Event()
+    code = "import time; print('up', flush=True); time.sleep(60)"
+    lines: list[tuple[str, str]] = []
+
+    def on_line(stream: str, line: str) -> None:
+        lines.append((stream, line))
+        stop.set()  # as the gateway does when a usage limit is reached
+
+    t0 = time.monotonic()
+    result = run_limited(
+        [sys.executable, "-c", code],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=Path.cwd(),
+        limit_s=60,
+        kill_after_s=1,
+        on_line=on_line,
+        stop=stop,
+    )
+    assert result.reason == "stopped" and time.monotonic() - t0 < 10
+    assert lines == [("stdout", "up")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from ptb.config.sandbox import SandboxConfig
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
 from ptb.sandbox.apptainer import ApptainerSandbox
 from ptb.sandbox.bwrap import BwrapSandbox, hidden_root
+from ptb.sandbox.forward import Forward
 from ptb.sandbox.overlay import Bind, parse_bind
 from tests.conftest import FAKE_SECRET
 
@@ -36,7 +38,7 @@ def _no_host_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _spec(tmp: Path, *, cache: bool = False, gpus: int = 0) -> SandboxSpec:
+def _spec(tmp: Path, *, cache: bool = False, gpus: int = 0, forward: bool = False) -> SandboxSpec:
     home = tmp / "results" / "exp" / "agent__scaffold__model__task__s0" / "solve" / "job"
     task = home / "task"
     (task / "templates").mkdir(parents=True)
@@ -61,6 +63,7 @@ def _spec(tmp: Path, *, cache: bool = False, gpus: int = 0) -> SandboxSpec:
         readonly=(task / "evaluate.py", task / "templates"),
         gpus=gpus,
         extra_ro_binds=(tmp / "models", tmp / "absent") if gpus else (),
+        forwards=(Forward("127.0.0.1", 4100),) if forward else (),
     )
 
 
@@ -78,6 +81,8 @@ CASES: dict[str, tuple[str, dict[str, object], dict[str, object], str | None]] =
     "apptainer_default": ("apptainer", {"image": "/images/agent.sif"}, {}, None),
     "apptainer_full": ("apptainer", FULL, {"cache": True, "gpus": 2}, "fuse"),
     "apptainer_cache_ro": ("apptainer", {"image": "agent.sif"}, {"cache": True}, "ro"),
+    "bwrap_forward": ("bwrap", {"network": "none"}, {"forward": True}, None),
+    "apptainer_forward": ("apptainer", {**FULL, "binds": []}, {"forward": True}, None),
 }
 
 
@@ -92,12 +97,27 @@ def _sandbox(tmp: Path, name: str) -> Sandbox:
 
 
 def _normalised(argv: list[str], tmp: Path) -> list[str]:
-    return [a.replace(str(tmp), "<tmp>") for a in argv]
+    return [
+        a.replace(str(tmp), "<tmp>")
+        .replace(sys.executable, "<python>")
+        .replace(str(REPO), "<repo>")
+        for a in argv
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_argv_matches_golden(name: str, tmp_path: Path) -> None:
-    argv = _normalised(_sandbox(tmp_path, name).wrap(["bash", "agent.sh"]), tmp_path)
+    sandbox = _sandbox(tmp_path, name)
+    relays = getattr(sandbox, "relays", None)
+    if relays is not None:
+        relays.start()  # the forward cases: their sockets' folder is bound in
+    try:
+        argv = _normalised(sandbox.wrap(["bash", "agent.sh"]), tmp_path)
+        if relays is not None and relays.socket_dir is not None:
+            argv = [a.replace(str(relays.socket_dir), "<relays>") for a in argv]
+    finally:
+        if relays is not None:
+            relays.stop()
     golden = GOLDEN / f"{name}.txt"
     if os.environ.get("PTB_UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,126 @@
+"""When the gateway is on, where it points, and the problems the preflight reports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+import ptb.config
+from ptb.config import RunConfig
+from ptb.gateway.run import (
+    allowed_models,
+    check,
+    is_enabled,
+    stop_on_limit,
+    upstream_url,
+)
+from ptb.preflight import check_gateway
+
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def cfg(*overrides: str) -> RunConfig:
+    ptb.config.register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        run = OmegaConf.to_object(compose(config_name="config", overrides=list(overrides)))
+    assert isinstance(run, RunConfig)
+    return run
+
+
+@pytest.mark.parametrize(
+    ("overrides", "on"),
+    [
+        (["agent=opus46"], True),  # auto: a provider key
+        (["agent=gpt52", "gateway.enabled=false"], False),
+        (["agent=recipe_sft"], False),  # scripted: no key
+        (["agent=baseline_zeroshot", "gateway.enabled=true"], False),  # no agent at work
+        (["agent=custom", "gateway.enabled=true"], True),
+    ],
+)
+def test_enabled(overrides: list[str], on: bool) -> None:
+    assert is_enabled(cfg(*overrides)) is on
+
+
+def test_bad_mode_is_a_preflight_problem() -> None:
+    (problem,) = check_gateway(cfg("agent=opus46", "gateway.enabled=maybe"))
+    assert "gateway.enabled='maybe'" in problem.what and "auto" in problem.fix
+
+
+@pytest.mark.parametrize(
+    ("agent", "url"),
+    [
+        ("opus46", "https://api.anthropic.com"),
+        ("gpt52", "https://api.openai.com/v1"),
+        ("gemini31pro", "https://generativelanguage.googleapis.com"),
+        ("glm5", "https://api.z.ai/api/anthropic"),
+    ],
+)
+def test_upstream_keeps_the_providers_base_path(agent: str, url: str) -> None:
+    assert upstream_url(cfg(f"agent={agent}")) == url
+
+
+def test_allow_list_is_the_agents_model_plus_extras() -> None:
+    run = cfg("agent=opus46", "gateway.allow_models=[claude-haiku-4-5,claude-opus-4-6]")
+    assert allowed_models(run) == ["claude-opus-4-6", "claude-haiku-4-5"]
+
+
+def test_cost_limit_needs_prices_and_prices_need_their_fields() -> None:
+    assert check(cfg("agent=opus46", "gateway.max_cost_usd=20")) == []
+    (problem,) = check(cfg("agent=glm5", "gateway.max_cost_usd=20"))
+    assert "needs a price for glm-5" in problem[0] and "gateway.prices" in problem[1]
+    (problem,) = check(cfg("agent=glm5", "+gateway.prices.glm-5={input:1,ouput:2}"))
+    assert problem[0] == (
+        "gateway.prices.glm-5: unknown ouput; missing output "
+        "(fields: cache_write, cached_input, input, output)"
+    )
+
+
+def test_unknown_provider_needs_a_base_url() -> None:
+    run = cfg("agent=custom", "gateway.enabled=true", "agent.api_key_env=X_API_KEY")
+    whats = [what for what, _ in check(run)]
+    assert any("no upstream for agent custom" in w for w in whats)
+    assert any("allow no model" in w for w in whats)
+
+
+def _gateway(limit: threading.Event, running: bool = True) -> Any:
+    process = SimpleNamespace(limit=limit, limit_reason="token limit", running=running)
+    return SimpleNamespace(process=process)
+
+
+def test_stop_on_limit_waits_the_grace_then_stops() -> None:
+    limit = threading.Event()
+    with stop_on_limit(_gateway(limit), grace_s=0.3) as stop:
+        assert not stop.wait(0.6)  # no limit, no stop
+        limit.set()
+        t0 = time.monotonic()
+        assert stop.wait(5)
+        assert time.monotonic() - t0 >= 0.25
+
+
+def test_stop_on_limit_does_nothing_if_the_agent_ends_in_the_grace() -> None:
+    limit = threading.Event()
+    limit.set()
+    with stop_on_limit(_gateway(limit), grace_s=30) as stop:
+        time.sleep(0.7)
+    assert not stop.is_set()
+
+
+def test_no_gateway_no_stop() -> None:
+    with stop_on_limit(None, grace_s=0) as stop:
+        time.sleep(0.1)
+    assert not stop.is_set()
+
+
+def test_a_dead_gateway_stops_the_agent_at_once() -> None:
+    gateway = _gateway(threading.Event())
+    with stop_on_limit(gateway, grace_s=30) as stop:
+        assert not stop.wait(0.3)
+        gateway.process.running = False
+        assert stop.wait(3)
