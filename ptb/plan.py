@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ptb.stages import StageContext, applicable
 
 Composer = Callable[[list[str]], DictConfig]
 BASELINE_AGENT = "baseline_zeroshot"
-_VOLATILE = ("force", "progress", "tracker", "launcher")
+_VOLATILE = ("force", "progress", "tracker", "launcher", "preflight")
 """Settings that may change between re-runs of the same run (they do not change its result)."""
 
 
@@ -111,6 +112,7 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
+@functools.cache
 def git_sha() -> str | None:
     try:
         out = subprocess.run(
