@@ -79,18 +79,27 @@ def saved_config(node: DictConfig) -> dict[str, Any]:
 def materialize(plan: RunPlan) -> None:
     """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json."""
     run = plan.run
-    text = Redactor()(yaml.safe_dump(saved_config(plan.node), sort_keys=False))
+    text = Redactor()(_dump(saved_config(plan.node)))
     if run.config.exists():
         _check_same(run.config, text)
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.config, text)
-    atomic_write_text(run.overrides, yaml.safe_dump(list(plan.overrides)))
+    atomic_write_text(run.overrides, _dump(list(plan.overrides)))
     run.init_manifest(applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()})
 
 
+# libyaml's dumper and loader when PyYAML has them: a sweep writes thousands of configs.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+
+
 def _check_same(path: Path, new_text: str) -> None:
-    old = _flat(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    new = _flat(yaml.safe_load(new_text) or {})
+    old = _flat(yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {})
+    new = _flat(yaml.load(new_text, Loader=_Loader) or {})
     diff = sorted(
         k
         for k in old.keys() | new.keys()

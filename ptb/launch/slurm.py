@@ -36,7 +36,8 @@ from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, materialize
-from ptb.stages import is_done
+from ptb.rundir import RunDir, now_iso
+from ptb.stages import output_of
 
 log = logging.getLogger("ptb")
 DEFAULT_RESOURCES = StageResources()
@@ -126,13 +127,13 @@ class RunJobs:
 def plan_jobs(plan: RunPlan, queued: dict[str, JobState]) -> RunJobs:
     """Which of the run's jobs to submit, which queued ones to keep and which to replace."""
     run = plan.run
-    recorded = {s: e.get("job_id") for s, e in run.read_manifest().get("stages", {}).items()}
+    entries = run.read_manifest().get("stages", {})
     rj = RunJobs(plan)
     for job, stages in JOB_STAGES.items():
-        todo = [s for s in stages if not is_done(s, run)]
+        todo = [s for s in stages if not _done(s, run, entries.get(s, {}))]
         if not todo:
             continue
-        old = str(recorded.get(todo[0]) or "")
+        old = str(entries.get(todo[0], {}).get("job_id") or "")
         state = queued.get(old)
         upstream_new = any(d in rj.todo for d in JOB_NEEDS[job])
         if state is not None and state.live and not upstream_new:
@@ -142,6 +143,12 @@ def plan_jobs(plan: RunPlan, queued: dict[str, JobState]) -> RunJobs:
             rj.replaced.append(old)
         rj.todo[job] = todo
     return rj
+
+
+def _done(stage: str, run: RunDir, entry: dict[str, Any]) -> bool:
+    """``ptb.stages.is_done`` from a manifest already read (one read per run, not per stage)."""
+    status = entry.get("status")
+    return status == "skipped" or (status == "done" and output_of(stage, run).exists())
 
 
 def _shape(rj: RunJobs) -> tuple[Any, ...]:
@@ -216,6 +223,7 @@ class SlurmLauncher:
         single = len(group) == 1
         folder = run.path / "slurm" if single else run.path.parent / ".slurm"
         new: dict[str, str] = {}  # job kind -> job id (single) or array id
+        submitted = now_iso()
         for job in first.todo:
             inside = [new[d] for d in JOB_NEEDS[job] if d in new]
             outside = first.outside_deps(job)
@@ -239,10 +247,16 @@ class SlurmLauncher:
             what = f"job {ids[0]}" if single else f"array {new[job]} ({len(ids)} runs)"
             log.info("%s: %s", job, what)
         for rj in group:
-            rj.plan.run.update_stages(
-                {
-                    stage: {"status": "pending", "job_id": rj.ids[job], "slurm_dir": str(folder)}
-                    for job, stages in rj.todo.items()
-                    for stage in stages
-                }
-            )
+            _record(rj, folder, submitted)
+
+
+def _record(rj: RunJobs, folder: Path, submitted: str) -> None:
+    """Note each stage's new job in the manifest. A job may already have started (and marked
+    its stage running or done): only entries older than this submission become pending."""
+    with rj.plan.run.editing() as data:
+        for job, stages in rj.todo.items():
+            for stage in stages:
+                entry = data.setdefault("stages", {}).setdefault(stage, {})
+                entry.update(job_id=rj.ids[job], slurm_dir=str(folder))
+                if (entry.get("started") or "") < submitted:
+                    entry["status"] = "pending"
