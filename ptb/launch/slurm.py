@@ -104,6 +104,15 @@ def executor_parameters(
     return params
 
 
+def make_executor(folder: Path, params: dict[str, Any]) -> Any:
+    """The submitit executor that writes and submits the ``sbatch`` script."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    executor.update_parameters(**params)
+    return executor
+
+
 @dataclass
 class RunJobs:
     """What one run needs from the scheduler."""
@@ -216,8 +225,6 @@ class SlurmLauncher:
                     self._submit_array([rj])
 
     def _submit_array(self, group: list[RunJobs]) -> None:
-        import submitit
-
         first = group[0]
         cfg, run = first.plan.cfg, first.plan.run
         single = len(group) == 1
@@ -233,8 +240,7 @@ class SlurmLauncher:
             )
             if not single:
                 params["slurm_array_parallelism"] = cfg.launcher.array_parallelism
-            executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
-            executor.update_parameters(**params)
+            executor = make_executor(folder, params)
             with executor.batch():  # ids are known once the batch is submitted
                 jobs = [
                     executor.submit(run_job_stages, str(rj.plan.run.path), rj.todo[job])
