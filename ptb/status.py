@@ -121,6 +121,14 @@ def add_scheduler_states(statuses: list[RunStatus]) -> bool:
                 st.stuck.append(stage)
             elif js is None or js.state not in scheduler.LIVE_STATES:
                 st.lost.append(stage)
+        # SLURM marks only the direct dependents of a failed job; what waits on them is stuck too.
+        for stage in STAGES:
+            if (
+                stage in st.jobs
+                and stage not in st.stuck
+                and any(d in st.stuck for d in NEEDS[stage])
+            ):
+                st.stuck.append(stage)
     return True
 
 
