@@ -164,11 +164,11 @@ def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
         if st.failed:
             blocked = f"; blocked: {', '.join(st.blocked)}" if st.blocked else ""
             console.print(f"[red]✗[/red] {st.run_dir}: {st.error or 'failed'}{blocked}")
-        elif st.stuck:
+        if st.stuck:
             jobs = ", ".join(f"{s} (job {st.jobs[s]['id']})" for s in st.stuck)
             console.print(f"[red]stuck[/red] {st.run_dir}: {jobs} wait behind a failed "
                           "dependency and will never start; re-submit to resume")  # fmt: skip
-        elif st.lost:
+        elif st.lost and not st.failed:
             jobs = ", ".join(f"{s} (job {st.jobs[s]['id']} {st.jobs[s]['state']})"
                              for s in st.lost)  # fmt: skip
             console.print(f"[yellow]lost[/yellow] {st.run_dir}: {jobs} ended without "

@@ -177,7 +177,7 @@ def test_status_flags_runs_stuck_behind_a_failed_dependency(world: dict) -> None
     assert status["failed"] == ["solve"]  # the Interrupted solve, retried on re-submission
     out = subprocess.run([sys.executable, "-m", "ptb.status", str(run)], cwd=REPO,
                          env=world["env"], text=True, capture_output=True)  # fmt: skip
-    assert out.returncode == 1 and "PD (stuck)" in out.stdout
+    assert out.returncode == 1 and "(stuck)" in out.stdout and "never start" in out.stdout
     world["sleep"].write_text("0")
     assert _submit(world, "seed=5", "experiment=stuck").returncode == 0  # resumes it
     _wait(run / "score.json")
@@ -211,6 +211,7 @@ def test_agent_failures_are_retried_only_when_asked(world: dict) -> None:
     assert _submit(world, "seed=7", "experiment=retry").returncode == 0
     run = _run(world, 7, "retry")
     _wait(run / "score.json")
+    _until(lambda: _stages(run)["log"]["status"] == "done")
     assert json.loads((run / "solve" / "exit.json").read_text())["reason"] == "crashed"
     assert json.loads((run / "score.json").read_text())["fallback"] == "no_final_model"
     before = _stages(run)

@@ -69,3 +69,28 @@ def test_each_baseline_is_planned_once(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert len({id(p.baseline) for p in plans}) == 1
     assert plans[0].baseline is not None and plans[0].baseline.cfg.agent.name == "baseline_zeroshot"
     assert [p.cfg.seed for p in plans] == [0, 1, 2, 0, 1, 2]
+
+
+def test_runs_sharing_a_baseline_share_arrays(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ptb.launch.slurm import _shape, plan_jobs
+    from ptb.plan import materialize
+
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    register_configs()
+    jobs = [[*j, f"results_dir={tmp_path}"]
+            for j in _grid(agent=["opus46"], task=["gsm8k", "bfcl"], seed=["0", "1"])]  # fmt: skip
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        plans = plan_sweep(SweepComposer(loader, master), jobs)
+    for plan in plans:
+        materialize(plan)
+    batch = [plan_jobs(p, {}) for p in plans]
+    for rj in batch:
+        assert list(rj.todo) == ["solve", "evaluate", "judge", "score"]
+        assert rj.todo["solve"] == ["prepare", "solve"] and rj.todo["score"] == ["score", "log"]
+        rj.baseline_job = "90_0" if rj.plan.cfg.task.name == "gsm8k" else "90_1"
+    shapes = [_shape(rj) for rj in batch]
+    assert shapes[0] == shapes[1] and shapes[2] == shapes[3] and shapes[0] != shapes[2]
