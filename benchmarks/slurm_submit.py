@@ -24,6 +24,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -67,14 +69,28 @@ def ptb_sweep(agents: list[str], seeds: str, arrays: bool) -> dict[str, object]:
                "launcher.hold=true", f"launcher.arrays={str(arrays).lower()}", "preflight=false",
                f"agent={','.join(agents)}", f"seed={seeds}", "budget.cpus=1", "budget.mem_gb=1",
                "tracker=none", f"results_dir={tmp}/results"]  # fmt: skip
+        cpu0 = _child_cpu()
         t0 = time.monotonic()
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         wall = time.monotonic() - t0
+        cpu = _child_cpu() - cpu0
         if proc.returncode != 0:
             sys.exit(f"ptb failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         runs = len(list(Path(tmp, "results").rglob("manifest.json")))
     jobs = cancel_new(before)
-    return {"wall_s": round(wall, 1), "runs": runs, "jobs": jobs}
+    log = " ".join(proc.stderr.split())
+    composed = re.search(r"composed \((\d+) distinct group choices\) in ([\d.]+) s", log)
+    handled = re.search(r"handled in ([\d.]+) s", log)
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "runs": runs, "jobs": jobs,
+            "composes": int(composed.group(1)) if composed else None,
+            "compose_plan_s": float(composed.group(2)) if composed else None,
+            "in_ptb_launcher_s": float(handled.group(1)) if handled else None}  # fmt: skip
+
+
+def _child_cpu() -> float:
+    """User + system CPU seconds of finished children (ptb and the sbatch calls it made)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sbatch_loop(runs: int) -> dict[str, object]:
@@ -91,6 +107,7 @@ def sbatch_loop(runs: int) -> dict[str, object]:
                                  check=True)  # fmt: skip
             return out.stdout.strip().split(";")[0]
 
+        cpu0 = _child_cpu()
         t0 = time.monotonic()
         for _ in range(runs):
             solve = sbatch("--gres=gpu:h100:1", "--requeue")
@@ -98,8 +115,9 @@ def sbatch_loop(runs: int) -> dict[str, object]:
             judge = sbatch(f"--dependency=afterok:{solve}")
             sbatch(f"--dependency=afterok:{evaluate}:{judge}")
         wall = time.monotonic() - t0
+        cpu = _child_cpu() - cpu0
     jobs = cancel_new(before)
-    return {"wall_s": round(wall, 1), "runs": runs, "jobs": jobs}
+    return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "runs": runs, "jobs": jobs}
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from ptb.config.launcher import StageResources
 from ptb.config.root import RunConfig
+from ptb.fsutil import one_sync
 from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
@@ -176,7 +177,10 @@ class SlurmLauncher:
     def submit(self, plans: list[RunPlan]) -> list[RunOutcome]:
         import submitit  # noqa: F401  (fail here, before any run directory changes)
 
-        runs = ordered(plans)
+        with one_sync():
+            return self._submit(ordered(plans))
+
+    def _submit(self, runs: list[RunPlan]) -> list[RunOutcome]:
         for plan in runs:
             materialize(plan)
             retry_agent_failure(plan)
