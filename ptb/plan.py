@@ -36,6 +36,9 @@ class RunPlan:
     overrides: list[str]
     run: RunDir
     baseline: RunPlan | None
+    saved: dict[str, Any] | None = None
+    """The redacted, resolved config to save, when the planner computed it already (sweeps do,
+    and then ``node`` may be shared between runs); else it is taken from ``node``."""
 
     def context(self) -> StageContext:
         return StageContext(self.cfg, self.run, self.baseline.run if self.baseline else None)
@@ -79,7 +82,8 @@ def saved_config(node: DictConfig) -> dict[str, Any]:
 def materialize(plan: RunPlan) -> None:
     """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json."""
     run = plan.run
-    text = Redactor()(_dump(saved_config(plan.node)))
+    saved = plan.saved if plan.saved is not None else saved_config(plan.node)
+    text = Redactor()(_dump(saved))
     if run.config.exists():
         _check_same(run.config, text)
     run.path.mkdir(parents=True, exist_ok=True)

@@ -25,12 +25,20 @@ from typing import Any
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from hydra.core.override_parser.types import Override, OverrideType
+from omegaconf import DictConfig, OmegaConf, ValueNode, open_dict, read_write
 
+from ptb.config.root import RunConfig
 from ptb.launch import LAUNCHERS
 from ptb.launch.local import RunOutcome
-from ptb.plan import RunConflict, RunPlan, baseline_overrides, plan_run
+from ptb.plan import (
+    RunConflict,
+    RunPlan,
+    baseline_overrides,
+    run_dir_for,
+    saved_config,
+    to_run_config,
+)
 from ptb.preflight import Problem, preflight
 
 log = logging.getLogger("ptb")
@@ -79,14 +87,35 @@ class SweepComposer:
             return False
         return key in self.groups or bool(self.loader.repository.group_exists(key))
 
-    def __call__(self, overrides: Sequence[str]) -> DictConfig:
+    def _split(self, overrides: Sequence[str]) -> tuple[tuple[str, ...], list[Override]]:
         parsed = [self._parse(text) for text in overrides]
         is_group = [self._is_group(o) for o in parsed]
         groups = tuple(text for text, g in zip(overrides, is_group, strict=True) if g)
-        values = [o for o, g in zip(parsed, is_group, strict=True) if not g]
+        return groups, [o for o, g in zip(parsed, is_group, strict=True) if not g]
+
+    def __call__(self, overrides: Sequence[str]) -> DictConfig:
+        groups, values = self._split(overrides)
         cfg = copy.deepcopy(self._base(groups))
         ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
         return cfg
+
+    def resolve(self, overrides: Sequence[str]) -> tuple[RunConfig, dict[str, Any], DictConfig]:
+        """The run's typed config and saved (resolved, redacted) config, plus a node for it.
+
+        When every value override sets an existing scalar (``seed=1``, ``budget.hours=2``),
+        they are set on the shared base, read, and set back: no copy of the whole config per
+        run. The node returned is then the shared base, to be used for nothing else.
+        """
+        groups, values = self._split(overrides)
+        base = self._base(groups)
+        previous = _set_scalars(base, values)
+        if previous is None:
+            node = self(overrides)
+            return to_run_config(node), saved_config(node), node
+        try:
+            return to_run_config(base), saved_config(base), base
+        finally:
+            _restore(base, previous)
 
     def _parse(self, text: str) -> Override:
         if text not in self._parsed:
@@ -153,6 +182,44 @@ class SweepComposer:
 
 
 _MISSING = object()
+_Slot = tuple[DictConfig, str, Any]
+
+
+def _set_scalars(base: DictConfig, values: list[Override]) -> list[_Slot] | None:
+    """Apply plain ``key=scalar`` overrides of existing leaves in place; returns what to put
+    back, or None (nothing changed) when an override is anything else."""
+    slots: list[_Slot] = []
+    for o in values:
+        value = o.value()
+        if o.type != OverrideType.CHANGE or isinstance(value, dict | list):
+            return None
+        parent_key, _, leaf = o.key_or_group.rpartition(".")
+        try:
+            parent = OmegaConf.select(base, parent_key) if parent_key else base
+            node = parent._get_node(leaf) if isinstance(parent, DictConfig) else None
+        except Exception:
+            return None
+        if not isinstance(node, ValueNode) or not isinstance(parent, DictConfig):
+            return None
+        if parent is not base and parent._get_root() is not base:
+            return None  # reached through an interpolation: not the base's own node
+        slots.append((parent, leaf, node._value()))
+    done: list[_Slot] = []
+    try:
+        for (parent, leaf, old), o in zip(slots, values, strict=True):
+            with read_write(parent):
+                parent[leaf] = o.value()
+            done.append((parent, leaf, old))
+    except Exception:
+        _restore(base, done)
+        return None
+    return done
+
+
+def _restore(base: DictConfig, slots: list[_Slot]) -> None:
+    for parent, leaf, old in reversed(slots):
+        with read_write(parent):
+            parent[leaf] = old
 
 
 def _preflight_key(plan: RunPlan) -> str:
@@ -183,14 +250,20 @@ def plan_sweep(composer: SweepComposer, job_overrides: Sequence[Sequence[str]]) 
     baselines: dict[tuple[str, ...], RunPlan] = {}
     plans = []
     for overrides in job_overrides:
-        plan = plan_run(composer(overrides), list(overrides), None)
+        plan = _plan(composer, list(overrides))
         if plan.cfg.agent.kind != "baseline":
             b_over = tuple(baseline_overrides(list(overrides), plan.cfg.baseline_seed))
             if b_over not in baselines:
-                baselines[b_over] = plan_run(composer(b_over), list(b_over), None)
+                baselines[b_over] = _plan(composer, list(b_over))
             plan.baseline = baselines[b_over]
         plans.append(plan)
     return plans
+
+
+def _plan(composer: SweepComposer, overrides: list[str]) -> RunPlan:
+    """``plan_run(node, overrides, None)``, without a copy of the config per run."""
+    cfg, saved, node = composer.resolve(overrides)
+    return RunPlan(cfg, node, overrides, run_dir_for(cfg), None, saved)
 
 
 def launch_sweep(composer: SweepComposer, job_overrides: Sequence[Sequence[str]]) -> int:

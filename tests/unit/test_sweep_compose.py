@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 
 from ptb.config import register_configs
 from ptb.launch.sweep import SweepComposer, plan_sweep
+from ptb.plan import saved_config, to_run_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,10 +31,13 @@ def _check(jobs: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> SweepCompo
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         composer = SweepComposer(loader, master)
-        for job in jobs:
-            assert OmegaConf.to_container(composer(job)) == OmegaConf.to_container(
-                compose("config", overrides=job)
-            ), job
+        fulls = [compose("config", overrides=job) for job in jobs]
+        for job, full in zip(jobs, fulls, strict=True):
+            assert OmegaConf.to_container(composer(job)) == OmegaConf.to_container(full), job
+            cfg, saved, _ = composer.resolve(job)  # in place on the shared base, then undone
+            assert cfg == to_run_config(full) and saved == saved_config(full), job
+        for job, full in zip(jobs, fulls, strict=True):  # the shared bases are as they were
+            assert OmegaConf.to_container(composer(job)) == OmegaConf.to_container(full), job
     return composer
 
 
@@ -43,7 +47,7 @@ def test_grid_configs_are_exact_and_composed_once_per_choice(
     # opus46 and gpt52 bring different scaffolds, tiny brings its own budget: the footprints
     # (agent+scaffold, model+budget, task) are disjoint, so runs are built by substitution.
     jobs = _grid(agent=["opus46", "gpt52", "glm5"], model=["qwen3_4b", "tiny"],
-                 task=["gsm8k", "bfcl"], seed=["0", "1"])  # fmt: skip
+                 task=["gsm8k", "bfcl"], seed=["0", "1"], **{"budget.hours": ["3.5"]})  # fmt: skip
     composer = _check(jobs, monkeypatch)
     # reference + one per other choice (2 + 1 + 1) + VERIFY full composes; not one per run.
     assert composer.composed <= 1 + 4 + 2 < len(jobs) // 2
