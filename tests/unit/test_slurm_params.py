@@ -68,3 +68,11 @@ def test_embedded_budget_fits_a_two_core_node() -> None:
     for job in ("solve", "evaluate", "judge", "score"):
         res = resources(cfg, job)
         assert res.cpus <= 2 and res.gpus == 0, job
+
+
+def test_a_misspelt_job_name_is_a_preflight_problem() -> None:
+    from ptb.preflight import check_launcher
+
+    problems = check_launcher(_cfg("launcher.requeue=[solv]"))
+    assert any("'solv' does not exist (did you mean 'solve'?)" in p.what for p in problems)
+    assert not [p for p in check_launcher(_cfg()) if "does not exist" in p.what]
