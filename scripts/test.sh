@@ -11,7 +11,7 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 py=.venv/bin/python
-echo "== ruff"; "$py" -m ruff check ptb tests benchmarks; "$py" -m ruff format --check ptb tests benchmarks
+echo "== ruff"; "$py" -m ruff check ptb tests benchmarks hydra_plugins; "$py" -m ruff format --check ptb tests benchmarks hydra_plugins
 echo "== mypy"; "$py" -m mypy
 echo "== pytest"
 # Each test run gets a fresh model cache so nothing carries over between CI runs.
