@@ -225,7 +225,7 @@ def _restore(base: DictConfig, slots: list[_Slot]) -> None:
 def _preflight_key(plan: RunPlan) -> str:
     c = plan.cfg
     return repr((c.agent, c.scaffold, c.model, c.sandbox, c.task.impl, c.tracker.impl,
-                 c.launcher.impl, c.budget))  # fmt: skip
+                 c.launcher, c.budget))  # fmt: skip
 
 
 def check(plans: list[RunPlan]) -> dict[str, list[Problem]]:
