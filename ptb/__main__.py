@@ -26,7 +26,7 @@ def run(node: DictConfig) -> int:
     plan = plan_run(node, overrides, _compose)
     problems = []
     for p in (plan.baseline, plan):
-        if p is not None:
+        if p is not None and p.cfg.preflight:
             problems += [x for x in preflight(p.cfg) if x not in problems]
     if problems:
         print_problems(plan.run.run_id, problems)

@@ -2,12 +2,51 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+_DEFER_FSYNC = threading.local()
+
+
+@contextmanager
+def one_sync() -> Iterator[None]:
+    """Within the block, atomic writes skip their per-file fsync; at the end one ``syncfs`` per
+    file system written to makes them all durable before the block returns. Submitting a sweep
+    writes ~5 small files per run: 6,000 fsyncs cost ~18 s on a VM disk, one sync ~0.05 s."""
+    if getattr(_DEFER_FSYNC, "dirs", None) is not None:
+        yield  # nested: the outer block syncs
+        return
+    _DEFER_FSYNC.dirs = {}
+    try:
+        yield
+    finally:
+        dirs: dict[int, Path] = _DEFER_FSYNC.dirs
+        _DEFER_FSYNC.dirs = None
+        for folder in dirs.values():
+            _syncfs(folder)
+
+
+def _syncfs(folder: Path) -> None:
+    """Flush the file system holding ``folder`` (Linux ``syncfs``; ``sync`` elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(folder, os.O_RDONLY)
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    try:
+        if not hasattr(libc, "syncfs") or libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -19,7 +58,11 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            deferred = getattr(_DEFER_FSYNC, "dirs", None)
+            if deferred is None:
+                os.fsync(fh.fileno())
+            else:
+                deferred.setdefault(os.fstat(fh.fileno()).st_dev, path.parent)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from ptb.stages import StageContext, applicable
 
 Composer = Callable[[list[str]], DictConfig]
 BASELINE_AGENT = "baseline_zeroshot"
-_VOLATILE = ("force", "progress", "tracker", "launcher")
+_VOLATILE = ("force", "progress", "tracker", "launcher", "preflight")
 """Settings that may change between re-runs of the same run (they do not change its result)."""
 
 
@@ -35,6 +36,9 @@ class RunPlan:
     overrides: list[str]
     run: RunDir
     baseline: RunPlan | None
+    saved: dict[str, Any] | None = None
+    """The redacted, resolved config to save, when the planner computed it already (sweeps do,
+    and then ``node`` may be shared between runs); else it is taken from ``node``."""
 
     def context(self) -> StageContext:
         return StageContext(self.cfg, self.run, self.baseline.run if self.baseline else None)
@@ -78,18 +82,28 @@ def saved_config(node: DictConfig) -> dict[str, Any]:
 def materialize(plan: RunPlan) -> None:
     """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json."""
     run = plan.run
-    text = Redactor()(yaml.safe_dump(saved_config(plan.node), sort_keys=False))
+    saved = plan.saved if plan.saved is not None else saved_config(plan.node)
+    text = Redactor()(_dump(saved))
     if run.config.exists():
         _check_same(run.config, text)
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.config, text)
-    atomic_write_text(run.overrides, yaml.safe_dump(list(plan.overrides)))
+    atomic_write_text(run.overrides, _dump(list(plan.overrides)))
     run.init_manifest(applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()})
 
 
+# libyaml's dumper and loader when PyYAML has them: a sweep writes thousands of configs.
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+
+
 def _check_same(path: Path, new_text: str) -> None:
-    old = _flat(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-    new = _flat(yaml.safe_load(new_text) or {})
+    old = _flat(yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {})
+    new = _flat(yaml.load(new_text, Loader=_Loader) or {})
     diff = sorted(
         k
         for k in old.keys() | new.keys()
@@ -111,6 +125,7 @@ def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix.rstrip("."): data}
 
 
+@functools.cache
 def git_sha() -> str | None:
     try:
         out = subprocess.run(

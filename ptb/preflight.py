@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 from dataclasses import dataclass
@@ -154,6 +155,17 @@ def check_model(cfg: RunConfig) -> list[Problem]:
 
 def check_launcher(cfg: RunConfig) -> list[Problem]:
     problems = _registered(LAUNCHERS, cfg.launcher.impl, "launcher", "use launcher=local")
+    jobs = ("solve", "evaluate", "judge", "score")
+    for name in [*cfg.launcher.requeue, *cfg.launcher.jobs]:
+        if name not in jobs:
+            close = difflib.get_close_matches(name, jobs, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(
+                Problem(
+                    f"launcher job '{name}' does not exist{hint}",
+                    f"use one of {', '.join(jobs)} in launcher.requeue and launcher.jobs",
+                )
+            )
     if cfg.launcher.impl == "slurm" and shutil.which("sbatch") is None:
         problems.append(
             Problem(

@@ -167,6 +167,21 @@ class RunDir:
             write_json(self.manifest, data)
             return dict(entry)
 
+    @contextmanager
+    def editing(self) -> Iterator[dict[str, Any]]:
+        """The manifest under the lock; what the block changes in it is written back."""
+        with self._locked():
+            data = self.read_manifest()
+            yield data
+            write_json(self.manifest, data)
+
+    def update_stages(self, updates: dict[str, dict[str, Any]]) -> None:
+        """Several ``update_stage`` calls in one write (submitting thousands of runs)."""
+        with self.editing() as data:
+            for stage, fields in updates.items():
+                entry = data.setdefault("stages", {}).setdefault(stage, _stage_entry("pending"))
+                entry.update(fields)
+
     def stage_status(self, stage: str) -> str:
         entry = self.read_manifest().get("stages", {}).get(stage)
         return str(entry["status"]) if entry else "pending"

@@ -1,5 +1,14 @@
-"""``python -m ptb.status <results_dir | experiment dir | run dir> [--json]``: stage states of
-every run below a folder, with counts, and the runs stuck behind a failed stage."""
+"""``python -m ptb.status <results_dir | experiment dir | run dir> [--json] [--no-scheduler]``:
+stage states of every run below a folder, with counts, from the run directories and the
+scheduler.
+
+The manifest says what each stage did; for stages that are not finished, the SLURM job recorded
+in the manifest says what the scheduler is doing about it (one ``squeue``/``sacct`` call for all
+runs). A stage whose job waits behind a failed dependency (``DependencyNeverSatisfied``) will
+never start: the run is flagged *stuck* (re-submit the sweep to resume it). A stage whose job is
+gone without finishing it (cancelled, node failure, time limit) is *lost*: also resumed by
+re-submitting. Without SLURM the scheduler columns stay empty.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +18,20 @@ import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from ptb.fsutil import read_json
+from ptb.launch import scheduler
 from ptb.rundir import STAGES
 from ptb.stages import NEEDS
+
+UNFINISHED = ("pending", "running")
+ABBREV = {"PENDING": "PD", "RUNNING": "R", "COMPLETED": "CD", "FAILED": "F", "CANCELLED": "CA",
+          "TIMEOUT": "TO", "NODE_FAIL": "NF", "OUT_OF_MEMORY": "OOM", "PREEMPTED": "PR",
+          "REQUEUED": "RQ", "COMPLETING": "CG", "CONFIGURING": "CF"}  # fmt: skip
 
 
 @dataclass
@@ -27,6 +43,12 @@ class RunStatus:
     """Stages that cannot run because a stage they need failed."""
     final: float | None = None
     error: str | None = None
+    jobs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per unfinished stage: its job's ``id``, scheduler ``state`` and ``reason``."""
+    stuck: list[str] = field(default_factory=list)
+    """Stages whose job waits behind a failed dependency and will never start."""
+    lost: list[str] = field(default_factory=list)
+    """Unfinished stages whose job has ended (or is unknown to the scheduler)."""
 
     @property
     def state(self) -> str:
@@ -34,13 +56,21 @@ class RunStatus:
             return "failed"
         if all(s in ("done", "skipped") for s in self.stages.values()):
             return "done"
+        if self.stuck:
+            return "stuck"
+        if self.lost:
+            return "lost"
         return "running" if "running" in self.stages.values() else "pending"
 
 
 def find_runs(root: Path) -> list[Path]:
     if (root / "manifest.json").exists():
         return [root]
-    return sorted(p.parent for p in root.rglob("manifest.json") if "workspace" not in p.parts)
+    return sorted(
+        p.parent
+        for p in root.rglob("manifest.json")
+        if "workspace" not in p.parts and "attempts" not in p.relative_to(root).parts
+    )
 
 
 def _blocked(stages: dict[str, str]) -> list[str]:
@@ -55,9 +85,14 @@ def _blocked(stages: dict[str, str]) -> list[str]:
 
 def run_status(run: Path) -> RunStatus:
     manifest = read_json(run / "manifest.json")
-    stages = {s: manifest.get("stages", {}).get(s, {}).get("status", "pending") for s in STAGES}
+    entries = manifest.get("stages", {})
+    stages = {s: entries.get(s, {}).get("status", "pending") for s in STAGES}
     status = RunStatus(str(run), stages, [s for s, st in stages.items() if st == "failed"])
     status.blocked = _blocked(stages)
+    for stage, st in stages.items():
+        job = entries.get(stage, {}).get("job_id")
+        if st in UNFINISHED and job:
+            status.jobs[stage] = {"id": str(job), "state": "", "reason": ""}
     if (run / "score.json").exists():
         status.final = read_json(run / "score.json").get("final")
     for stage in status.failed:
@@ -69,40 +104,101 @@ def run_status(run: Path) -> RunStatus:
     return status
 
 
-def render(statuses: list[RunStatus], console: Console) -> None:
+def add_scheduler_states(statuses: list[RunStatus]) -> bool:
+    """Fill in each unfinished stage's job state; False when SLURM cannot be asked."""
+    if not scheduler.available():
+        return False
+    ids = [j["id"] for st in statuses for j in st.jobs.values()]
+    states = scheduler.job_states(ids)
+    for st in statuses:
+        for stage, job in st.jobs.items():
+            js = states.get(job["id"])
+            if js is None:
+                job["state"] = "UNKNOWN"
+            else:
+                job["state"], job["reason"] = js.state, js.reason
+            if js is not None and js.stuck:
+                st.stuck.append(stage)
+            elif js is None or js.state not in scheduler.LIVE_STATES:
+                st.lost.append(stage)
+        # SLURM marks only the direct dependents of a failed job; what waits on them is stuck too.
+        for stage in STAGES:
+            if (
+                stage in st.jobs
+                and stage not in st.stuck
+                and any(d in st.stuck for d in NEEDS[stage])
+            ):
+                st.stuck.append(stage)
+    return True
+
+
+def _cell(st: RunStatus, stage: str, value: str) -> str:
+    marks = {"done": "✓", "skipped": "-", "failed": "✗", "running": "…", "pending": "·"}
+    cell = marks.get(value, value)
+    job = st.jobs.get(stage)
+    if job and job["state"]:
+        cell += f" {ABBREV.get(job['state'], job['state'])}"
+    if stage in st.stuck:
+        cell += " (stuck)"
+    elif stage in st.blocked:
+        cell += " (blocked)"
+    return cell
+
+
+def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
     table = Table(title=f"{len(statuses)} run(s)")
     table.add_column("run", overflow="fold")
     for stage in STAGES:
         table.add_column(stage)
     table.add_column("final")
-    marks = {"done": "✓", "skipped": "-", "failed": "✗", "running": "…", "pending": "·"}
     for st in statuses:
-        cells = [marks.get(v, v) + (" (blocked)" if s in st.blocked else "")
-                 for s, v in st.stages.items()]  # fmt: skip
         final = "" if st.final is None else f"{100 * st.final:.1f}"
+        cells = [_cell(st, s, v) for s, v in st.stages.items()]
         table.add_row(Path(st.run_dir).name, *cells, final)
     console.print(table)
     counts = Counter(st.state for st in statuses)
     console.print("runs: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    if not asked:
+        console.print("(no scheduler states: SLURM's squeue is not on PATH or was not asked)")
     for st in statuses:
         if st.failed:
             blocked = f"; blocked: {', '.join(st.blocked)}" if st.blocked else ""
             console.print(f"[red]✗[/red] {st.run_dir}: {st.error or 'failed'}{blocked}")
+        if st.stuck:
+            jobs = ", ".join(f"{s} (job {st.jobs[s]['id']})" for s in st.stuck)
+            console.print(f"[red]stuck[/red] {st.run_dir}: {jobs} wait behind a failed "
+                          "dependency and will never start; re-submit to resume")  # fmt: skip
+        elif st.lost and not st.failed:
+            jobs = ", ".join(f"{s} (job {st.jobs[s]['id']} {st.jobs[s]['state']})"
+                             for s in st.lost)  # fmt: skip
+            console.print(f"[yellow]lost[/yellow] {st.run_dir}: {jobs} ended without "
+                          "finishing; re-submit to resume")  # fmt: skip
+
+
+def _as_json(st: RunStatus) -> dict[str, Any]:
+    return {**asdict(st), "state": st.state}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ptb.status", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ptb.status",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("path", type=Path, help="results dir, experiment dir or run dir")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--no-scheduler", action="store_true",
+                        help="read the run directories only; do not ask SLURM")  # fmt: skip
     args = parser.parse_args(argv)
     if not args.path.exists():
         parser.error(f"{args.path} does not exist")
     statuses = [run_status(r) for r in find_runs(args.path)]
+    asked = False if args.no_scheduler else add_scheduler_states(statuses)
     if args.json:
-        print(json.dumps([{**asdict(s), "state": s.state} for s in statuses], indent=2))
+        print(json.dumps([_as_json(s) for s in statuses], indent=2))
     else:
-        render(statuses, Console())
-    return 1 if any(s.failed for s in statuses) else 0
+        render(statuses, Console(), asked)
+    return 1 if any(s.failed or s.stuck or s.lost for s in statuses) else 0
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ else
   echo "warning: npm is missing; the scaffold integration tests will be skipped" >&2
 fi
 py=.venv/bin/python
-echo "== ruff"; "$py" -m ruff check ptb tests benchmarks; "$py" -m ruff format --check ptb tests benchmarks
+echo "== ruff"; "$py" -m ruff check ptb tests benchmarks hydra_plugins; "$py" -m ruff format --check ptb tests benchmarks hydra_plugins
 echo "== mypy"; "$py" -m mypy
 echo "== pytest"
 # Each test run gets a fresh model cache so nothing carries over between CI runs.

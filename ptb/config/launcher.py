@@ -32,3 +32,17 @@ class LauncherConfig:
     """Shell lines run at the start of every job (module loads, venv activation)."""
     jobs: dict[str, StageResources] = field(default_factory=dict)
     """Per job (solve, evaluate, judge, score) resources; solve's come from the budget."""
+    hold: bool = False
+    """Queue the jobs held (``sbatch --hold``): inspect the sweep, then ``scontrol release``."""
+    arrays: bool = True
+    """Submit the runs of a sweep as job arrays, one per job kind and shape (``false``: one
+    ``sbatch`` per job)."""
+    array_parallelism: int = 256
+    """At most this many tasks of one array run at once (``--array=0-N%<this>``)."""
+    requeue: list[str] = field(default_factory=lambda: ["solve", "evaluate"])
+    """Jobs submitted with ``--requeue``: SLURM requeues them after a preemption or node
+    failure and they continue in the same run directory."""
+    retry_agent_failures: bool = False
+    """Re-submitting re-runs only infrastructure failures. ``true`` also retries runs whose agent
+    failed (solve ``crashed``/``api_error``, or no usable final model): the failed attempt is
+    moved to ``attempts/<n>/`` and the run starts again from prepare."""

@@ -44,6 +44,10 @@ class RunConfig:
     """Stages to re-run even if done (``force=[evaluate,score]``); ``[all]`` for every stage."""
     progress: bool = True
     """Show live progress on the terminal."""
+    preflight: bool = True
+    """``false`` skips the checks before submission (keys, CLIs, weights in the HF cache): for a
+    login node that cannot see what the compute nodes see, or a dry submission with
+    ``launcher.hold=true``. Missing pieces then fail inside the jobs instead."""
 
 
 @dataclass

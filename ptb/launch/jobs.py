@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ptb.launch.local import file_handler
 from ptb.plan import baseline_run_of, load_saved_config
 from ptb.rundir import RunDir
 from ptb.sandbox.process import INTERRUPTED
@@ -53,9 +54,23 @@ def run_job_stages(run_dir: str, stages: list[str], force: bool = False) -> dict
     run = RunDir(Path(run_dir))
     cfg = load_saved_config(run)
     ctx = StageContext(cfg, run, baseline_run_of(run, cfg))
-    job_id = os.environ.get("SLURM_JOB_ID")
-    logging.getLogger("ptb").info(
-        "job %s: %s stages %s (CUDA_VISIBLE_DEVICES=%s)", job_id, run.run_id, stages,
-        os.environ.get("CUDA_VISIBLE_DEVICES"),
-    )  # fmt: skip
-    return {s: run_stage(s, ctx, force=force, job_id=job_id) for s in stages}
+    job_id = _job_id()
+    handler = file_handler(run.log_file)
+    try:
+        logging.getLogger("ptb").info(
+            "job %s (restart %s): %s stages %s (CUDA_VISIBLE_DEVICES=%s)", job_id,
+            os.environ.get("SLURM_RESTART_COUNT", "0"), run.run_id, stages,
+            os.environ.get("CUDA_VISIBLE_DEVICES"),
+        )  # fmt: skip
+        return {s: run_stage(s, ctx, force=force, job_id=job_id) for s in stages}
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def _job_id() -> str | None:
+    """The id ptb recorded at submission: ``<array>_<task>`` for a task of a job array."""
+    task = os.environ.get("SLURM_ARRAY_TASK_ID")
+    if task is not None and os.environ.get("SLURM_ARRAY_JOB_ID"):
+        return f"{os.environ['SLURM_ARRAY_JOB_ID']}_{task}"
+    return os.environ.get("SLURM_JOB_ID")

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from ptb.fsutil import read_json
+from ptb.launch.retry import agent_failure, archive_attempt
 from ptb.plan import RunPlan, materialize
 from ptb.rundir import STAGES, RunDir
 from ptb.secrets import RedactingFilter
-from ptb.stages import StageBlocked, StageFailed, run_stage
+from ptb.stages import StageBlocked, StageFailed, is_done, run_stage
 
 log = logging.getLogger("ptb")
 
@@ -47,9 +48,10 @@ class LocalLauncher:
 
     def run_one(self, plan: RunPlan) -> RunOutcome:
         materialize(plan)
+        retry_agent_failure(plan)
         outcome = RunOutcome(plan.run)
         force = set(plan.cfg.force)
-        handler = _file_handler(plan.run.log_file)
+        handler = file_handler(plan.run.log_file)
         log.info("run %s", plan.run.path)
         t0 = time.monotonic()
         try:
@@ -75,7 +77,19 @@ class LocalLauncher:
         return outcome
 
 
-def _file_handler(path: Path) -> logging.Handler:
+def retry_agent_failure(plan: RunPlan) -> None:
+    """With ``launcher.retry_agent_failures``, move a finished run's failed attempt aside so
+    that it runs again (see ``ptb.launch.retry``)."""
+    run = plan.run
+    if not plan.cfg.launcher.retry_agent_failures or not is_done("score", run):
+        return
+    why = agent_failure(run)
+    if why:
+        n = archive_attempt(run, why)
+        log.info("%s: the agent failed (%s): attempt %d archived, retrying", run.run_id, why, n)
+
+
+def file_handler(path: Path) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())

@@ -4,30 +4,44 @@
                            └─afterok──> judge ─────┴─afterok──> score (score + log)
 
 A run's score job also waits for its zero-shot baseline's score job. Submission returns at once.
+
+Runs that need the same jobs with the same resources and the same outside dependencies (the
+usual case in a sweep: every run of one model and task shares one baseline) form a *group*; a
+group of several runs is submitted as one job array per job kind, chained element by element
+with ``aftercorr`` (task i of the evaluate array starts when task i of the solve array has
+succeeded), so a sweep of N runs costs 4 ``sbatch`` calls per group instead of 4N. A group of
+one run is submitted as plain jobs with ``afterok``.
+
 Jobs whose stages are all done are not submitted again; a job still queued or running is reused;
 when a job is (re)submitted, its queued dependents are cancelled and resubmitted behind it, so a
-cancelled or failed stage resumes in the same run directory.
+cancelled or failed stage resumes in the same run directory. Jobs named in
+``launcher.requeue`` are submitted with ``--requeue``: after a preemption or node failure SLURM
+requeues them and they resume in the same run directory (the solve stage turns the scheduler's
+SIGTERM into an interruption, which is retried, not scored).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import subprocess
-from dataclasses import replace
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ptb.config.launcher import StageResources
 from ptb.config.root import RunConfig
+from ptb.fsutil import one_sync
 from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES, run_job_stages
-from ptb.launch.local import RunOutcome, ordered
+from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
+from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, materialize
-from ptb.rundir import RunDir
-from ptb.stages import is_done
+from ptb.rundir import RunDir, now_iso
+from ptb.stages import output_of
 
 log = logging.getLogger("ptb")
 DEFAULT_RESOURCES = StageResources()
-LIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING"}
 
 
 def resources(cfg: RunConfig, job: str) -> StageResources:
@@ -43,10 +57,10 @@ def resources(cfg: RunConfig, job: str) -> StageResources:
     )
 
 
-def executor_parameters(cfg: RunConfig, run: RunDir, job: str, deps: list[str]) -> dict[str, Any]:
+def job_parameters(cfg: RunConfig, job: str) -> dict[str, Any]:
+    """submitit parameters of one job kind, without its name and dependencies."""
     res = resources(cfg, job)
     params: dict[str, Any] = {
-        "name": f"{run.run_id}.{job}",
         "timeout_min": res.time_min,
         "cpus_per_task": res.cpus,
         "mem_gb": res.mem_gb,
@@ -59,66 +73,200 @@ def executor_parameters(cfg: RunConfig, run: RunDir, job: str, deps: list[str]) 
     if res.gpus > 0:
         kind = f"{cfg.budget.gpu_type}:" if cfg.budget.gpu_type else ""
         params["slurm_gres"] = f"gpu:{kind}{res.gpus}"
-    if deps:
-        params["slurm_additional_parameters"] = {"dependency": "afterok:" + ":".join(deps)}
+    extra: dict[str, Any] = {}
+    if job in cfg.launcher.requeue:
+        extra["requeue"] = True
+    if cfg.launcher.hold:
+        extra["hold"] = True
+    if extra:
+        params["slurm_additional_parameters"] = extra
     return {k: v for k, v in params.items() if v not in (None, [])}
 
 
-def is_live(job_id: str) -> bool:
-    """Whether a job is still queued or running and can still start (its dependencies can be
-    met); a job left behind a failed or cancelled parent is not."""
-    out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T %r"], capture_output=True,
-                         text=True, timeout=30)  # fmt: skip
-    state, _, reason = out.stdout.strip().partition(" ")
-    return state in LIVE_STATES and reason != "DependencyNeverSatisfied"
+def dependency(after_ok: Sequence[str], after_corr: Sequence[str] = ()) -> str | None:
+    """``--dependency``: every listed job (``afterok``), and for an array the corresponding task
+    of every listed array (``aftercorr``); all must hold."""
+    parts = [f"aftercorr:{a}" for a in after_corr]
+    if after_ok:
+        parts.append("afterok:" + ":".join(after_ok))
+    return ",".join(parts) or None
 
 
-def cancel(job_id: str) -> None:
-    subprocess.run(["scancel", job_id], capture_output=True, timeout=30)
+def executor_parameters(
+    cfg: RunConfig, name: str, job: str, after_ok: Sequence[str], after_corr: Sequence[str] = ()
+) -> dict[str, Any]:
+    params = {"name": name, **job_parameters(cfg, job)}
+    dep = dependency(after_ok, after_corr)
+    if dep:
+        params["slurm_additional_parameters"] = {
+            **params.get("slurm_additional_parameters", {}),
+            "dependency": dep,
+        }
+    return params
+
+
+def make_executor(folder: Path, params: dict[str, Any]) -> Any:
+    """The submitit executor that writes and submits the ``sbatch`` script."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    executor.update_parameters(**params)
+    return executor
+
+
+@dataclass
+class RunJobs:
+    """What one run needs from the scheduler."""
+
+    plan: RunPlan
+    todo: dict[str, list[str]] = field(default_factory=dict)
+    """Jobs to submit and the stages each runs."""
+    ids: dict[str, str] = field(default_factory=dict)
+    """Every job of the run that is queued or running after submission (kept or new)."""
+    replaced: list[str] = field(default_factory=list)
+    """Queued jobs of an earlier submission to cancel (stuck, or behind a resubmitted job)."""
+    baseline_job: str | None = None
+
+    def outside_deps(self, job: str) -> list[str]:
+        deps = [self.ids[d] for d in JOB_NEEDS[job] if d in self.ids and d not in self.todo]
+        if job == "score" and self.baseline_job:
+            deps.append(self.baseline_job)
+        return deps
+
+
+def plan_jobs(plan: RunPlan, queued: dict[str, JobState]) -> RunJobs:
+    """Which of the run's jobs to submit, which queued ones to keep and which to replace."""
+    run = plan.run
+    entries = run.read_manifest().get("stages", {})
+    rj = RunJobs(plan)
+    for job, stages in JOB_STAGES.items():
+        todo = [s for s in stages if not _done(s, run, entries.get(s, {}))]
+        if not todo:
+            continue
+        old = str(entries.get(todo[0], {}).get("job_id") or "")
+        state = queued.get(old)
+        upstream_new = any(d in rj.todo for d in JOB_NEEDS[job])
+        if state is not None and state.live and not upstream_new:
+            rj.ids[job] = old
+            continue
+        if state is not None:
+            rj.replaced.append(old)
+        rj.todo[job] = todo
+    return rj
+
+
+def _done(stage: str, run: RunDir, entry: dict[str, Any]) -> bool:
+    """``ptb.stages.is_done`` from a manifest already read (one read per run, not per stage)."""
+    status = entry.get("status")
+    return status == "skipped" or (status == "done" and output_of(stage, run).exists())
+
+
+def _shape(rj: RunJobs) -> tuple[Any, ...]:
+    """Runs of one shape can share arrays: same jobs, resources, folder and outside deps."""
+    cfg = rj.plan.cfg
+    jobs = tuple(rj.todo)
+    return (
+        str(rj.plan.run.path.parent),
+        jobs,
+        tuple(tuple(rj.outside_deps(j)) for j in jobs),
+        tuple(repr(sorted(job_parameters(cfg, j).items())) for j in jobs),
+    )
 
 
 class SlurmLauncher:
     def submit(self, plans: list[RunPlan]) -> list[RunOutcome]:
-        score_jobs: dict[str, str] = {}
-        outcomes = []
-        for plan in ordered(plans):
+        import submitit  # noqa: F401  (fail here, before any run directory changes)
+
+        with one_sync():
+            return self._submit(ordered(plans))
+
+    def _submit(self, runs: list[RunPlan]) -> list[RunOutcome]:
+        for plan in runs:
             materialize(plan)
-            base = plan.baseline.run.run_id if plan.baseline else None
-            ids = self.submit_run(plan, score_jobs.get(base) if base else None)
-            if "score" in ids:
-                score_jobs[plan.run.run_id] = ids["score"]
-            outcome = RunOutcome(plan.run, {job: f"job {i}" for job, i in ids.items()})
-            outcomes.append(outcome)
-            summary = ", ".join(f"{j}={i}" for j, i in ids.items()) or "nothing to do (all done)"
-            log.info("%s: %s", plan.run.run_id, summary)
+            retry_agent_failure(plan)
+        recorded = [
+            str(e["job_id"])
+            for p in runs
+            for e in p.run.read_manifest().get("stages", {}).values()
+            if e.get("job_id")
+        ]
+        queued = queue_states(recorded)
+        # Baselines first: the score jobs of agent runs wait for their baseline's score job.
+        first = [p for p in runs if p.baseline is None]
+        rest = [p for p in runs if p.baseline is not None]
+        done: dict[Path, RunJobs] = {}
+        for layer in (first, rest):
+            batch = []
+            for plan in layer:
+                rj = plan_jobs(plan, queued)
+                if plan.baseline is not None and plan.baseline.run.path in done:
+                    rj.baseline_job = done[plan.baseline.run.path].ids.get("score")
+                batch.append(rj)
+            cancel([old for rj in batch for old in rj.replaced])
+            self.submit_jobs(batch)
+            done.update({rj.plan.run.path: rj for rj in batch})
+        outcomes = []
+        for plan in runs:
+            ids = done[plan.run.path].ids
+            outcomes.append(RunOutcome(plan.run, {job: f"job {i}" for job, i in ids.items()}))
+            if len(runs) <= 20:
+                summary = ", ".join(f"{j}={i}" for j, i in ids.items()) or "nothing to do"
+                log.info("%s: %s", plan.run.run_id, summary)
         return outcomes
 
-    def submit_run(self, plan: RunPlan, baseline_job: str | None) -> dict[str, str]:
-        import submitit
+    def submit_jobs(self, batch: list[RunJobs]) -> None:
+        """Submit the jobs of ``batch``: one array per job kind for each group of runs of one
+        shape (plain jobs for a group of one)."""
+        groups: dict[tuple[Any, ...], list[RunJobs]] = defaultdict(list)
+        for rj in batch:
+            if rj.todo:
+                groups[_shape(rj)].append(rj)
+        for group in groups.values():
+            if len(group) > 1 and group[0].plan.cfg.launcher.arrays:
+                self._submit_array(group)
+            else:
+                for rj in group:
+                    self._submit_array([rj])
 
-        run, cfg = plan.run, plan.cfg
-        recorded = {s: e.get("job_id") for s, e in run.read_manifest().get("stages", {}).items()}
-        ids: dict[str, str] = {}
-        resubmitted: set[str] = set()
-        for job, stages in JOB_STAGES.items():
-            todo = [s for s in stages if not is_done(s, run)]
-            if not todo:
-                continue
-            old = recorded.get(todo[0])
-            upstream_new = any(d in resubmitted for d in JOB_NEEDS[job])
-            if old and is_live(str(old)) and not upstream_new:
-                ids[job] = str(old)
-                continue
-            if old:
-                cancel(str(old))  # stuck or behind a resubmitted job: replace it
-            deps = [ids[d] for d in JOB_NEEDS[job] if d in ids]
-            if job == "score" and baseline_job:
-                deps.append(baseline_job)
-            executor = submitit.AutoExecutor(folder=run.path / "slurm", cluster="slurm")
-            executor.update_parameters(**executor_parameters(cfg, run, job, deps))
-            submitted = executor.submit(run_job_stages, str(run.path), todo)
-            ids[job] = str(submitted.job_id)
-            resubmitted.add(job)
-            for stage in todo:
-                run.update_stage(stage, status="pending", job_id=ids[job])
-        return ids
+    def _submit_array(self, group: list[RunJobs]) -> None:
+        first = group[0]
+        cfg, run = first.plan.cfg, first.plan.run
+        single = len(group) == 1
+        folder = run.path / "slurm" if single else run.path.parent / ".slurm"
+        new: dict[str, str] = {}  # job kind -> job id (single) or array id
+        submitted = now_iso()
+        for job in first.todo:
+            inside = [new[d] for d in JOB_NEEDS[job] if d in new]
+            outside = first.outside_deps(job)
+            name = f"{run.run_id}.{job}" if single else f"ptb.{run.path.parent.name}.{job}"
+            params = executor_parameters(
+                cfg, name, job, outside + inside if single else outside, [] if single else inside
+            )
+            if not single:
+                params["slurm_array_parallelism"] = cfg.launcher.array_parallelism
+            executor = make_executor(folder, params)
+            with executor.batch():  # ids are known once the batch is submitted
+                jobs = [
+                    executor.submit(run_job_stages, str(rj.plan.run.path), rj.todo[job])
+                    for rj in group
+                ]
+            ids = [str(j.job_id) for j in jobs]
+            new[job] = ids[0] if single else ids[0].split("_")[0]
+            for rj, job_id in zip(group, ids, strict=True):
+                rj.ids[job] = job_id
+            what = f"job {ids[0]}" if single else f"array {new[job]} ({len(ids)} runs)"
+            log.info("%s: %s", job, what)
+        for rj in group:
+            _record(rj, folder, submitted)
+
+
+def _record(rj: RunJobs, folder: Path, submitted: str) -> None:
+    """Note each stage's new job in the manifest. A job may already have started (and marked
+    its stage running or done): only entries older than this submission become pending."""
+    with rj.plan.run.editing() as data:
+        for job, stages in rj.todo.items():
+            for stage in stages:
+                entry = data.setdefault("stages", {}).setdefault(stage, {})
+                entry.update(job_id=rj.ids[job], slurm_dir=str(folder))
+                if (entry.get("started") or "") < submitted:
+                    entry["status"] = "pending"

@@ -1,6 +1,7 @@
 """``launcher=slurm`` against a real single-node cluster (launchers/slurm-local): runs become
 chained jobs, the command returns at once, done stages are not resubmitted, a cancelled solve
-resumes, GPU requests reach the job, and a multirun sweep is submitted whole."""
+resumes, a requeued solve continues by itself, agent failures are retried only when asked, GPU
+requests reach the job, and multirun sweeps are submitted whole as job arrays."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCRIPTS = REPO / "launchers" / "slurm-local"
 AGENT = """#!/usr/bin/env bash
 sleep "$(cat {sleep_file} 2>/dev/null || echo 0)"
+if [ -e {fail_file} ]; then echo "agent gives up" >&2; exit 3; fi
 cp -r "$PTB_BASE_MODEL" final_model
 """
 
@@ -46,19 +48,20 @@ def world(cluster: dict[str, str]) -> Iterator[dict]:
     root = Path(tempfile.mkdtemp(prefix="ptb-slurm-runs-", dir="/var/tmp"))
     sleep_file = root / "sleep"
     agent = root / "agent.sh"
-    agent.write_text(AGENT.format(sleep_file=sleep_file))
+    agent.write_text(AGENT.format(sleep_file=sleep_file, fail_file=root / "fail"))
     agent.chmod(0o755)
     env = ptb_env(root, **cluster)
     yield {"root": root, "env": env, "agent": agent, "sleep": sleep_file,
-           "results": root / "results"}  # fmt: skip
+           "fail": root / "fail", "results": root / "results"}  # fmt: skip
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _submit(world: dict, *args: str, multirun: bool = False) -> subprocess.CompletedProcess[str]:
+def _submit(world: dict, *args: str, multirun: bool = False,
+            custom: bool = True) -> subprocess.CompletedProcess[str]:  # fmt: skip
     sweep = ["-m"] if multirun else []  # Hydra wants -m before the overrides
-    cmd = [sys.executable, "-m", "ptb", *sweep, "launcher=slurm", "agent=custom",
-           f"scaffold.path={world['agent']}", "tracker=none", f"results_dir={world['results']}",
-           *args]  # fmt: skip
+    agent = ["agent=custom", f"scaffold.path={world['agent']}"] if custom else []
+    cmd = [sys.executable, "-m", "ptb", *sweep, "launcher=slurm", *agent, "tracker=none",
+           f"results_dir={world['results']}", *args]  # fmt: skip
     return subprocess.run(cmd, cwd=REPO, env=world["env"], text=True, capture_output=True,
                           timeout=120)  # fmt: skip
 
@@ -148,10 +151,119 @@ def test_gpu_request_reaches_the_job(world: dict) -> None:
     assert json.loads((run / "solve" / "exit.json").read_text())["reason"] == "void"
 
 
-def test_multirun_sweep_is_submitted_whole(world: dict) -> None:
+def _status(world: dict, path: Path) -> dict[str, dict]:
+    out = subprocess.run([sys.executable, "-m", "ptb.status", str(path), "--json"], cwd=REPO,
+                         env=world["env"], text=True, capture_output=True, timeout=60)  # fmt: skip
+    return {Path(r["run_dir"]).name: r for r in json.loads(out.stdout)}
+
+
+def _until(check, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.5)
+    return value
+
+
+def test_status_flags_runs_stuck_behind_a_failed_dependency(world: dict) -> None:
+    world["sleep"].write_text("120")
+    assert _submit(world, "seed=5", "experiment=stuck").returncode == 0
+    run = _run(world, 5, "stuck")
+    _until(lambda: _stages(run)["solve"]["status"] == "running")
+    subprocess.run(["scancel", _stages(run)["solve"]["job_id"]], env=world["env"], check=True)
+    status = _until(lambda: (st := _status(world, run)[run.name])["stuck"] and st, timeout=90)
+    assert set(status["stuck"]) >= {"evaluate", "judge", "score"}
+    assert status["jobs"]["evaluate"]["reason"] == "DependencyNeverSatisfied"
+    assert status["failed"] == ["solve"]  # the Interrupted solve, retried on re-submission
+    out = subprocess.run([sys.executable, "-m", "ptb.status", str(run)], cwd=REPO,
+                         env=world["env"], text=True, capture_output=True)  # fmt: skip
+    assert out.returncode == 1 and "(stuck)" in out.stdout and "never start" in out.stdout
+    world["sleep"].write_text("0")
+    assert _submit(world, "seed=5", "experiment=stuck").returncode == 0  # resumes it
+    _wait(run / "score.json")
+    assert _status(world, run)[run.name]["state"] == "done"
+
+
+def test_requeued_solve_continues_in_the_same_run_directory(world: dict) -> None:
+    """A preemption or node failure requeues the solve job (``--requeue``); it starts again by
+    itself and the run ends with one score, no re-submission needed."""
+    world["sleep"].write_text("25")
+    assert _submit(world, "seed=6", "experiment=requeue").returncode == 0
+    run = _run(world, 6, "requeue")
+    _until(lambda: _stages(run)["solve"]["status"] == "running")
+    job = _stages(run)["solve"]["job_id"]
+    script = (run / "slurm" / f"{job}_submission.sh").read_text()
+    assert "#SBATCH --requeue" in script
+    time.sleep(2)
+    world["sleep"].write_text("0")
+    subprocess.run(["scontrol", "requeue", job], env=world["env"], check=True)
+    _wait(run / "score.json", timeout=240)
+    stages = _stages(run)
+    assert stages["solve"]["job_id"] == job and stages["solve"]["attempts"] == 2
+    assert json.loads((run / "solve" / "error.attempt1.json").read_text())["type"] == "Interrupted"
+    assert json.loads((run / "solve" / "exit.json").read_text())["reason"] == "finished"
+    assert list(run.rglob("score.json")) == [run / "score.json"]
+    assert "restart 1" in (run / "ptb.log").read_text()
+
+
+def test_agent_failures_are_retried_only_when_asked(world: dict) -> None:
+    world["fail"].write_text("")
+    assert _submit(world, "seed=7", "experiment=retry").returncode == 0
+    run = _run(world, 7, "retry")
+    _wait(run / "score.json")
+    _until(lambda: _stages(run)["log"]["status"] == "done")
+    assert json.loads((run / "solve" / "exit.json").read_text())["reason"] == "crashed"
+    assert json.loads((run / "score.json").read_text())["fallback"] == "no_final_model"
+    before = _stages(run)
+    assert _submit(world, "seed=7", "experiment=retry").returncode == 0
+    assert _stages(run) == before  # an agent failure is a result, not resubmitted
+
+    world["fail"].unlink()
+    out = _submit(world, "seed=7", "experiment=retry", "launcher.retry_agent_failures=true")
+    assert out.returncode == 0, out.stderr[-2000:]
+    _wait(run / "score.json")
+    assert json.loads((run / "score.json").read_text())["fallback"] is None
+    assert (run / "attempts" / "1" / "solve" / "exit.json").exists()
+    assert json.loads(run.joinpath("manifest.json").read_text())["agent_retries"][0]["why"] == (
+        "crashed"
+    )
+
+
+def test_multirun_sweep_is_submitted_as_chained_arrays(world: dict) -> None:
     t0 = time.monotonic()
-    out = _submit(world, "seed=3,4", multirun=True)
+    out = _submit(world, "seed=3,4", "experiment=arrays", multirun=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert time.monotonic() - t0 < 90
-    for seed in (3, 4):
-        _wait(_run(world, seed) / "score.json")
+    runs = [_run(world, seed, "arrays") for seed in (3, 4)]
+    for run in runs:
+        _wait(run / "score.json")
+    jobs = [{s: e["job_id"] for s, e in _stages(r).items()} for r in runs]
+    for job in ("solve", "evaluate", "judge", "score"):
+        arrays = {j[job].split("_")[0] for j in jobs}
+        assert len(arrays) == 1, f"{job}: one array for both runs, got {jobs}"
+        assert sorted(j[job].split("_")[1] for j in jobs) == ["0", "1"]
+    for run in runs:  # aftercorr: each run's evaluate waited for its own solve
+        stages = _stages(run)
+        assert stages["evaluate"]["started"] >= stages["solve"]["ended"]
+        assert stages["score"]["started"] >= stages["judge"]["ended"]
+        assert stages["solve"]["slurm_dir"].endswith("arrays/.slurm")
+    array = jobs[0]["score"].split("_")[0]
+    script = (runs[0].parent / ".slurm" / f"{array}_submission.sh").read_text()
+    assert f"aftercorr:{jobs[0]['evaluate'].split('_')[0]}" in script
+
+
+def test_embedded_default_sweep_completes(world: dict) -> None:
+    """The embedded default (recipe agent, tiny model, toy task) as a 2-seed sweep, shortened."""
+    out = _submit(world, "seed=0,1", "experiment=embedded", "agent.recipe.max_steps=10",
+                  "agent.recipe.max_train_examples=200", multirun=True, custom=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    exp = world["results"] / "embedded"
+    runs = [exp / f"recipe_sft__recipe__tiny__toy_calls__s{seed}" for seed in (0, 1)]
+    for run in runs:
+        _wait(run / "score.json", timeout=600)
+    for run in runs:
+        score = json.loads((run / "score.json").read_text())
+        assert score["agent"] == "recipe_sft" and score["raw"] is not None
+        assert score["fallback"] is None and score["base"] is not None
+    statuses = _status(world, exp)
+    assert {s["state"] for s in statuses.values()} == {"done"} and len(statuses) == 3

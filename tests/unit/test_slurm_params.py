@@ -1,11 +1,12 @@
+"""SLURM job parameters from the config: resources, dependencies, requeue, hold."""
+
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
 from ptb.config import register_configs
-from ptb.launch.slurm import executor_parameters, resources
+from ptb.launch.slurm import dependency, executor_parameters, resources
 from ptb.plan import to_run_config
-from ptb.rundir import RunDir
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 
@@ -22,7 +23,7 @@ def test_solve_job_takes_the_budget() -> None:
     res = resources(cfg, "solve")
     assert (res.cpus, res.mem_gb, res.gpus) == (16, 128, 1)
     assert res.time_min == 10 * 60 + 5 + 10  # hours + grace + margin
-    params = executor_parameters(cfg, RunDir(Path("/r/e/run")), "solve", [])
+    params = executor_parameters(cfg, "run.solve", "solve", [])
     assert params == {
         "name": "run.solve",
         "timeout_min": 615,
@@ -32,15 +33,34 @@ def test_solve_job_takes_the_budget() -> None:
         "slurm_account": "proj",
         "slurm_qos": "high",
         "slurm_gres": "gpu:h100:1",
+        "slurm_additional_parameters": {"requeue": True},
     }
 
 
 def test_cpu_jobs_ask_no_gpu_and_carry_dependencies() -> None:
     cfg = _cfg("agent=opus46", "model=qwen3_4b", "task=gsm8k")
-    params = executor_parameters(cfg, RunDir(Path("/r/e/run")), "score", ["11", "12"])
+    params = executor_parameters(cfg, "run.score", "score", ["11", "12"])
     assert "slurm_gres" not in params
     assert params["slurm_additional_parameters"] == {"dependency": "afterok:11:12"}
     assert (params["cpus_per_task"], params["mem_gb"], params["timeout_min"]) == (1, 4, 15)
+
+
+def test_array_dependencies_are_per_element_and_hold_is_kept() -> None:
+    cfg = _cfg("agent=opus46", "model=qwen3_4b", "task=gsm8k", "launcher.hold=true")
+    params = executor_parameters(cfg, "ptb.default.score", "score", ["7_0"], ["21", "22"])
+    assert params["slurm_additional_parameters"] == {
+        "hold": True,
+        "dependency": "aftercorr:21,aftercorr:22,afterok:7_0",
+    }
+    assert dependency([]) is None
+
+
+def test_requeue_follows_the_config() -> None:
+    cfg = _cfg("launcher.requeue=[judge]")
+    assert executor_parameters(cfg, "n", "judge", [])["slurm_additional_parameters"] == {
+        "requeue": True
+    }
+    assert "slurm_additional_parameters" not in executor_parameters(cfg, "n", "solve", [])
 
 
 def test_embedded_budget_fits_a_two_core_node() -> None:
@@ -48,3 +68,11 @@ def test_embedded_budget_fits_a_two_core_node() -> None:
     for job in ("solve", "evaluate", "judge", "score"):
         res = resources(cfg, job)
         assert res.cpus <= 2 and res.gpus == 0, job
+
+
+def test_a_misspelt_job_name_is_a_preflight_problem() -> None:
+    from ptb.preflight import check_launcher
+
+    problems = check_launcher(_cfg("launcher.requeue=[solv]"))
+    assert any("'solv' does not exist (did you mean 'solve'?)" in p.what for p in problems)
+    assert not [p for p in check_launcher(_cfg()) if "does not exist" in p.what]

@@ -34,3 +34,21 @@ def test_counts_and_exit_code(tmp_path: Path, capsys) -> None:  # type: ignore[n
     assert main([str(tmp_path), "--json"]) == 1
     states = {Path(r["run_dir"]).name: r["state"] for r in json.loads(capsys.readouterr().out)}
     assert states == {"ok": "done", "bad": "failed"}
+
+
+def test_without_slurm_the_run_directories_still_answer(
+    tmp_path: Path,
+    capsys,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    run = _run(tmp_path, "queued", {"prepare": "pending"})
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["stages"]["prepare"]["job_id"] = "41_3"
+    write_json(run / "manifest.json", manifest)
+    (run / "attempts" / "1").mkdir(parents=True)
+    write_json(run / "attempts" / "1" / "manifest.json", manifest)  # an archived attempt
+    monkeypatch.setenv("PATH", str(tmp_path / "no-slurm-here"))
+    assert find_runs(tmp_path) == [run]
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "no scheduler states" in out and "1 pending" in out

@@ -1,0 +1,1 @@
+"""Hydra launcher plugin of ptb: a multirun is composed, checked and launched as one batch."""

@@ -1,0 +1,59 @@
+"""Which failures a re-submission retries.
+
+Infrastructure failures — a stage that raised (``error.json``), a job that died without finishing
+its stage (node failure, time limit, scancel), a void run — are always retried: the stage is not
+done, so it runs again. Agent failures are results: the solve stage is done and the run is
+scored (with the baseline's score as fallback). They are retried only when asked
+(``launcher.retry_agent_failures=true``); the failed attempt is then moved aside, whole, to
+``attempts/<n>/`` and the run starts again from prepare in a clean run directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from ptb.fsutil import read_json, write_json
+from ptb.rundir import STAGES, RunDir, now_iso
+
+AGENT_FAILURES = ("crashed", "api_error")
+"""``exit.json`` reasons that are the agent's failure (``timeout`` is the budget running out: the
+run is scored on whatever ``final_model`` it left)."""
+NO_MODEL = ("no_final_model", "eval_failed")
+"""``evaluate/metrics.json`` statuses that mean the agent left no usable model."""
+_MOVED = ("solve", "final_model", "evaluate", "judge", "log", "score.json")
+
+
+def agent_failure(run: RunDir) -> str | None:
+    """Why the agent failed this run (``crashed``, ``no_final_model``, ...), or None."""
+    if run.exit_file.exists():
+        reason = read_json(run.exit_file).get("reason")
+        if reason in AGENT_FAILURES:
+            return str(reason)
+    if run.metrics.exists():
+        status = read_json(run.metrics).get("status")
+        if status in NO_MODEL:
+            return str(status)
+    return None
+
+
+def archive_attempt(run: RunDir, why: str) -> int:
+    """Move the run's stage outputs to ``attempts/<n>/`` and mark its stages pending again.
+
+    Returns ``n``. The manifest keeps the attempt counts and gains an ``agent_retries`` list.
+    """
+    manifest = run.read_manifest()
+    n = len(manifest.get("agent_retries", [])) + 1
+    dest = run.path / "attempts" / str(n)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in _MOVED:
+        src = run.path / name
+        if src.exists():
+            shutil.move(str(src), str(dest / name))
+    write_json(dest / "manifest.json", manifest)
+    with run.editing() as data:
+        for stage in STAGES:
+            entry = data.get("stages", {}).get(stage)
+            if entry and entry.get("status") != "skipped":
+                entry.update(status="pending", job_id=None, started=None, ended=None)
+        data.setdefault("agent_retries", []).append({"attempt": n, "why": why, "at": now_iso()})
+    return n

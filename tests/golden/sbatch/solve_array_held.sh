@@ -1,0 +1,28 @@
+#!/bin/bash
+
+# Parameters
+#SBATCH --account=proj
+#SBATCH --array=0-62%63
+#SBATCH --constraint=h100
+#SBATCH --cpus-per-task=16
+#SBATCH --error=/results/default/.slurm/%A_%a_0_log.err
+#SBATCH --gres=gpu:h100:1
+#SBATCH --hold
+#SBATCH --job-name=ptb.default.solve
+#SBATCH --mem=128GB
+#SBATCH --nodes=1
+#SBATCH --open-mode=append
+#SBATCH --output=/results/default/.slurm/%A_%a_0_log.out
+#SBATCH --partition=gpu
+#SBATCH --qos=normal
+#SBATCH --requeue
+#SBATCH --signal=USR2@90
+#SBATCH --time=615
+#SBATCH --wckey=submitit
+
+# setup
+module load cuda/12.4
+
+# command
+export SUBMITIT_EXECUTOR=slurm
+srun --unbuffered --output /results/default/.slurm/%A_%a_%t_log.out --error /results/default/.slurm/%A_%a_%t_log.err <python> -u -m submitit.core._submit /results/default/.slurm

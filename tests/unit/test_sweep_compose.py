@@ -1,0 +1,100 @@
+"""ptb's sweep composition gives every run exactly the config Hydra composes for its overrides,
+with far fewer composes (ptb.launch.sweep.SweepComposer)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
+
+from ptb.config import register_configs
+from ptb.launch.sweep import SweepComposer, plan_sweep
+from ptb.plan import saved_config, to_run_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _grid(**axes: list[str]) -> list[list[str]]:
+    keys = list(axes)
+    return [["launcher=slurm", *(f"{k}={v}" for k, v in zip(keys, combo, strict=True))]
+            for combo in itertools.product(*axes.values())]  # fmt: skip
+
+
+def _check(jobs: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> SweepComposer:
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        composer = SweepComposer(loader, master)
+        fulls = [compose("config", overrides=job) for job in jobs]
+        for job, full in zip(jobs, fulls, strict=True):
+            assert OmegaConf.to_container(composer(job)) == OmegaConf.to_container(full), job
+            cfg, saved, _ = composer.resolve(job)  # in place on the shared base, then undone
+            assert cfg == to_run_config(full) and saved == saved_config(full), job
+        for job, full in zip(jobs, fulls, strict=True):  # the shared bases are as they were
+            assert OmegaConf.to_container(composer(job)) == OmegaConf.to_container(full), job
+    return composer
+
+
+def test_grid_configs_are_exact_and_composed_once_per_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # opus46 and gpt52 bring different scaffolds, tiny brings its own budget: the footprints
+    # (agent+scaffold, model+budget, task) are disjoint, so runs are built by substitution.
+    jobs = _grid(agent=["opus46", "gpt52", "glm5"], model=["qwen3_4b", "tiny"],
+                 task=["gsm8k", "bfcl"], seed=["0", "1"], **{"budget.hours": ["3.5"]})  # fmt: skip
+    composer = _check(jobs, monkeypatch)
+    # reference + one per other choice (2 + 1 + 1) + VERIFY full composes; not one per run.
+    assert composer.composed <= 1 + 4 + 2 < len(jobs) // 2
+
+
+def test_interacting_choices_are_composed_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    # model=tiny picks a budget and the sweep picks budgets too: same setting, no substitution.
+    jobs = _grid(model=["qwen3_4b", "tiny"], budget=["h100_1h", "cpu_smoke"], task=["gsm8k"])
+    composer = _check(jobs, monkeypatch)
+    assert composer.composed == len(jobs)
+
+
+def test_each_baseline_is_planned_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    register_configs()
+    jobs = [[*j, f"results_dir={tmp_path}"] for j in _grid(agent=["opus46", "gpt52"],
+                                                           seed=["0", "1", "2"])]  # fmt: skip
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        plans = plan_sweep(SweepComposer(loader, master), jobs)
+    assert len({p.run.path for p in plans}) == 6
+    assert len({id(p.baseline) for p in plans}) == 1
+    assert plans[0].baseline is not None and plans[0].baseline.cfg.agent.name == "baseline_zeroshot"
+    assert [p.cfg.seed for p in plans] == [0, 1, 2, 0, 1, 2]
+
+
+def test_runs_sharing_a_baseline_share_arrays(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ptb.launch.slurm import _shape, plan_jobs
+    from ptb.plan import materialize
+
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    register_configs()
+    jobs = [[*j, f"results_dir={tmp_path}"]
+            for j in _grid(agent=["opus46"], task=["gsm8k", "bfcl"], seed=["0", "1"])]  # fmt: skip
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        plans = plan_sweep(SweepComposer(loader, master), jobs)
+    for plan in plans:
+        materialize(plan)
+    batch = [plan_jobs(p, {}) for p in plans]
+    for rj in batch:
+        assert list(rj.todo) == ["solve", "evaluate", "judge", "score"]
+        assert rj.todo["solve"] == ["prepare", "solve"] and rj.todo["score"] == ["score", "log"]
+        rj.baseline_job = "90_0" if rj.plan.cfg.task.name == "gsm8k" else "90_1"
+    shapes = [_shape(rj) for rj in batch]
+    assert shapes[0] == shapes[1] and shapes[2] == shapes[3] and shapes[0] != shapes[2]
