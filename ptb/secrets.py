@@ -29,9 +29,14 @@ _SECRET_PAIRS = re.compile(r"(api|access|private|secret)[_-]?key", re.I)
 _MIN_SECRET_LEN = 8
 
 
+_REFERENCE_SUFFIXES = ("_env", "_file", "_path", "_dir")
+"""Names that point at a secret (a variable's name, a file's path) rather than hold one."""
+
+
 def is_secret_name(name: str) -> bool:
-    """True for variable or config-key names that hold secret values (``*_env`` names are not)."""
-    if name.lower().endswith("_env"):
+    """True for variable or config-key names that hold secret values; names that only point at
+    one (``api_key_env``, ``credentials_file``) are not."""
+    if name.lower().endswith(_REFERENCE_SUFFIXES):
         return False
     words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+", name) if w}
     return bool(words & _SECRET_WORDS) or bool(_SECRET_PAIRS.search(name))

@@ -40,7 +40,7 @@ class AgentConfig:
     reasoning_effort: str | None = None
     """Passed to scaffolds that have it (Claude ``--effort``, Codex ``model_reasoning_effort``,
     OpenCode ``--variant``); others ignore it."""
-    auth: str = "api_key"
+    login: str = "api_key"
     """api_key | subscription: ``api_key_env`` then names a subscription token (Claude:
     ``CLAUDE_CODE_OAUTH_TOKEN``) or ``credentials_file`` a login file (Codex ``auth.json``)."""
     credentials_file: str | None = None

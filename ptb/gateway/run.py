@@ -49,7 +49,7 @@ def is_enabled(cfg: RunConfig) -> bool:
     if cfg.agent.kind == "baseline":
         return False
     if mode == "auto":
-        api_key = cfg.agent.auth == "api_key"  # subscription logins are not proxied (yet)
+        api_key = cfg.agent.login == "api_key"  # subscription logins are not proxied (yet)
         return cfg.agent.kind == "llm" and bool(cfg.agent.api_key_env) and api_key
     return mode == "true"
 
@@ -90,12 +90,12 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
                 "set agent.api_key_env, or gateway.enabled=auto",
             )
         )
-    if cfg.agent.auth != "api_key":
+    if cfg.agent.login != "api_key":
         problems.append(
             (
-                f"gateway.enabled=true but agent.auth={cfg.agent.auth}: the gateway passes API "
+                f"gateway.enabled=true but agent.login={cfg.agent.login}: the gateway passes API "
                 "keys only, not subscription logins",
-                "use an API key (agent.auth=api_key) or gateway.enabled=false",
+                "use an API key (agent.login=api_key) or gateway.enabled=false",
             )
         )
     if not allowed_models(cfg):

@@ -98,7 +98,7 @@ class ClaudeCodeScaffold(ClaudeLikeStream):
     )
 
     def key_target(self) -> str | None:
-        if self.ctx.api.auth == "subscription":
+        if self.ctx.api.login == "subscription":
             return "CLAUDE_CODE_OAUTH_TOKEN"
         return self.key_var
 

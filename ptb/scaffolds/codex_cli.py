@@ -33,7 +33,7 @@ class CodexCliScaffold(CliScaffold):
         self._started: set[str] = set()
 
     def _subscription(self) -> bool:
-        return self.ctx.api.auth == "subscription"
+        return self.ctx.api.login == "subscription"
 
     def config_toml(self) -> str:
         api = self.ctx.api
@@ -83,7 +83,7 @@ class CodexCliScaffold(CliScaffold):
             return {}
         if not source:
             raise ValueError(
-                "agent.auth=subscription with scaffold=codex_cli needs "
+                "agent.login=subscription with scaffold=codex_cli needs "
                 "agent.credentials_file=<path to your ~/.codex/auth.json>"
             )
         return {f"{CODEX_HOME}/auth.json": Path(source).expanduser()}

@@ -1,7 +1,7 @@
 """Where the agent's model API is and which variable holds its key: decided once, per run.
 
 The solve stage builds one ``Endpoint`` from the agent config (``agent.base_url``,
-``agent.api_key_env``, ``agent.auth``) and hands it to the adapter in ``SolveContext.endpoint``.
+``agent.api_key_env``, ``agent.login``) and hands it to the adapter in ``SolveContext.endpoint``.
 Adapters read the base URL and the key's *name* only from there, so a gateway can substitute its
 own URL and a per-run token (``Endpoint.replace(base_url=..., api_key_env=...)``) without any
 adapter knowing. The key's *value* never passes through an adapter: the solve stage copies it from
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ptb.config.agent import AgentConfig
 
-AUTH_MODES = ("api_key", "subscription")
+LOGIN_MODES = ("api_key", "subscription")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Endpoint:
     """Name of the host variable holding the key or subscription token; None: no key."""
     model: str | None
     """The model id sent on the wire."""
-    auth: str = "api_key"
+    login: str = "api_key"
     """api_key | subscription (Claude OAuth token, Codex ChatGPT login)."""
     credentials_file: str | None = None
     """For subscription logins that live in a file (Codex ``auth.json``): its host path."""
@@ -48,13 +48,13 @@ class Endpoint:
 
 
 def endpoint_for(agent: AgentConfig) -> Endpoint:
-    if agent.auth not in AUTH_MODES:
-        raise ValueError(f"agent.auth={agent.auth!r}: expected one of {', '.join(AUTH_MODES)}")
+    if agent.login not in LOGIN_MODES:
+        raise ValueError(f"agent.login={agent.login!r}: expected one of {', '.join(LOGIN_MODES)}")
     return Endpoint(
         base_url=agent.base_url,
         api_key_env=agent.api_key_env,
         model=agent.model_id,
-        auth=agent.auth,
+        login=agent.login,
         credentials_file=agent.credentials_file,
     )
 

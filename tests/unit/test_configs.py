@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import ptb.config
 from ptb.config import RunConfig
+from ptb.secrets import redact_mapping
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 SKIPPED_GROUPS = {"site"}
@@ -56,6 +57,14 @@ def test_options_found() -> None:
 def test_option_composes_and_validates(group: str, option: str) -> None:
     run = _to_run_config(_compose(f"{group}={option}"))
     assert getattr(run, group).name == option
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_saved_config_keeps_every_setting(group: str, option: str) -> None:
+    """Shipped configs hold no secret values, so redacting the saved config.yaml must change
+    nothing: SLURM jobs load their config back from it (agent.login, credentials_file, ...)."""
+    node = OmegaConf.to_container(_compose(f"{group}={option}"), resolve=True)
+    assert redact_mapping(node) == node
 
 
 @pytest.mark.parametrize(

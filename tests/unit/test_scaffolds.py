@@ -108,7 +108,7 @@ def test_claude_subscription_token(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     made = make(
         "claude_code",
         tmp_path,
-        "agent.auth=subscription",
+        "agent.login=subscription",
         "agent.api_key_env=CLAUDE_CODE_OAUTH_TOKEN",
     )
     env: dict[str, str] = {}
@@ -148,7 +148,7 @@ def test_codex_subscription_copies_auth_json_and_returns_a_refresh(
     login = tmp_path / "auth.json"
     login.write_text('{"tokens": "old"}')
     home = tmp_path / "home"
-    made = make("codex_cli", home, "agent.auth=subscription", f"agent.credentials_file={login}")
+    made = make("codex_cli", home, "agent.login=subscription", f"agent.credentials_file={login}")
     assert "forced_login_method" in made.files()[".codex/config.toml"]
     assert made.key_target() is None
     secrets = made.secret_files()
@@ -162,13 +162,13 @@ def test_codex_subscription_copies_auth_json_and_returns_a_refresh(
 
 
 def test_subscription_without_login_file_says_what_to_set(tmp_path: Path) -> None:
-    made = make("codex_cli", tmp_path, "agent.auth=subscription")
+    made = make("codex_cli", tmp_path, "agent.login=subscription")
     with pytest.raises(ValueError, match=r"agent\.credentials_file"):
         made.secret_files()
 
 
 def test_unknown_auth_mode(tmp_path: Path) -> None:
-    made = make("codex_cli", tmp_path, "agent.auth=oauth")
+    made = make("codex_cli", tmp_path, "agent.login=oauth")
     with pytest.raises(ValueError, match="api_key, subscription"):
         endpoint_for(made.ctx.cfg.agent)
 

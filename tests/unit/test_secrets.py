@@ -5,6 +5,8 @@ def test_secret_names() -> None:
     assert is_secret_name("ANTHROPIC_API_KEY")
     assert is_secret_name("CLAUDE_CODE_OAUTH_TOKEN")
     assert not is_secret_name("api_key_env")  # holds a *name*
+    assert not is_secret_name("credentials_file")  # holds a *path*
+    assert not is_secret_name("TOKEN_DIR")
     assert not is_secret_name("PATH")
     for name in (
         "HF_TOKEN",
