@@ -55,6 +55,11 @@ class Task(ABC):
         """Allowed training data ptb ships with the task (empty for hub benchmarks)."""
         return []
 
+    def allowed_items(self) -> list[Item]:
+        """Data the agent may train on that may share text with the test items (GSM8K's train
+        split): the contamination check ignores n-grams found here. Default: the train items."""
+        return self.train_items()
+
     def fewshot_items(self, k: int) -> list[Item]:
         """Examples for few-shot prompts, never drawn from the test items."""
         return self.train_items()[:k]

@@ -1,0 +1,141 @@
+"""The n-gram index of a test set and the scan of agent data against it.
+
+Questions (``Item.prompt``) and answers (``Item.target``) are indexed separately, each with its
+own n-gram length. Only *distinctive* n-grams go in: those also found in the allowed training
+data (``Task.allowed_items()``, e.g. GSM8K's train split or a toy task's train split) and those
+shared by many test items (prompt boilerplate such as BFCL's function-calling instructions) say
+nothing about one item and are left out. An item's coverage is the share of its distinctive
+n-grams found anywhere in the agent's data, counted once however often they repeat.
+
+Lookup is a two-step filter: a 16 MiB presence table indexed by the hash's top 24 bits rejects
+almost every n-gram of unrelated text with one gather; the survivors are confirmed by binary
+search in the sorted hash array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from math import ceil
+
+import numpy as np
+import numpy.typing as npt
+
+from ptb.judge.ngrams import U64, ngram_hashes, text_ngrams, word_hashes
+
+FILTER_BITS = 24
+_SHIFT = np.uint64(64 - FILTER_BITS)
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass
+class FieldIndex:
+    """Distinctive n-grams of one field (question or answer) of every test item."""
+
+    name: str
+    n: int
+    hashes: U64
+    """Sorted, unique."""
+    ptr: I64
+    """CSR: the items of ``hashes[k]`` are ``items[ptr[k]:ptr[k + 1]]``."""
+    items: I64
+    totals: I64
+    """Distinctive n-grams per item."""
+    removed_allowed: int = 0
+    removed_common: int = 0
+    present: npt.NDArray[np.bool_] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.present = np.zeros(1 << FILTER_BITS, dtype=bool)
+        self.present[(self.hashes >> _SHIFT).astype(np.int64)] = True
+
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        texts: Sequence[str],
+        allowed: Iterable[str],
+        n: int,
+        max_item_share: float,
+    ) -> FieldIndex:
+        per_item = text_ngrams(texts, n)
+        allowed_grams = np.unique(
+            np.concatenate([np.zeros(0, np.uint64), *text_ngrams(allowed, n)])
+        )
+        lengths = np.array([len(g) for g in per_item], dtype=np.int64)
+        grams = np.concatenate([np.zeros(0, np.uint64), *per_item])
+        owner = np.repeat(np.arange(len(per_item), dtype=np.int64), lengths)
+        keep = ~np.isin(grams, allowed_grams)
+        removed_allowed = int((~keep).sum())
+        grams, owner = grams[keep], owner[keep]
+        order = np.argsort(grams, kind="stable")
+        grams, owner = grams[order], owner[order]
+        uniq, first, counts = np.unique(grams, return_index=True, return_counts=True)
+        limit = max(2, ceil(max_item_share * len(texts)))
+        common = counts > limit
+        removed_common = int(counts[common].sum())
+        keep_rows = np.repeat(~common, counts)
+        uniq, counts = uniq[~common], counts[~common]
+        owner = owner[keep_rows]
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        totals = np.bincount(owner, minlength=len(texts)).astype(np.int64)
+        del first
+        return cls(name, n, uniq, ptr, owner, totals, removed_allowed, removed_common)
+
+    def lookup(self, grams: U64) -> I64:
+        """Positions in ``hashes`` of the n-grams of ``grams`` that are in the index."""
+        if not len(grams) or not len(self.hashes):
+            return np.zeros(0, dtype=np.int64)
+        cand = grams[self.present[(grams >> _SHIFT).astype(np.int64)]]
+        if not len(cand):
+            return np.zeros(0, dtype=np.int64)
+        pos = np.searchsorted(self.hashes, cand)
+        pos[pos == len(self.hashes)] = 0
+        return pos[self.hashes[pos] == cand].astype(np.int64)
+
+    def item_hits(self, ids: I64) -> I64:
+        """Distinct indexed n-grams found per item, given the distinct found positions."""
+        ids = np.unique(ids)
+        if not len(ids):
+            return np.zeros(len(self.totals), dtype=np.int64)
+        starts, ends = self.ptr[ids], self.ptr[ids + 1]
+        lens = ends - starts
+        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        owners = self.items[np.arange(lens.sum()) + offsets]
+        return np.bincount(owners, minlength=len(self.totals)).astype(np.int64)
+
+
+@dataclass
+class FieldScan:
+    """What one stream of text matched in one field index."""
+
+    ids: list[I64] = field(default_factory=list)
+    occurrences: int = 0
+
+    def distinct(self) -> I64:
+        return np.unique(np.concatenate([np.zeros(0, np.int64), *self.ids]))
+
+
+class Scanner:
+    """Feeds chunks of one text stream (a file) through the field indexes."""
+
+    def __init__(self, fields: Sequence[FieldIndex]) -> None:
+        self.fields = fields
+        self.keep = max(f.n for f in fields) - 1
+        self.carry = np.zeros(0, dtype=np.uint64)
+        self.scans = {f.name: FieldScan() for f in fields}
+        self.bytes = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Chunks must be cut between words (``extract.chunks`` does)."""
+        self.bytes += len(chunk)
+        words = np.concatenate([self.carry, word_hashes(chunk)])
+        for f in self.fields:
+            # n-grams wholly inside the carried words were counted with the previous chunk
+            skip = max(0, len(self.carry) - f.n + 1)
+            ids = f.lookup(ngram_hashes(words, f.n)[skip:])
+            if len(ids):
+                scan = self.scans[f.name]
+                scan.ids.append(np.unique(ids))
+                scan.occurrences += len(ids)
+        self.carry = words[len(words) - self.keep :] if self.keep else words[:0]
