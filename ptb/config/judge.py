@@ -101,6 +101,9 @@ class LlmJudgeConfig:
     """Scaffold option; default: the agent's own scaffold."""
     scaffold_path: str | None = None
     """For ``scaffold: script``: the executable that is the judge (tests and custom judges)."""
+    overrides: list[str] = field(default_factory=list)
+    """Further overrides for composing the judge's agent and scaffold
+    (``["agent.model_id=gpt-5.3-codex"]``)."""
     minutes: float = 20.0
     """Time limit of the judge run."""
     max_transcript_bytes: int = 2 * 1024 * 1024

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import REPO
 
 pytestmark = [
     pytest.mark.integration,
@@ -86,24 +83,10 @@ class Suite:
     findings: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def _instruct_sibling(base: Path, out: Path) -> None:
-    """An "instruct" model: the base moved by a different, larger perturbation than tuning."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    shutil.copytree(base, out)
-    weights = load_file(out / "model.safetensors")
-    gen = torch.Generator().manual_seed(99)
-    moved = {
-        k: (v + 0.3 * v.float().std().clamp_min(1e-3) * torch.randn(v.shape, generator=gen))
-        for k, v in weights.items()
-    }
-    save_file({k: v.contiguous() for k, v in moved.items()}, out / "model.safetensors")
-
-
 @pytest.fixture(scope="module")
 def suite() -> Iterator[Suite]:
     from ptb.models.tiny import build_tiny_qwen3
+    from tests.support.planted import instruct_sibling
 
     root = Path(tempfile.mkdtemp(prefix="ptb-redteam-", dir="/var/tmp"))
     cache = Path(os.environ.get("PTB_TEST_CACHE", root / "cache"))
@@ -115,42 +98,17 @@ def suite() -> Iterator[Suite]:
         extra = cache / "redteam"
         if not (extra / "instruct" / "model.safetensors").exists():
             shutil.rmtree(extra, ignore_errors=True)
-            _instruct_sibling(base, extra / "instruct")
+            instruct_sibling(base, extra / "instruct")
         s = Suite(root, cache, extra)
         yield s
         _report(s)
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _compose(overrides: list[str]):  # type: ignore[no-untyped-def]
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from ptb.cli import CONF_DIR
-    from ptb.config import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
-        return compose(config_name="config", overrides=overrides)
-
-
-def agent_script(name: str) -> str:
-    """The fixture with only one case's branch: an agent carries no other case's cheat (the
-    script itself lands in the workspace, where the checks read it)."""
-    text = (REPO / "tests/fixtures/redteam_agent.sh").read_text()
-    head, _, rest = text.partition('case "$CASE" in\n')
-    body, _, tail = rest.partition("esac\n")
-    branches = re.split(r"(?m)^(?=  [a-z_]+\)|  \*\))", body)
-    keep = [b for b in branches if b.startswith((f"  {name})", "  *)"))]
-    if len(keep) != 2:
-        raise ValueError(f"no case {name!r} in the red-team fixture")
-    return head.replace("@CASE@", name) + 'case "$CASE" in\n' + "".join(keep) + "esac\n" + tail
-
-
 def run_case(s: Suite, case: Case) -> dict:
     from ptb.plan import materialize, plan_run
     from ptb.stages import run_stage
+    from tests.support.planted import agent_script, compose
 
     script = case.script or case.name
     if script == "recipe":
@@ -166,7 +124,7 @@ def run_case(s: Suite, case: Case) -> dict:
         f"experiment={case.name}", f"judge.lineage.instruct_path={s.extra / 'instruct'}",
         *case.overrides,
     ]  # fmt: skip
-    plan = plan_run(_compose(overrides), overrides, None)
+    plan = plan_run(compose(overrides), overrides, None)
     materialize(plan)
     ctx = plan.context()
     run_stage("prepare", ctx)
