@@ -22,7 +22,7 @@ from ptb.config.root import RunConfig
 from ptb.fsutil import read_json
 from ptb.judge.base import Finding
 from ptb.judge.extract import Source, chunks, find_sources
-from ptb.judge.index import I64, FieldIndex, Scanner
+from ptb.judge.index import I64, FieldIndex, Scanner, filters
 from ptb.rundir import RunDir
 from ptb.tasks import Item, load_task
 
@@ -31,6 +31,9 @@ from ptb.tasks import Item, load_task
 class TestIndex:
     items: list[Item]
     fields: list[FieldIndex]
+
+    def __post_init__(self) -> None:
+        self.filters = filters(self.fields)
 
     @classmethod
     def build(
@@ -85,7 +88,7 @@ def scan_sources(index: TestIndex, sources: list[Source]) -> ScanReport:
     total = 0
     t0 = time.perf_counter()
     for source in sources:
-        scanner = Scanner(index.fields)
+        scanner = Scanner(index.fields, index.filters)
         for chunk in chunks(source):
             scanner.feed(chunk)
         total += scanner.bytes

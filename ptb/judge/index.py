@@ -7,9 +7,9 @@ shared by many test items (prompt boilerplate such as BFCL's function-calling in
 nothing about one item and are left out. An item's coverage is the share of its distinctive
 n-grams found anywhere in the agent's data, counted once however often they repeat.
 
-Lookup is a two-step filter: a 16 MiB presence table indexed by the hash's top 24 bits rejects
-almost every n-gram of unrelated text with one gather; the survivors are confirmed by binary
-search in the sorted hash array.
+Lookup is a two-step filter: a 4 MiB bitset indexed by the hash's top 25 bits (small enough to
+stay in cache) rejects nearly every n-gram of unrelated text with one gather; the few survivors
+are sorted and confirmed by binary search in the sorted hash array.
 """
 
 from __future__ import annotations
@@ -23,9 +23,32 @@ import numpy.typing as npt
 
 from ptb.judge.ngrams import U64, ngram_hashes, text_ngrams, word_hashes
 
-FILTER_BITS = 24
+FILTER_BITS = 25
 _SHIFT = np.uint64(64 - FILTER_BITS)
 I64 = npt.NDArray[np.int64]
+
+
+def bitset(hashes: U64) -> npt.NDArray[np.uint8]:
+    """The presence bitset over the top ``FILTER_BITS`` bits of ``hashes``."""
+    bits = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
+    top = (hashes >> _SHIFT).astype(np.int64)
+    np.bitwise_or.at(bits, top >> 3, (1 << (top & 7)).astype(np.uint8))
+    return bits
+
+
+def candidates(bits: npt.NDArray[np.uint8], grams: U64) -> U64:
+    """The n-grams whose bit is set, sorted (binary search runs faster on sorted keys)."""
+    top = grams >> _SHIFT
+    hit = (bits[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1)
+    return np.sort(grams[hit.view(bool)])
+
+
+def filters(fields: Sequence[FieldIndex]) -> dict[int, npt.NDArray[np.uint8]]:
+    """One bitset per n-gram length over every field of that length (one gather per chunk)."""
+    out: dict[int, npt.NDArray[np.uint8]] = {}
+    for n in {f.n for f in fields}:
+        out[n] = bitset(np.concatenate([f.hashes for f in fields if f.n == n]))
+    return out
 
 
 @dataclass
@@ -43,11 +66,11 @@ class FieldIndex:
     """Distinctive n-grams per item."""
     removed_allowed: int = 0
     removed_common: int = 0
-    present: npt.NDArray[np.bool_] = field(init=False)
+    present: npt.NDArray[np.uint8] = field(init=False)
+    """Bitset over the top ``FILTER_BITS`` bits of the hashes."""
 
     def __post_init__(self) -> None:
-        self.present = np.zeros(1 << FILTER_BITS, dtype=bool)
-        self.present[(self.hashes >> _SHIFT).astype(np.int64)] = True
+        self.present = bitset(self.hashes)
 
     @classmethod
     def build(
@@ -84,10 +107,11 @@ class FieldIndex:
 
     def lookup(self, grams: U64) -> I64:
         """Positions in ``hashes`` of the n-grams of ``grams`` that are in the index."""
-        if not len(grams) or not len(self.hashes):
-            return np.zeros(0, dtype=np.int64)
-        cand = grams[self.present[(grams >> _SHIFT).astype(np.int64)]]
-        if not len(cand):
+        return self.confirm(candidates(self.present, grams))
+
+    def confirm(self, cand: U64) -> I64:
+        """Positions in ``hashes`` of the sorted candidates that really are in the index."""
+        if not len(cand) or not len(self.hashes):
             return np.zeros(0, dtype=np.int64)
         pos = np.searchsorted(self.hashes, cand)
         pos[pos == len(self.hashes)] = 0
@@ -119,8 +143,13 @@ class FieldScan:
 class Scanner:
     """Feeds chunks of one text stream (a file) through the field indexes."""
 
-    def __init__(self, fields: Sequence[FieldIndex]) -> None:
+    def __init__(
+        self,
+        fields: Sequence[FieldIndex],
+        by_n: dict[int, npt.NDArray[np.uint8]] | None = None,
+    ) -> None:
         self.fields = fields
+        self.filters = by_n if by_n is not None else filters(fields)
         self.keep = max(f.n for f in fields) - 1
         self.carry = np.zeros(0, dtype=np.uint64)
         self.scans = {f.name: FieldScan() for f in fields}
@@ -130,10 +159,13 @@ class Scanner:
         """Chunks must be cut between words (``extract.chunks`` does)."""
         self.bytes += len(chunk)
         words = np.concatenate([self.carry, word_hashes(chunk)])
+        cands: dict[int, U64] = {}
         for f in self.fields:
-            # n-grams wholly inside the carried words were counted with the previous chunk
-            skip = max(0, len(self.carry) - f.n + 1)
-            ids = f.lookup(ngram_hashes(words, f.n)[skip:])
+            if f.n not in cands:
+                # n-grams wholly inside the carried words were counted with the previous chunk
+                skip = max(0, len(self.carry) - f.n + 1)
+                cands[f.n] = candidates(self.filters[f.n], ngram_hashes(words, f.n)[skip:])
+            ids = f.confirm(cands[f.n])
             if len(ids):
                 scan = self.scans[f.name]
                 scan.ids.append(np.unique(ids))
