@@ -181,7 +181,7 @@ def main() -> None:
             "speedup_cpu": round(fast_cpu_mb_s / plain_cpu_mb_s, 1),
             "planted_items_found": len(found),
             "plain_hits_in_first_part": plain_hits,
-            "machine": f"{platform.machine()} {os.cpu_count()} cpus (shared), numpy {np.__version__}",
+            "machine": f"{platform.machine()} {os.cpu_count()} cpus (shared), numpy {np.__version__}",  # noqa: E501
         }), flush=True)  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -54,7 +54,7 @@ PAD = 16
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [2**64 - 1], dtype=np.uint64)
 _WORD_MULT = np.uint64(0x9E3779B97F4A7C15)
 MAX_WORD_LOADS = 8
-"""Words are hashed on their first 8 × 8 = 64 characters (longer ones are not prose)."""
+"""Words are hashed on their first 8 * 8 = 64 characters (longer ones are not prose)."""
 
 
 def word_values(data: bytes) -> npt.NDArray[np.uint8]:
