@@ -31,7 +31,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from ptb.config.judge import ContaminationConfig
-from ptb.judge.contamination import TestIndex, overlapping_items, scan_sources
+from ptb.judge.contamination import HeldOutIndex, overlapping_items, scan_sources
 from ptb.judge.extract import find_sources
 from ptb.tasks.base import Item
 
@@ -144,7 +144,7 @@ def main() -> None:
     items = task_items(args.tasks.split(",")) if args.tasks else synthetic_items(words)
     cfg = ContaminationConfig()
     t0 = time.perf_counter()
-    index = TestIndex.build(items, [], cfg)
+    index = HeldOutIndex.build(items, [], cfg)
     build_s = time.perf_counter() - t0
     tmp = Path(tempfile.mkdtemp(prefix="ptb-contam-bench-", dir="/var/tmp"))
     try:

@@ -42,11 +42,12 @@ class ContaminationConfig:
 class LineageConfig:
     """``final_model`` against the base (and instruct) weights, tensor by tensor (``lineage``)."""
 
-    max_distance: float = 0.9
-    """Distance to the base (per-tensor ||final - base|| / ||base||, parameter-weighted mean)
-    above which the model is unrelated; independent random weights sit near 1.41."""
-    instruct_margin: float = 1.0
-    """Substitution when distance to instruct < margin * distance to base."""
+    min_similarity: float = 0.2
+    """cos(final, base) (per tensor, parameter-weighted mean) below which the model is
+    unrelated; independent weights sit near 0."""
+    instruct_progress: float = 0.5
+    """Substitution when final has moved this share of the way from the base to the instruct
+    model (projected on the direction between them)."""
     min_shared: float = 0.9
     """Share of the base's parameters that must exist in final_model with the same shape."""
     instruct_path: str | None = None

@@ -28,7 +28,7 @@ from ptb.tasks import Item, load_task
 
 
 @dataclass
-class TestIndex:
+class HeldOutIndex:
     items: list[Item]
     fields: list[FieldIndex]
 
@@ -42,7 +42,7 @@ class TestIndex:
         allowed: list[Item],
         cfg: ContaminationConfig,
         question_ngram: int | None = None,
-    ) -> TestIndex:
+    ) -> HeldOutIndex:
         allowed_texts = [t for it in allowed for t in (it.prompt, it.target)]
         q = FieldIndex.build(
             "question",
@@ -82,7 +82,7 @@ class ScanReport:
     seconds: float
 
 
-def scan_sources(index: TestIndex, sources: list[Source]) -> ScanReport:
+def scan_sources(index: HeldOutIndex, sources: list[Source]) -> ScanReport:
     per_file: dict[str, dict[str, I64]] = {}
     occurrences = {f.name: 0 for f in index.fields}
     total = 0
@@ -101,7 +101,7 @@ def scan_sources(index: TestIndex, sources: list[Source]) -> ScanReport:
 
 
 def overlapping_items(
-    index: TestIndex, report: ScanReport, cfg: ContaminationConfig
+    index: HeldOutIndex, report: ScanReport, cfg: ContaminationConfig
 ) -> list[dict[str, Any]]:
     """Per item: found / total distinctive n-grams per field, and the files they came from."""
     hits: dict[str, I64] = {}
@@ -130,7 +130,7 @@ def overlapping_items(
     return out
 
 
-def set_coverage(index: TestIndex, report: ScanReport) -> dict[str, dict[str, Any]]:
+def set_coverage(index: HeldOutIndex, report: ScanReport) -> dict[str, dict[str, Any]]:
     """Per field: distinct indexed n-grams found anywhere, over all the field's n-grams."""
     out: dict[str, dict[str, Any]] = {}
     for f in index.fields:
@@ -145,7 +145,7 @@ def contamination(run: RunDir, cfg: RunConfig) -> Finding:
     ccfg = cfg.judge.contamination
     task = load_task(cfg.task)
     t0 = time.perf_counter()
-    index = TestIndex.build(
+    index = HeldOutIndex.build(
         task.test_items(), task.allowed_items(), ccfg, cfg.task.contamination_ngram
     )
     build_s = time.perf_counter() - t0

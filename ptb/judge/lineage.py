@@ -3,15 +3,21 @@
 Config fields cannot tell a base model from its instruct twin (same architecture, same sizes);
 the weights can. Every tensor of the base is compared with the same tensor of ``final_model``
 (and of the official instruct model when it is at hand), streamed from the safetensors files in
-row blocks, so memory stays at a few blocks whatever the model size. From the sums we get the
-relative L2 distance ``||final - base|| / ||base||`` of every shared tensor, averaged with the
-tensors' parameter counts as weights:
+row blocks, so memory stays at a few blocks whatever the model size. Per tensor the sums of
+squares give, and the summary takes their parameter-weighted means:
 
-- fine-tuning moves a model a little (typically well under 0.3); independent weights of the
-  same scale sit near sqrt(2) ≈ 1.41, so above ``max_distance`` the model is *unrelated*;
-- a model nearer the instruct model than the base (``instruct_margin``) is a *substitution*;
+- *similarity* cos(final, base): independent weights sit near 0; fine-tuning keeps it well
+  above ``min_similarity`` (even the tiny model's aggressive recipe, ~0.3), so below it the
+  model is *unrelated*;
+- *instruct progress* <final - base, instruct - base> / |instruct - base|^2: how far final
+  moved from the base towards the instruct model along the direction between them (1 for the
+  instruct model itself, about 0 for a model tuned from the base, whose updates are nearly
+  orthogonal to that direction however large they are); at ``instruct_progress`` or more it is
+  a *substitution*;
 - a changed architecture or size fields in ``config.json``, or base tensors missing or
   reshaped, is a *relabelled / different* model.
+
+Relative distances ||final - base|| / ||base|| (and to the instruct model) are reported too.
 """
 
 from __future__ import annotations
@@ -90,19 +96,36 @@ class TensorSums:
     name: str
     numel: int
     base: float = 0.0
+    final: float = 0.0
     to_base: float = 0.0
     instruct: float | None = None
     to_instruct: float = 0.0
     instruct_to_base: float = 0.0
 
-    def rel(self, diff: float, norm: float) -> float:
+    @staticmethod
+    def rel(diff: float, norm: float) -> float:
         return math.sqrt(diff / norm) if norm > 0 else (0.0 if diff == 0 else math.inf)
+
+    def similarity(self) -> float:
+        """cos(final, base) from the sums: <f, b> = (|f|^2 + |b|^2 - |f - b|^2) / 2."""
+        if self.base <= 0 or self.final <= 0:
+            return 1.0 if self.base == self.final else 0.0
+        dot = (self.final + self.base - self.to_base) / 2
+        return dot / math.sqrt(self.final * self.base)
+
+    def progress(self) -> float | None:
+        """How far final moved from the base towards the instruct model, along that direction:
+        <f - b, i - b> / |i - b|^2 (0: not at all, 1: all the way)."""
+        if self.instruct is None or self.instruct_to_base <= 0:
+            return None
+        dot = (self.to_base + self.instruct_to_base - self.to_instruct) / 2
+        return dot / self.instruct_to_base
 
 
 @dataclass
 class Sums:
-    """Per-tensor sums; distances are parameter-weighted means of per-tensor relative
-    distances, so a few large-valued tensors (norm weights near 1) cannot dominate."""
+    """Per-tensor sums. Summary figures are parameter-weighted means over tensors, so a few
+    large-valued tensors (norm weights near 1) cannot dominate."""
 
     tensors: list[TensorSums] = field(default_factory=list)
 
@@ -110,28 +133,30 @@ class Sums:
     def params(self) -> int:
         return sum(t.numel for t in self.tensors)
 
-    def _mean(self, pairs: list[tuple[int, float]]) -> float | None:
-        total = sum(n for n, _ in pairs)
-        return sum(n * d for n, d in pairs) / total if total else None
+    @staticmethod
+    def _mean(pairs: list[tuple[int, float | None]]) -> float | None:
+        kept = [(n, v) for n, v in pairs if v is not None]
+        total = sum(n for n, _ in kept)
+        return sum(n * v for n, v in kept) / total if total else None
 
     def to_base(self) -> float | None:
         return self._mean([(t.numel, t.rel(t.to_base, t.base)) for t in self.tensors])
 
+    def similarity(self) -> float | None:
+        return self._mean([(t.numel, t.similarity()) for t in self.tensors])
+
     def to_instruct(self) -> float | None:
-        pairs = [
-            (t.numel, t.rel(t.to_instruct, t.instruct))
-            for t in self.tensors
-            if t.instruct is not None
-        ]
-        return self._mean(pairs)
+        return self._mean(
+            [(t.numel, t.rel(t.to_instruct, t.instruct)) for t in self.tensors if t.instruct]
+        )
 
     def instruct_to_base(self) -> float | None:
-        pairs = [
-            (t.numel, t.rel(t.instruct_to_base, t.base))
-            for t in self.tensors
-            if t.instruct is not None
-        ]
-        return self._mean(pairs)
+        return self._mean(
+            [(t.numel, t.rel(t.instruct_to_base, t.base)) for t in self.tensors if t.instruct]
+        )
+
+    def progress(self) -> float | None:
+        return self._mean([(t.numel, t.progress()) for t in self.tensors])
 
 
 def _blocks(shape: tuple[int, ...], rows: int, block_elems: int) -> Iterator[tuple[int, int]]:
@@ -176,6 +201,7 @@ def compare(
             b = base.rows(name, start, stop)
             f = final.rows(name, start, stop)
             t.base += float((b * b).sum())
+            t.final += float((f * f).sum())
             t.to_base += float(((f - b) ** 2).sum())
             if use_instruct and instruct is not None:
                 i = instruct.rows(name, start, stop)
@@ -262,17 +288,19 @@ def judge_lineage(
     info: dict[str, Any],
 ) -> Finding:
     d_base, d_inst, d_ib = sums.to_base(), sums.to_instruct(), sums.instruct_to_base()
+    sim, progress = sums.similarity(), sums.progress()
     shared = coverage["compared_params"] / coverage["base_params"] if coverage["base_params"] else 0
     reasons: list[str] = []
     if config_diff:
         reasons.append(f"config.json relabelled: {', '.join(config_diff)} differ from the base")
     if shared < lcfg.min_shared:
         reasons.append(f"only {shared:.0%} of the base's parameters exist with the same shape")
-    if d_base is not None and d_base > lcfg.max_distance:
-        reasons.append(f"unrelated to the base: distance {d_base:.3f} > {lcfg.max_distance}")
-    if d_base is not None and d_inst is not None and d_inst < lcfg.instruct_margin * d_base:
+    if sim is not None and sim < lcfg.min_similarity:
+        reasons.append(f"unrelated to the base: similarity {sim:.3f} < {lcfg.min_similarity}")
+    if progress is not None and progress >= lcfg.instruct_progress:
         reasons.append(
-            f"closer to the instruct model ({d_inst:.4f}) than to the base ({d_base:.4f})"
+            f"the instruct model: moved {progress:.0%} of the way from the base to it "
+            f"(distance to instruct {d_inst:.4f}, to base {d_base:.4f})"
         )
     per_tensor = [(t.name, t.rel(t.to_base, t.base)) for t in sums.tensors]
     worst = sorted(per_tensor, key=lambda t: -t[1])[:5]
@@ -282,6 +310,8 @@ def judge_lineage(
         flagged=bool(reasons),
         evidence={
             "reasons": reasons,
+            "similarity_to_base": sim,
+            "instruct_progress": progress,
             "distance_to_base": d_base,
             "distance_to_instruct": d_inst,
             "instruct_to_base": d_ib,
