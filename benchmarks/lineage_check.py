@@ -124,14 +124,16 @@ def main() -> None:
         t0 = time.perf_counter()
         subprocess.run([*me, "--phase", "write"], check=True)
         write_s = time.perf_counter() - t0
-        out = subprocess.run([*me, "--phase", "compare"], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [*me, "--phase", "compare"], check=True, capture_output=True, text=True
+        )
         result = json.loads(out.stdout.strip().splitlines()[-1])
         size = sum(f.stat().st_size for f in args.dir.rglob("*.safetensors"))
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
         print(json.dumps({
             "benchmark": "lineage_check", "layers": args.layers, **result,
             "bytes_read_gb": round(size / 1024**3, 2), "write_s": round(write_s, 1),
-            "machine": f"{platform.machine()} {os.cpu_count()} cpus (shared), "
-                       f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 1024**3:.0f} GiB RAM",
+            "machine": f"{platform.machine()} {os.cpu_count()} cpus (shared), {ram:.0f} GiB RAM",
         }), flush=True)  # fmt: skip
     finally:
         if not args.keep:

@@ -16,10 +16,13 @@ from ptb.judge.contamination import HeldOutIndex, overlapping_items, scan_source
 from ptb.judge.extract import find_sources
 from ptb.tasks.base import Item
 
-VOCAB = ("the a farmer sells eggs apples market morning each day dozen price dollars she he "
-         "buys keeps rest bakes muffins friends four three seven sixteen how many much does make "
-         "train leaves station travels miles hour speed later arrives city noon what distance "
-         "total tank water litres fills empties minutes pipe rate").split()  # fmt: skip
+_VOCAB_TEXT = (
+    "the a farmer sells eggs apples market morning each day dozen price dollars she he "
+    "buys keeps rest bakes muffins friends four three seven sixteen how many much does "
+    "make train leaves station travels miles hour speed later arrives city noon what "
+    "distance total tank water litres fills empties minutes pipe rate "
+)
+VOCAB = _VOCAB_TEXT.split()
 BOILERPLATE = "Solve the problem and put the final answer after four hashes"
 
 
@@ -94,9 +97,9 @@ def write_hf_dataset(d: Path) -> None:
     ds = d / "saved_ds"
     ds.mkdir()
     table = pa.table({"text": [it.prompt + "\n" + it.target for it in ITEMS[:10]]})
-    with pa.OSFile(str(ds / "data-00000-of-00001.arrow"), "wb") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
+    sink = pa.OSFile(str(ds / "data-00000-of-00001.arrow"), "wb")
+    with sink, pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
     (ds / "state.json").write_text("{}")
 
 
@@ -104,9 +107,9 @@ def write_arrow_file(d: Path) -> None:
     import pyarrow as pa
 
     table = pa.table({"q": [it.prompt for it in ITEMS[:10]], "a": [it.target for it in ITEMS[:10]]})
-    with pa.OSFile(str(d / "f.arrow"), "wb") as sink:
-        with pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
+    sink = pa.OSFile(str(d / "f.arrow"), "wb")
+    with sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
 
 
 WRITERS = [write_jsonl, write_json_renamed, write_csv, write_py_literals, write_gz,
@@ -124,7 +127,7 @@ def test_every_format_finds_the_copied_items(tmp_path: Path, writer) -> None:  #
 
 def test_binary_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "blob.bin").write_bytes(b"\x00\x01" * 100)
-    _, report, items, skipped = scan(tmp_path)
+    _, _, items, skipped = scan(tmp_path)
     assert items == [] and skipped == [{"path": "blob.bin", "bytes": 200, "why": "binary"}]
 
 

@@ -90,7 +90,9 @@ def test_unrelated_model(models: dict[str, Any]) -> None:
         from transformers import AutoConfig, AutoModelForCausalLM
 
         torch.manual_seed(123)
-        AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(models["base"])).save_pretrained(out)
+        AutoModelForCausalLM.from_config(
+            AutoConfig.from_pretrained(models["base"])
+        ).save_pretrained(out)
 
     ev = check(models, make, "unrelated")
     assert ev["flagged"] and abs(ev["similarity_to_base"]) < 0.1, ev

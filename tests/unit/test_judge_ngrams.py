@@ -16,9 +16,12 @@ from ptb.judge.index import Scanner
 from ptb.judge.ngrams import PAD, ngram_hashes, normalise_words, word_hashes, word_values
 from ptb.tasks.base import Item
 
-WORDS = ("alpha beta gamma delta epsilon zeta theta iota kappa lambda mu nu xi omicron pi rho "
-         "sigma tau upsilon phi chi psi omega apple river stone cloud market doctor patient "
-         "engine theorem").split()  # fmt: skip
+_WORDS_TEXT = (
+    "alpha beta gamma delta epsilon zeta theta iota kappa lambda mu nu xi omicron pi rho "
+    "sigma tau upsilon phi chi psi omega apple river stone cloud market doctor patient "
+    "engine theorem "
+)
+WORDS = _WORDS_TEXT.split()
 
 
 def sentence(rng: random.Random, n: int) -> str:
@@ -29,7 +32,7 @@ def sentence(rng: random.Random, n: int) -> str:
     "variant",
     [
         "The  QUICK brown fox, jumps!",
-        json.dumps({"text": "The quick\nbrown fox \"jumps\""}),
+        json.dumps({"text": 'The quick\nbrown fox "jumps"'}),
         repr("The quick\tbrown fox\r\njumps"),
         "the-quick/brown_fox:jumps",
     ],
