@@ -155,3 +155,20 @@ def test_combine_counts_only_verdict_categories() -> None:
     ])  # fmt: skip
     assert verdict["disallowed_model"] and not verdict["contamination"] and verdict["flagged"]
     assert verdict["flagged_by"] == ["lineage"] and verdict["failed_checks"] == ["api_misuse"]
+
+
+def test_preflight_names_unknown_checks_and_the_llm_judges_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from omegaconf import OmegaConf
+
+    from ptb.preflight import check_judge
+    from tests.support.planted import compose
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    node = compose(
+        ["judge=rules+llm", "judge.llm.agent=gpt53codex", "judge.checks=[contamnation,llm_judge]"]
+    )
+    problems = [str(p) for p in check_judge(OmegaConf.to_object(node))]  # type: ignore[arg-type]
+    assert any("integrity check 'contamnation'" in p for p in problems), problems
+    assert any(p.startswith("LLM judge: OPENAI_API_KEY is unset") for p in problems), problems
