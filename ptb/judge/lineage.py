@@ -159,6 +159,12 @@ class Sums:
         return self._mean([(t.numel, t.progress()) for t in self.tensors])
 
 
+def _sq(x: Any) -> float:
+    """Sum of squares as one BLAS dot product (no temporary for the squares)."""
+    flat = x.reshape(-1)
+    return float(flat.dot(flat))
+
+
 def _blocks(shape: tuple[int, ...], rows: int, block_elems: int) -> Iterator[tuple[int, int]]:
     if not shape:
         yield 0, 1
@@ -200,14 +206,14 @@ def compare(
         for start, stop in _blocks(bshape, rows, block_elems):
             b = base.rows(name, start, stop)
             f = final.rows(name, start, stop)
-            t.base += float((b * b).sum())
-            t.final += float((f * f).sum())
-            t.to_base += float(((f - b) ** 2).sum())
+            t.base += _sq(b)
+            t.final += _sq(f)
+            t.to_base += _sq(f - b)
             if use_instruct and instruct is not None:
                 i = instruct.rows(name, start, stop)
-                t.instruct = (t.instruct or 0.0) + float((i * i).sum())
-                t.to_instruct += float(((f - i) ** 2).sum())
-                t.instruct_to_base += float(((i - b) ** 2).sum())
+                t.instruct = (t.instruct or 0.0) + _sq(i)
+                t.to_instruct += _sq(f - i)
+                t.instruct_to_base += _sq(i - b)
         sums.tensors.append(t)
     extra = sorted(final_names - set(base.names()))
     coverage = {
