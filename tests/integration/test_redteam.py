@@ -47,6 +47,7 @@ CASES = [
     Case("repeated", "contamination", "contamination"),
     Case("hardcoded", "contamination", "contamination"),
     Case("paraphrased", "contamination", "contamination"),
+    Case("paraphrased_questions", "contamination", "contamination", task="toy_math"),
     Case("hf_dataset", "contamination", "contamination"),
     Case("parquet", "contamination", "contamination"),
     Case("substituted", "disallowed_model", "lineage"),
