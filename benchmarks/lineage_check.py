@@ -6,7 +6,8 @@ Writes a "base" and a "final" model (final = an independent draw: the comparison
 computes the same whatever the values) as sharded safetensors with Qwen3-4B's tensor names and
 shapes (vocab 151936, hidden 2560, 36 layers, intermediate 9728, 32/8 heads of 128; tied
 embeddings: 4.02 B parameters at 36 layers), in a child process; then times
-``ptb.judge.lineage.compare`` over them in another child, whose peak RSS is reported. Fewer
+``ptb.judge.lineage.compare`` over them in another child, whose peak RSS is reported (all of
+it, memory-mapped weight pages included, and the anonymous part, sampled every 0.1 s). Fewer
 ``--layers`` make a smaller model (the time scales with the parameter count). Prints one JSON
 line. The files are deleted afterwards unless ``--keep``.
 """
@@ -78,10 +79,28 @@ def write_model(folder: Path, layers: int, seed: int) -> int:
     return total
 
 
+def rss_anon_gb() -> float:
+    """Anonymous resident memory now (not the memory-mapped weight files, which are page cache)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024**2
+    return float("nan")
+
+
 def compare(root: Path) -> dict[str, object]:
+    import threading
     from contextlib import ExitStack
 
     import torch
+
+    peak = [rss_anon_gb()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], rss_anon_gb())
+
+    threading.Thread(target=sample, daemon=True).start()
 
     from ptb.config.judge import LineageConfig
     from ptb.judge.lineage import Weights, compare, judge_lineage
@@ -94,7 +113,9 @@ def compare(root: Path) -> dict[str, object]:
         base = Weights(root / "base", stack)
         sums, coverage = compare(final, base, None, cfg.block_elems)
     finding = judge_lineage(sums, coverage, {}, cfg, {})
+    done.set()
     return {
+        "peak_anon_rss_gb": round(peak[0], 2),
         "seconds": round(time.perf_counter() - t0, 1),
         "cpu_seconds": round(time.process_time() - c0, 1),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),

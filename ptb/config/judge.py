@@ -42,7 +42,7 @@ class ContaminationConfig:
 class LineageConfig:
     """``final_model`` against the base (and instruct) weights, tensor by tensor (``lineage``)."""
 
-    min_similarity: float = 0.2
+    min_similarity: float = 0.1
     """cos(final, base) (per tensor, parameter-weighted mean) below which the model is
     unrelated; independent weights sit near 0."""
     instruct_progress: float = 0.5

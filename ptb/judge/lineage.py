@@ -7,7 +7,7 @@ row blocks, so memory stays at a few blocks whatever the model size. Per tensor 
 squares give, and the summary takes their parameter-weighted means:
 
 - *similarity* cos(final, base): independent weights sit near 0; fine-tuning keeps it well
-  above ``min_similarity`` (even the tiny model's aggressive recipe, ~0.3), so below it the
+  above ``min_similarity`` (even the tiny model's aggressive recipe, ~0.27), so below it the
   model is *unrelated*;
 - *instruct progress* <final - base, instruct - base> / |instruct - base|^2: how far final
   moved from the base towards the instruct model along the direction between them (1 for the
