@@ -12,7 +12,7 @@ their coverage, and the files it came from.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -80,24 +80,30 @@ class ScanReport:
     occurrences: dict[str, int]
     bytes: int
     seconds: float
+    unreadable: list[dict[str, Any]] = field(default_factory=list)
 
 
 def scan_sources(index: HeldOutIndex, sources: list[Source]) -> ScanReport:
+    """Scan every source; one that cannot be read (a corrupt parquet file) is listed, not fatal."""
     per_file: dict[str, dict[str, I64]] = {}
     occurrences = {f.name: 0 for f in index.fields}
+    unreadable: list[dict[str, Any]] = []
     total = 0
     t0 = time.perf_counter()
     for source in sources:
         scanner = Scanner(index.fields, index.filters)
-        for chunk in chunks(source):
-            scanner.feed(chunk)
+        try:
+            for chunk in chunks(source):
+                scanner.feed(chunk)
+        except Exception as exc:  # the agent's file, not ptb's fault: keep what was read
+            unreadable.append({"path": source.rel, "error": f"{type(exc).__name__}: {exc}"})
         total += scanner.bytes
         found = {name: scan.distinct() for name, scan in scanner.scans.items()}
         for name, scan in scanner.scans.items():
             occurrences[name] += scan.occurrences
         if any(len(ids) for ids in found.values()):
             per_file[source.rel] = found
-    return ScanReport(per_file, occurrences, total, time.perf_counter() - t0)
+    return ScanReport(per_file, occurrences, total, time.perf_counter() - t0, unreadable)
 
 
 def overlapping_items(
@@ -190,6 +196,7 @@ def contamination(run: RunDir, cfg: RunConfig) -> Finding:
             "files_scanned": len(sources),
             "bytes_scanned": report.bytes,
             "skipped": skipped[:100],
+            "unreadable": report.unreadable[:100],
             "excluded": exclude,
             "index_build_s": round(build_s, 3),
             "scan_s": round(report.seconds, 3),

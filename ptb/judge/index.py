@@ -93,7 +93,7 @@ class FieldIndex:
         grams, owner = grams[keep], owner[keep]
         order = np.argsort(grams, kind="stable")
         grams, owner = grams[order], owner[order]
-        uniq, first, counts = np.unique(grams, return_index=True, return_counts=True)
+        uniq, counts = np.unique(grams, return_counts=True)
         limit = max(2, ceil(max_item_share * len(texts)))
         common = counts > limit
         removed_common = int(counts[common].sum())
@@ -102,7 +102,6 @@ class FieldIndex:
         owner = owner[keep_rows]
         ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         totals = np.bincount(owner, minlength=len(texts)).astype(np.int64)
-        del first
         return cls(name, n, uniq, ptr, owner, totals, removed_allowed, removed_common)
 
     def lookup(self, grams: U64) -> I64:

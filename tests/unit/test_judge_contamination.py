@@ -174,3 +174,11 @@ def test_clean_text_finds_nothing(tmp_path: Path) -> None:
     index, report, items, _ = scan(tmp_path)
     assert items == []
     assert set_coverage(index, report)["question"]["share"] < 0.01
+
+
+def test_unreadable_file_is_listed_and_the_rest_still_scanned(tmp_path: Path) -> None:
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really parquet")
+    write_jsonl(tmp_path)
+    _, report, items, _ = scan(tmp_path)
+    assert len(items) == 10
+    assert [u["path"] for u in report.unreadable] == ["broken.parquet"]
