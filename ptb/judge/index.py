@@ -38,8 +38,8 @@ def bitset(hashes: U64) -> npt.NDArray[np.uint8]:
 
 def candidates(bits: npt.NDArray[np.uint8], grams: U64) -> U64:
     """The n-grams whose bit is set, sorted (binary search runs faster on sorted keys)."""
-    top = grams >> _SHIFT
-    hit = (bits[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & np.uint8(1)
+    top = (grams >> _SHIFT).astype(np.intp)
+    hit = (bits[top >> 3] >> (top & 7).astype(np.uint8)) & 1
     return np.sort(grams[hit.view(bool)])
 
 
@@ -157,16 +157,24 @@ class Scanner:
     def feed(self, chunk: bytes) -> None:
         """Chunks must be cut between words (``extract.chunks`` does)."""
         self.bytes += len(chunk)
-        words = np.concatenate([self.carry, word_hashes(chunk)])
+        new = word_hashes(chunk)
         cands: dict[int, U64] = {}
         for f in self.fields:
             if f.n not in cands:
-                # n-grams wholly inside the carried words were counted with the previous chunk
-                skip = max(0, len(self.carry) - f.n + 1)
-                cands[f.n] = candidates(self.filters[f.n], ngram_hashes(words, f.n)[skip:])
+                # the n-grams that start in the carried words and end in this chunk, then the
+                # chunk's own (no copy of the whole chunk's words)
+                tail = self.carry[max(0, len(self.carry) - (f.n - 1)) :]
+                edge = np.concatenate([tail, new[: f.n - 1]])
+                grams = np.concatenate([ngram_hashes(edge, f.n), ngram_hashes(new, f.n)])
+                cands[f.n] = candidates(self.filters[f.n], grams)
             ids = f.confirm(cands[f.n])
             if len(ids):
                 scan = self.scans[f.name]
                 scan.ids.append(np.unique(ids))
                 scan.occurrences += len(ids)
-        self.carry = words[len(words) - self.keep :] if self.keep else words[:0]
+        if not self.keep:
+            self.carry = new[:0]
+        elif len(new) >= self.keep:
+            self.carry = new[len(new) - self.keep :]
+        else:  # a chunk of fewer words than an n-gram: keep the older ones too
+            self.carry = np.concatenate([self.carry, new])[-self.keep :]

@@ -80,12 +80,17 @@ def test_chunked_scan_equals_whole_scan() -> None:
     whole = Scanner(index.fields)
     whole.feed(text)
     parts = Scanner(index.fields)
-    cuts = sorted(rng.sample([m.start() for m in re.finditer(rb" ", text)], 40))
+    spaces = [m.start() for m in re.finditer(rb" ", text)]
+    words = Scanner(index.fields)  # one word a chunk: n-grams span many chunks
+    for a, b in zip([0, *spaces], [*spaces, len(text)], strict=True):
+        words.feed(text[a:b])
+    cuts = sorted(rng.sample(spaces, 40))
     for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True):
         parts.feed(text[a:b])
     for name in ("question", "answer"):
-        assert whole.scans[name].distinct().tolist() == parts.scans[name].distinct().tolist()
-        assert whole.scans[name].occurrences == parts.scans[name].occurrences
+        for other in (parts, words):
+            assert whole.scans[name].distinct().tolist() == other.scans[name].distinct().tolist()
+            assert whole.scans[name].occurrences == other.scans[name].occurrences
     assert len(whole.scans["question"].distinct()) > 0
 
 
