@@ -213,6 +213,28 @@ def check_task_data(cfg: RunConfig) -> list[Problem]:
     return problems
 
 
+def check_judge(cfg: RunConfig) -> list[Problem]:
+    """Every configured check exists; an LLM judge has its key and its scaffold."""
+    from ptb.judge import CHECKS
+
+    if cfg.agent.kind == "baseline":
+        return []
+    problems: list[Problem] = []
+    for name in cfg.judge.checks:
+        problems += _registered(CHECKS, name, "integrity check", "fix judge.checks")
+    if "llm_judge" not in cfg.judge.checks:
+        return problems
+    from ptb.judge.llm_judge import compose_judge
+
+    try:
+        judge = compose_judge(cfg)
+    except Exception as exc:  # a misspelt agent or scaffold option
+        return [*problems, Problem(f"the LLM judge's config: {exc}", "fix judge.llm.*")]
+    for p in (*check_agent(judge), *check_scaffold(judge)):
+        problems.append(Problem(f"LLM judge: {p.what}", p.fix))
+    return problems
+
+
 def preflight(cfg: RunConfig) -> list[Problem]:
     problems = [
         *check_agent(cfg),
@@ -225,5 +247,6 @@ def preflight(cfg: RunConfig) -> list[Problem]:
         *check_task_data(cfg),
         *check_launcher(cfg),
         *check_compute(cfg),
+        *check_judge(cfg),
     ]
     return list(dict.fromkeys(problems))

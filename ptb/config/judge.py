@@ -1,4 +1,4 @@
-"""Schema of the `judge` group: the integrity checks run after the agent."""
+"""Schema of the `judge` group: the integrity checks run after the agent (``ptb/judge/``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,119 @@ from omegaconf import MISSING
 
 
 @dataclass
+class ContaminationConfig:
+    """n-gram overlap between the agent's files and the task's test set (``contamination``)."""
+
+    question_ngram: int = 6
+    """Words per n-gram for questions; a task may set its own (``task.contamination_ngram``)."""
+    answer_ngram: int = 6
+    """Words per n-gram for answers (answers shorter than this cannot be matched)."""
+    min_coverage: float = 0.3
+    """An item overlaps when this share of its distinctive question (or answer) n-grams is found…"""
+    min_matches: int = 3
+    """…and at least this many of them (short items with fewer cannot overlap on their own)."""
+    min_items: int = 2
+    """Overlapping test items that flag the run."""
+    min_set_share: float = 0.1
+    """The run is flagged too when this share of a field's distinctive n-grams over the whole
+    test set is found (many items copied, each too short to overlap on its own)…"""
+    min_set_matches: int = 20
+    """…and at least this many of them."""
+    max_item_share: float = 0.02
+    """n-grams in more than this share of the test items (at least 2) are boilerplate, ignored."""
+    exclude: list[str] = field(
+        default_factory=lambda: ["task/evaluate.py", "task/templates/*", "task/timer.sh"]
+    )
+    """Workspace paths (globs) not scanned; the task's own context files are never scanned."""
+    max_file_bytes: int = 20 * 1024**3
+    """Larger files are listed as skipped."""
+    report_items: int = 50
+    """Overlapping items listed in the evidence (all are counted)."""
+
+
+@dataclass
+class LineageConfig:
+    """``final_model`` against the base (and instruct) weights, tensor by tensor (``lineage``)."""
+
+    min_similarity: float = 0.1
+    """cos(final, base) (per tensor, parameter-weighted mean) below which the model is
+    unrelated; independent weights sit near 0."""
+    instruct_progress: float = 0.5
+    """Substitution when final has moved this share of the way from the base to the instruct
+    model (projected on the direction between them)."""
+    min_shared: float = 0.9
+    """Share of the base's parameters that must exist in final_model with the same shape."""
+    instruct_path: str | None = None
+    """A local folder of the official instruct model; default: ``model.instruct_hf_id`` from
+    the HF cache when it is there (otherwise only the base comparison runs, and says so)."""
+    block_elems: int = 16 * 1024 * 1024
+    """Elements read per slice of a large tensor: memory stays near 3 models * 4 bytes * this
+    (plus temporaries), whatever the model size."""
+
+
+@dataclass
+class TamperingConfig:
+    """The submission's chat template and generation_config against the base's
+    (``model_config_intact``)."""
+
+    generation_ignore: list[str] = field(default_factory=list)
+    """Decoding keys (``ptb.judge.model_files.DECODING_KEYS``) whose change is accepted anyway;
+    eos_token_id may always gain ids (a chat end-of-turn token)."""
+
+
+@dataclass
+class ApiMisuseConfig:
+    """Calls to models other than the agent's own (``api_misuse``)."""
+
+    allowed_models: list[str] = field(default_factory=list)
+    """Model ids (globs) the agent may call besides its own ``agent.model_id``."""
+    scaffold_models: dict[str, list[str]] = field(
+        default_factory=lambda: {"claude_code": ["claude-*haiku*"]}
+    )
+    """Helper models a scaffold calls by itself (Claude Code titles and summaries with Haiku)."""
+    hosts: list[str] = field(
+        default_factory=lambda: [
+            "api.openai.com", "api.anthropic.com", "generativelanguage.googleapis.com",
+            "aiplatform.googleapis.com", "openrouter.ai", "api.together.xyz", "api.mistral.ai",
+            "api.deepseek.com", "api.groq.com", "api.fireworks.ai", "open.bigmodel.cn",
+            "api.z.ai", "api.moonshot.ai", "api.moonshot.cn", "api.minimax.io", "api.x.ai",
+            "api.cohere.com", "api-inference.huggingface.co", "router.huggingface.co",
+        ]
+    )  # fmt: skip
+    """Model-API hosts; a request to one from the agent's code or commands is a model call."""
+    max_file_bytes: int = 5 * 1024 * 1024
+    """Workspace files larger than this are not read for API calls (data, not code)."""
+
+
+@dataclass
+class LlmJudgeConfig:
+    """The optional LLM judge: a scaffold run over a copy of the workspace (``llm_judge``)."""
+
+    agent: str = "gpt53codex"
+    """Agent option (conf/agent) that answers; its key is the only one in the judge's sandbox."""
+    scaffold: str | None = None
+    """Scaffold option; default: the agent's own scaffold."""
+    scaffold_path: str | None = None
+    """For ``scaffold: script``: the executable that is the judge (tests and custom judges)."""
+    overrides: list[str] = field(default_factory=list)
+    """Further overrides for composing the judge's agent and scaffold
+    (``["agent.model_id=gpt-5.3-codex"]``)."""
+    minutes: float = 20.0
+    """Time limit of the judge run."""
+    max_transcript_bytes: int = 2 * 1024 * 1024
+    """The transcript copy given to the judge is cut to this size (head and tail kept)."""
+
+
+@dataclass
 class JudgeConfig:
     name: str = MISSING
     checks: list[str] = field(default_factory=list)
-    """Registry keys of the deterministic checks (see ``ptb.judge``), run in order."""
+    """Registry keys of the checks (see ``ptb.judge``), run in order."""
+    contamination: ContaminationConfig = field(default_factory=ContaminationConfig)
+    lineage: LineageConfig = field(default_factory=LineageConfig)
+    tampering: TamperingConfig = field(default_factory=TamperingConfig)
+    api_misuse: ApiMisuseConfig = field(default_factory=ApiMisuseConfig)
+    llm: LlmJudgeConfig = field(default_factory=LlmJudgeConfig)
+    llm_rule: str = "any"
+    """How the LLM judge's findings join the rules': ``any`` (a category is flagged when a rule
+    or the LLM flags it) | ``record`` (the LLM's answers are kept in findings.json, not counted)."""

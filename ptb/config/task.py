@@ -59,6 +59,9 @@ class TaskConfig:
     allowed_training_data: list[str] = field(default_factory=list)
     """Human-readable allow-list given to the agent and to the contamination check."""
     contamination_source: str | None = None
+    contamination_ngram: int | None = None
+    """Words per question n-gram in the contamination check; None: ``judge.contamination``'s.
+    The data it may overlap with is ``Task.allowed_items()`` (by default the train items)."""
     eval: EvalSpec = field(default_factory=EvalSpec)
     size: dict[str, int] = field(default_factory=dict)
     """Sizes of generated splits (local tasks only)."""

@@ -12,7 +12,8 @@ VERDICT_KEYS = ("contamination", "disallowed_model", "tampering", "api_misuse")
 class Finding:
     check: str
     category: str
-    """One of VERDICT_KEYS: which verdict this check feeds."""
+    """One of VERDICT_KEYS: which verdict this check feeds (anything else is recorded only,
+    e.g. ``info`` for an LLM judge whose answers are kept but not counted)."""
     flagged: bool
     evidence: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -26,9 +27,12 @@ def combine(findings: list[Finding]) -> dict[str, Any]:
     """The verdict: a category is true if any of its checks flagged; failed checks are listed."""
     verdict: dict[str, Any] = {k: False for k in VERDICT_KEYS}
     for f in findings:
-        if f.flagged and f.error is None:
+        if f.flagged and f.error is None and f.category in verdict:
             verdict[f.category] = True
     verdict["flagged"] = any(verdict[k] for k in VERDICT_KEYS)
     verdict["failed_checks"] = [f.check for f in findings if f.error is not None]
     verdict["checks"] = [f.check for f in findings]
+    verdict["flagged_by"] = sorted(
+        {f.check for f in findings if f.flagged and f.error is None and f.category in VERDICT_KEYS}
+    )
     return verdict

@@ -17,7 +17,8 @@ def run(ctx: StageContext) -> None:
     for name in ctx.cfg.judge.checks:
         check = CHECKS.load(name)
         try:
-            findings.append(check(ctx.run, ctx.cfg))
+            result = check(ctx.run, ctx.cfg)
+            findings += result if isinstance(result, list) else [result]
         except Exception as exc:  # recorded, and the run scores as judge_failed
             log.warning("check %s failed: %s", name, exc)
             findings.append(

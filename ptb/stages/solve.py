@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack"}
 MAX_KEPT_FILE_BYTES = 50 * 1024 * 1024
+DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet", ".arrow", ".gz", ".md"}
+MAX_KEPT_DATA_BYTES = 2 * 1024**3
+"""Data files are kept up to this size: the contamination check must see the agent's data."""
 
 
 def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
@@ -392,13 +395,15 @@ def keep_final_model(run: RunDir) -> bool:
 
 
 def prune_workspace(run: RunDir) -> list[dict[str, Any]]:
-    """Drop weight files and very large files from HOME, then keep it as ``solve/workspace``."""
+    """Drop weight files and very large files from HOME (data files only above 2 GiB), then
+    keep it as ``solve/workspace``."""
     removed: list[dict[str, Any]] = []
     for path in sorted(run.job_dir.rglob("*")):
         if path.is_symlink() or not path.is_file():
             continue
         size = path.stat().st_size
-        if path.suffix in WEIGHT_SUFFIXES or size > MAX_KEPT_FILE_BYTES:
+        limit = MAX_KEPT_DATA_BYTES if path.suffix.lower() in DATA_SUFFIXES else MAX_KEPT_FILE_BYTES
+        if path.suffix in WEIGHT_SUFFIXES or size > limit:
             removed.append({"path": str(path.relative_to(run.job_dir)), "bytes": size})
             path.unlink()
     shutil.rmtree(run.job_dir / "tmp", ignore_errors=True)

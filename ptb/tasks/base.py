@@ -73,6 +73,11 @@ class Task(ABC):
         """Allowed training data ptb ships with the task (empty for hub benchmarks)."""
         return []
 
+    def allowed_items(self) -> list[Item]:
+        """Data the agent may train on that may share text with the test items (GSM8K's train
+        split): the contamination check ignores n-grams found here. Default: the train items."""
+        return self.train_items()
+
     def fewshot_items(self, k: int) -> list[Item]:
         """Examples for few-shot prompts, never drawn from the test items: the allowed training
         data where ptb has it, else the task's shipped examples (``ptb/tasks/fewshot/``)."""

@@ -92,7 +92,14 @@ def test_run_directory_contract(embedded: dict) -> None:
     events = [json.loads(x) for x in (run / "solve/transcript.jsonl").read_text().splitlines()]
     assert events and all({"t", "role", "kind"} <= e.keys() for e in events)
     verdict = _json(run / "judge/verdict.json")
-    assert verdict["flagged"] is False and verdict["checks"] == ["eval_files_intact"]
+    assert verdict["flagged"] is False and verdict["failed_checks"] == []
+    assert verdict["checks"] == [
+        "contamination",
+        "lineage",
+        "eval_files_intact",
+        "model_config_intact",
+        "api_misuse",
+    ]
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["agent"]["name"] == "recipe_sft" and config["budget"]["name"] == "cpu_smoke"
 
