@@ -40,11 +40,16 @@ def supports_overlay(binary: str) -> bool:
 
 
 def hidden_root(home: Path) -> Path:
-    """The folder replaced by an empty tmpfs: the results root of
-    ``<results>/<experiment>/<run>/solve/job``, so no other run of any experiment is visible.
+    """The folder replaced by an empty tmpfs: the results root of the run that holds HOME
+    (``<results>/<experiment>/<run>/solve/job``, the LLM judge's ``.../<run>/judge/llm/job``),
+    so no other run of any experiment is visible.
 
-    For a HOME outside that layout, its parent (so at least sibling folders are hidden).
+    The run is the nearest folder above HOME with a ``manifest.json``; failing that, the solve
+    layout is assumed; for a HOME outside both, its parent (so at least siblings are hidden).
     """
+    for run in home.parents:
+        if len(run.parents) >= 2 and (run / "manifest.json").is_file():
+            return run.parents[1]
     in_layout = home.parent.name == "solve" and len(home.parents) > 4
     return home.parents[3] if in_layout else home.parent
 

@@ -218,6 +218,14 @@ def test_hidden_root_is_the_results_root() -> None:
     assert hidden_root(Path("/scratch/job")) == Path("/scratch")
 
 
+def test_hidden_root_covers_the_llm_judges_home(tmp_path: Path) -> None:
+    run = tmp_path / "results" / "exp" / "run"
+    home = run / "judge" / "llm" / "job"
+    home.mkdir(parents=True)
+    (run / "manifest.json").write_text("{}")
+    assert hidden_root(home) == tmp_path / "results"
+
+
 def test_agent_image_pins_the_scaffold_clis() -> None:
     """containers/agent.def installs each CLI at the version its scaffold config names."""
     definition = (REPO / "containers" / "agent.def").read_text()
