@@ -21,12 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-import ptb.config
 import ptb.stages.solve as solve_stage
 import tests.support.fake_llm as fake_llm
-from ptb.plan import RunPlan, materialize, plan_run
+from ptb.plan import RunPlan
 from ptb.rundir import RunDir
 from ptb.scaffolds.endpoint import endpoint_for
 from ptb.scaffolds.tools import prefix
@@ -38,6 +36,7 @@ from tests.integration.test_scaffolds import (
     REPO,
     assert_no_key_written,
     exit_info,
+    plan_solve,
 )
 from tests.support.fake_llm import CACHED_TOKENS, IN_TOKENS, MARKER_FILE, OUT_TOKENS, FakeLLM
 
@@ -69,27 +68,7 @@ def fake(
 
 def plan(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) -> RunPlan:
     """The run of ``tests/integration/test_scaffolds.py:solve``, gateway on, not yet run."""
-    case = CASES[scaffold]
-    over = [
-        f"agent={case.agent}",
-        f"scaffold={scaffold}",
-        "model=tiny",
-        "task=toy_calls",
-        f"results_dir={tmp_path / 'results'}",
-        f"agent.base_url={server.url}{case.api_path}",
-        f"agent.api_key_env={KEY_VAR}",
-        "scaffold.max_retries=0",
-        "budget.hours=0.05",
-        "tracker=none",
-        "gateway.enabled=true",
-        *overrides,
-    ]
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        node = compose(config_name="config", overrides=over)
-    run_plan = plan_run(node, over, None)
-    materialize(run_plan)
-    return run_plan
+    return plan_solve(tmp_path, scaffold, server, "gateway.enabled=true", *overrides)
 
 
 def solve(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) -> RunDir:

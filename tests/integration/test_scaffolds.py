@@ -28,7 +28,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 
 import ptb.config
-from ptb.plan import materialize, plan_run
+from ptb.plan import RunPlan, materialize, plan_run
 from ptb.rundir import RunDir
 from ptb.scaffolds import SCAFFOLDS, Scaffold
 from ptb.stages import run_stage
@@ -82,7 +82,8 @@ def server(monkeypatch: pytest.MonkeyPatch, model_cache: str, clis: None) -> Ite
         yield fake
 
 
-def solve(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) -> RunDir:
+def plan_solve(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) -> RunPlan:
+    """The scripted run of ``scaffold`` against ``server``, planned and materialised, not run."""
     case = CASES[scaffold]
     over = [
         f"agent={case.agent}",
@@ -102,6 +103,11 @@ def solve(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) -> Ru
         node = compose(config_name="config", overrides=over)
     plan = plan_run(node, over, None)
     materialize(plan)
+    return plan
+
+
+def solve(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) -> RunDir:
+    plan = plan_solve(tmp_path, scaffold, server, *overrides)
     for stage in ("prepare", "solve"):
         run_stage(stage, plan.context())
     return plan.run
