@@ -171,7 +171,8 @@ def test_tampering_without_a_sandbox_is_flagged(tmp_path: Path) -> None:
     assert "WITHOUT isolation" in out.stderr
     run = results / "default" / RUN_ID
     findings = json.loads((run / "judge/findings.json").read_text())["checks"]
-    assert findings[0]["evidence"]["changed"] == ["evaluate.py"]
+    intact = next(f for f in findings if f["check"] == "eval_files_intact")
+    assert intact["flagged"] and intact["evidence"]["changed"] == ["evaluate.py"]
     score = json.loads((run / "score.json").read_text())
     base = json.loads((results / "default" / "baseline_zeroshot__none__tiny__toy_calls__s0"
                        / "score.json").read_text())  # fmt: skip
