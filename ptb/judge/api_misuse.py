@@ -21,6 +21,7 @@ agent's own code may not call.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import re
 from collections import Counter
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ptb.config.root import RunConfig
+from ptb.fsutil import read_json
 from ptb.judge.base import Finding
 from ptb.rundir import RunDir
 
@@ -108,7 +110,9 @@ def call_site(
     return {"models": other, "hosts": used_hosts}
 
 
-def _code_files(workspace: Path, max_bytes: int) -> list[Path]:
+def _code_files(workspace: Path, max_bytes: int, ptb_files: set[str]) -> list[Path]:
+    """The agent's code files; ``ptb_files`` are the sha256 of what ptb wrote into the task
+    folder, so identical copies of evaluate.py (which names the judge endpoint) are skipped."""
     files: list[Path] = []
     for path in sorted(workspace.rglob("*")):
         if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
@@ -116,12 +120,14 @@ def _code_files(workspace: Path, max_bytes: int) -> list[Path]:
         rel = str(path.relative_to(workspace))
         if any(fnmatch.fnmatch(rel, pat) for pat in SKIP):
             continue
-        if path.suffix.lower() in CODE_SUFFIXES:
-            files.append(path)
-        elif not path.suffix:
+        if path.suffix.lower() not in CODE_SUFFIXES:
+            if path.suffix:
+                continue
             with path.open("rb") as fh:
-                if fh.read(2) == b"#!":
-                    files.append(path)
+                if fh.read(2) != b"#!":
+                    continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() not in ptb_files:
+            files.append(path)
     return files
 
 
@@ -159,7 +165,13 @@ def api_misuse(run: RunDir, cfg: RunConfig) -> Finding:
     for i, cmd in enumerate(commands):
         if hit := call_site(cmd, patterns, own_hosts, acfg.hosts):
             sites.append({"where": f"transcript tool_call #{i}", **hit, "text": cmd[:300]})
-    files = _code_files(run.workspace, acfg.max_file_bytes) if run.workspace.is_dir() else []
+    prepared = run.solve / "prepared.json"
+    ptb_files: set[str] = set()
+    if prepared.exists():
+        ptb_files = set(read_json(prepared).get("protected", {}).values())
+    files = (
+        _code_files(run.workspace, acfg.max_file_bytes, ptb_files) if run.workspace.is_dir() else []
+    )
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
         if hit := call_site(text, patterns, own_hosts, acfg.hosts):
