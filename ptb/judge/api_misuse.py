@@ -83,10 +83,11 @@ def gateway_violations(path: Path, patterns: list[str]) -> dict[str, Any]:
         rec = json.loads(line)
         model = str(rec.get("model") or "")
         counts[model] += 1
-        if rec.get("allowed") is False or not is_allowed(model, patterns):
-            refused += rec.get("allowed") is False
-            if len(bad) < 20:
-                bad.append({k: rec.get(k) for k in ("ts", "api", "model", "allowed", "status")})
+        refused += rec.get("allowed") is False
+        # A call names another model; a refusal for an allowed model (usage limit) or a request
+        # naming none (a probe, a bad path) is not one.
+        if model and not is_allowed(model, patterns) and len(bad) < 20:
+            bad.append({k: rec.get(k) for k in ("ts", "api", "model", "allowed", "status")})
     return {
         "requests": sum(counts.values()),
         "by_model": dict(counts),

@@ -120,12 +120,15 @@ def test_gateway_log(tmp_path: Path) -> None:
     recs = [{"model": "claude-opus-4-6", "allowed": True}] * 3 + [
         {"model": "claude-3-5-haiku-20241022", "allowed": True},
         {"model": "gpt-4o", "allowed": True},
+        {"model": "gpt-5", "allowed": False, "status": 403},  # refused: still an attempt
+        # refused for the usage limit: the agent's own model, not misuse
         {"model": "claude-opus-4-6", "allowed": False, "status": 403},
+        {"model": None, "allowed": False, "status": 401},  # no model named (a bad token)
     ]
     log.write_text("".join(json.dumps(r) + "\n" for r in recs))
     g = gateway_violations(log, ALLOWED)
-    assert g["requests"] == 6 and g["refused"] == 1
-    assert [v["model"] for v in g["violations"]] == ["gpt-4o", "claude-opus-4-6"]
+    assert g["requests"] == 8 and g["refused"] == 3
+    assert [v["model"] for v in g["violations"]] == ["gpt-4o", "gpt-5"]
 
 
 def test_llm_answers(tmp_path: Path) -> None:
