@@ -22,6 +22,7 @@ import subprocess
 from pathlib import Path
 
 from ptb.sandbox.base import IsolatedSandbox
+from ptb.sandbox.forward import RELAY_SCRIPT
 
 TERM_SHIM_OUTER = ["env", "--ignore-signal=TERM"]
 TERM_SHIM_INNER = ["env", "--default-signal=TERM"]
@@ -99,9 +100,10 @@ class BwrapSandbox(IsolatedSandbox):
         args += _pairs("--ro-bind", list(spec.readonly))
         if self.relays.socket_dir is not None:
             args += ["--bind", str(self.relays.socket_dir), str(self.relays.socket_dir)]
+            args += ["--ro-bind", str(RELAY_SCRIPT), str(RELAY_SCRIPT)]
         for path in emptied:
             args += ["--remount-ro", str(path)]
-        inner = self.relays.wrap(self.python, argv)
+        inner = self.relays.wrap(self.python, argv, script=True)
         args += ["--chdir", str(spec.workdir), "--", *TERM_SHIM_INNER, *inner]
         return args
 

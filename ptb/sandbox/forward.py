@@ -36,6 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+RELAY_SCRIPT = Path(__file__).resolve()
+"""This module as a file: it needs only the standard library, so it runs by its path."""
+
 CHUNK = 65536
 
 
@@ -130,12 +133,16 @@ class Relays:
             self.socket_dir = None
         self.sockets.clear()
 
-    def wrap(self, python: str, argv: list[str]) -> list[str]:
+    def wrap(self, python: str, argv: list[str], script: bool = False) -> list[str]:
+        """The in-sandbox argv. ``script``: run this file by its path (stdlib only; the backend
+        binds ``RELAY_SCRIPT``), for sandboxes where ptb is not importable; otherwise
+        ``-m ptb.sandbox.forward`` (an image with ptb installed)."""
         if not self.sockets:
             return argv
         listen = [f"{fwd.inner_port}={path}" for fwd, path in self.sockets.items()]
         pairs = [a for spec in listen for a in ("--listen", spec)]
-        return [python, "-m", "ptb.sandbox.forward", *pairs, "--", *argv]
+        entry = [str(RELAY_SCRIPT)] if script else ["-m", "ptb.sandbox.forward"]
+        return [python, *entry, *pairs, "--", *argv]
 
 
 # ---------------------------------------------------------------- inside the sandbox

@@ -13,6 +13,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -78,10 +79,12 @@ def forwards_for(endpoint: Endpoint) -> tuple[Forward, ...]:
     return (Forward("127.0.0.1", port),) if port else ()
 
 
-def runtime_paths(cache_dir: str, base_model: str) -> tuple[Path, ...]:
+def runtime_paths(cache_dir: str, base_model: str, data: Iterable[str] = ()) -> tuple[Path, ...]:
     """What the agent's programs need to see read-only wherever they live on the host: the
-    interpreter and its environment, ptb's package (evaluate.py imports it), ptb's model cache
-    and a local base model. Backends skip the ones that do not exist."""
+    interpreter and its environment, ptb's package (evaluate.py imports it), ptb's model cache,
+    a local base model and the task's local data files (``task.data`` values without a scheme;
+    hub and package data live in the HF cache and the environment). Backends skip the ones
+    that do not exist."""
     import ptb
 
     paths = [
@@ -92,6 +95,7 @@ def runtime_paths(cache_dir: str, base_model: str) -> tuple[Path, ...]:
     ]
     if Path(base_model).is_absolute():  # a locally built model; hub ids live in the HF cache
         paths.append(Path(base_model))
+    paths += [Path(uri).expanduser().resolve() for uri in data if "://" not in uri]
     return tuple(dict.fromkeys(paths))
 
 
@@ -159,7 +163,7 @@ def _solve(
         env=env,
         readonly=tuple(task_dir / p for p in PROTECTED),
         gpus=cfg.budget.gpus,
-        extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"])
+        extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"], cfg.task.data.values())
         + scaffold.runtime_paths(),
         forwards=forwards_for(endpoint),
     )

@@ -176,7 +176,7 @@ def test_evaluate_py_inside_the_bwrap_sandbox(
         workdir=home / "task",
         env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
         readonly=(script,),
-        extra_ro_binds=runtime_paths(str(cache), str(tiny)),
+        extra_ro_binds=runtime_paths(str(cache), str(tiny), cfg.data.values()),
     )
     lines: list[str] = []
     sandbox = BwrapSandbox(SandboxConfig(name="bwrap", impl="bwrap", network="none"), spec)
