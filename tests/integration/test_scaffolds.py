@@ -225,7 +225,9 @@ def test_no_other_lookup_without_network(
         return [*trace, "-o", log, *plain(self)]
 
     monkeypatch.setattr(cls, "argv", traced)
-    run = solve(tmp_path, scaffold, server, "sandbox.network=none")
+    # The CLI's own lookups: talking straight to the fake server (through the gateway, it would
+    # connect to the gateway's port instead; test_gateway_clis covers that path).
+    run = solve(tmp_path, scaffold, server, "sandbox.network=none", "gateway.enabled=false")
     info = exit_info(run)
     assert info["reason"] == "finished", info
     assert (run.workspace / "task" / MARKER_FILE).is_file()
