@@ -25,13 +25,13 @@ from typing import Any
 
 from ptb.eval.backends import Sampling
 from ptb.eval.hf_static import StaticDecoder, bucket
-from ptb.eval.render import render_chat
+from ptb.eval.render import ChatRenderer
 
 __all__ = ["HFGenerator", "Sampling"]
 DECODERS = ("generate", "generate_static", "static", "compiled")
 
 
-class HFGenerator:
+class HFGenerator(ChatRenderer):
     """Loads a model folder once and generates completions for rendered prompts."""
 
     def __init__(
@@ -70,14 +70,6 @@ class HFGenerator:
             self.static = StaticDecoder(self.model, compile=decode == "compiled")
         if decode in ("generate_static", "compiled"):
             _allow_recompiles(torch)
-
-    def render(
-        self,
-        messages: list[dict[str, str]],
-        apply_chat_template: bool,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> str:
-        return render_chat(self.tokenizer, self.template, messages, apply_chat_template, tools)
 
     def generate_kwargs(self, sampling: Sampling) -> dict[str, Any]:
         """``generate`` settings: the task's decoding, never the model folder's own defaults."""

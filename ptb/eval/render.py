@@ -44,3 +44,19 @@ def _with_system(messages: list[dict[str, str]], text: str) -> list[dict[str, st
         first = {"role": "system", "content": messages[0]["content"] + "\n\n" + text}
         return [first, *messages[1:]]
     return [{"role": "system", "content": text}, *messages]
+
+
+class ChatRenderer:
+    """``render`` for the generation backends: each holds the model's ``tokenizer`` and the
+    chat ``template`` it evaluates with."""
+
+    tokenizer: Any
+    template: str
+
+    def render(
+        self,
+        messages: list[dict[str, str]],
+        apply_chat_template: bool,
+        tools: list[dict[str, Any]] | None = None,
+    ) -> str:
+        return render_chat(self.tokenizer, self.template, messages, apply_chat_template, tools)

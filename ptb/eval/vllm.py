@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ptb.eval.backends import Sampling
-from ptb.eval.render import render_chat
+from ptb.eval.render import ChatRenderer
 
 
 def sampling_params_kwargs(sampling: Sampling) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def engine_kwargs(
     return kwargs
 
 
-class VLLMGenerator:
+class VLLMGenerator(ChatRenderer):
     def __init__(
         self,
         model_path: Path,
@@ -103,14 +103,6 @@ class VLLMGenerator:
         self.max_model_len = max_model_len
         self.engine: Any = None
         self.engine_len = 0
-
-    def render(
-        self,
-        messages: list[dict[str, str]],
-        apply_chat_template: bool,
-        tools: list[dict[str, Any]] | None = None,
-    ) -> str:
-        return render_chat(self.tokenizer, self.template, messages, apply_chat_template, tools)
 
     def generate(self, prompts: list[str], sampling: Sampling, batch_size: int) -> list[str]:
         """All prompts in one call; ``batch_size`` is the transformers backend's and unused."""
