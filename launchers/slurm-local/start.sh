@@ -227,6 +227,25 @@ node_up() {  # the node answers and takes jobs
   [[ $(sinfo -h -n "$HOST" -o %T) =~ ^(idle|mixed|allocated|completing)$ ]]
 }
 
+reap_orphans() {  # jobs the controller still counts as running whose processes died with slurmd
+  # After a reboot or a killed session the saved state lists jobs as RUNNING that no process
+  # carries any more; they would hold the node's CPUs for ever. Called only when this run
+  # started slurmd, so no job can be half-launched. A job whose slurmstepd still answers is kept.
+  local job requeue reaped=0
+  for job in $(squeue -h -t RUNNING,COMPLETING -w "$HOST" -o %A); do
+    scontrol listpids "$job" >/dev/null 2>&1 && continue
+    requeue=$(scontrol -o show job "$job" | grep -o 'Requeue=[01]') || requeue=Requeue=0
+    if [[ $requeue == Requeue=1 ]] && scontrol requeue "$job" 2>/dev/null; then
+      log "job $job was running when the node went down; requeued it"
+    else
+      scancel "$job" || fail "could not cancel job $job, whose processes are gone"
+      log "job $job was running when the node went down and cannot be requeued; cancelled it"
+    fi
+    reaped=$((reaped + 1))
+  done
+  ((reaped == 0)) || log "$reaped job(s) from before the restart cleared"
+}
+
 restart_if_reconfigured() {
   local daemon
   ((CHANGED)) || return 0
@@ -257,8 +276,11 @@ main() {
   ensure_cluster
   start_slurm_daemon slurmctld slurmctld -f "$CONF"
   wait_for slurmctld scontrol ping
+  local slurmd_was_up=0
+  live_pid slurmd >/dev/null && slurmd_was_up=1
   start_slurm_daemon slurmd slurmd -f "$CONF" -N "$HOST"
   wait_for slurmd node_up
+  ((slurmd_was_up)) || reap_orphans
   printf 'export SLURM_CONF=%s\n' "$CONF" >"$DIR/env.sh"
   log "cluster up in $(elapsed "$t0") (logs in $DIR/log)"
   printf 'export SLURM_CONF=%s\n' "$CONF"

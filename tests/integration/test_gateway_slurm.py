@@ -18,24 +18,23 @@ import pytest
 from tests.conftest import REPO, ptb_env
 from tests.integration.test_gateway_run import AGENT, KEY_ENV, RUN_ID
 from tests.support.fake_upstream import OUTPUT, PROMPT, FakeUpstream
+from tests.support.slurm_cluster import fresh_cluster
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
 ]
-SCRIPTS = REPO / "launchers" / "slurm-local"
 
 
 def test_gateway_in_a_slurm_solve_job() -> None:
     if os.geteuid() != 0:
         pytest.skip("launchers/slurm-local needs root")
-    folder = Path("/var/tmp/ptb-slurm-gateway-test")
-    cluster_env = {**os.environ, "PTB_SLURM_DIR": str(folder), "PTB_SLURM_PORT": "7337"}
-    out = subprocess.run(["bash", str(SCRIPTS / "start.sh")], env=cluster_env, text=True,
-                         capture_output=True, timeout=600)  # fmt: skip
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    conf = {"SLURM_CONF": str(folder / "etc" / "slurm.conf")}
+    with fresh_cluster("gateway", 7337) as local:
+        _gateway_in_a_slurm_solve_job({"SLURM_CONF": local.slurm_conf})
+
+
+def _gateway_in_a_slurm_solve_job(conf: dict[str, str]) -> None:
     root = Path(tempfile.mkdtemp(prefix="ptb-slurm-gw-", dir="/var/tmp"))
     try:
         with FakeUpstream() as upstream:
@@ -81,7 +80,5 @@ def test_gateway_in_a_slurm_solve_job() -> None:
             if path.is_file():
                 assert upstream.key.encode() not in path.read_bytes(), path
     finally:
-        subprocess.run(["scancel", "-u", "root"], env={**cluster_env, **conf}, capture_output=True)
-        subprocess.run(["bash", str(SCRIPTS / "stop.sh")], env=cluster_env, capture_output=True,
-                       timeout=120)  # fmt: skip
+        subprocess.run(["scancel", "-u", "root"], env={**os.environ, **conf}, capture_output=True)
         shutil.rmtree(root, ignore_errors=True)

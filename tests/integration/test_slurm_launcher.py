@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, ptb_env
+from tests.support.slurm_cluster import fresh_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-SCRIPTS = REPO / "launchers" / "slurm-local"
 AGENT = """#!/usr/bin/env bash
 sleep "$(cat {sleep_file} 2>/dev/null || echo 0)"
 if [ -e {fail_file} ]; then echo "agent gives up" >&2; exit 3; fi
@@ -32,15 +32,10 @@ cp -r "$PTB_BASE_MODEL" final_model
 def cluster() -> Iterator[dict[str, str]]:
     if os.geteuid() != 0:
         pytest.skip("launchers/slurm-local needs root")
-    folder = Path("/var/tmp/ptb-slurm-launcher-test")
-    env = {**os.environ, "PTB_SLURM_DIR": str(folder), "PTB_SLURM_PORT": "7317"}
-    out = subprocess.run(["bash", str(SCRIPTS / "start.sh")], env=env, text=True,
-                         capture_output=True, timeout=600)  # fmt: skip
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    yield {"SLURM_CONF": str(folder / "etc" / "slurm.conf")}
-    conf = str(folder / "etc" / "slurm.conf")
-    subprocess.run(["scancel", "-u", "root"], env={**env, "SLURM_CONF": conf}, capture_output=True)
-    subprocess.run(["bash", str(SCRIPTS / "stop.sh")], env=env, capture_output=True, timeout=120)
+    with fresh_cluster("launcher", 7317) as local:
+        env = {**local.script_env, "SLURM_CONF": local.slurm_conf}
+        yield {"SLURM_CONF": local.slurm_conf}
+        subprocess.run(["scancel", "-u", "root"], env=env, capture_output=True)
 
 
 @pytest.fixture(scope="module")

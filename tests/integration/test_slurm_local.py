@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.slurm_cluster import fresh_cluster, run_script
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-SCRIPTS = REPO / "launchers" / "slurm-local"
+PORT = 6917  # its own ports, next to a development cluster on the default 6817
 DAEMON_PID_FILES = {
     "slurmd": "run/slurmd.pid",
     "slurmctld": "run/slurmctld.pid",
@@ -63,19 +64,8 @@ class Cluster:
         return state
 
 
-def script_env(folder: Path) -> dict[str, str]:
-    return {**os.environ, "PTB_SLURM_DIR": str(folder), "PTB_SLURM_PORT": "6917"}
-
-
 def start(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPTS / "start.sh")],
-        env=script_env(folder),
-        text=True,
-        capture_output=True,
-        timeout=600,  # includes apt-get install on a fresh machine
-        check=False,
-    )
+    return run_script("start.sh", folder, PORT, timeout=600)  # apt-get install on a fresh machine
 
 
 def daemon_pids(folder: Path) -> dict[str, int]:
@@ -114,27 +104,18 @@ def processes_mentioning(folder: Path) -> list[str]:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if os.geteuid() != 0:
         pytest.skip("start.sh needs root: it installs packages, runs the daemons and calls mknod")
-    folder = Path("/var/tmp/ptb-slurm-test")
-    done = start(folder)
-    assert done.returncode == 0, f"start.sh failed:\n{done.stdout}\n{done.stderr}"
-    pids = daemon_pids(folder)
-    assert set(pids) == set(DAEMON_PID_FILES), pids
-    conf = folder / "etc" / "slurm.conf"
-    env = {**script_env(folder), "SLURM_CONF": str(conf)}
-    try:
-        yield Cluster(folder, env, tmp_path_factory.mktemp("slurm-jobs"), done.stdout)
-    finally:
-        stop = subprocess.run(
-            ["bash", str(SCRIPTS / "stop.sh")],
-            env=script_env(folder),
-            text=True,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        assert stop.returncode == 0, f"stop.sh failed:\n{stop.stdout}\n{stop.stderr}"
-        assert not [name for name, pid in pids.items() if running(pid)]
-        assert not processes_mentioning(folder)
+    with fresh_cluster("local", PORT, stop=False) as local:
+        folder = local.folder
+        pids = daemon_pids(folder)
+        assert set(pids) == set(DAEMON_PID_FILES), pids
+        env = {**local.script_env, "SLURM_CONF": local.slurm_conf}
+        try:
+            yield Cluster(folder, env, tmp_path_factory.mktemp("slurm-jobs"), local.start_stdout)
+        finally:
+            stop = local.stop()
+            assert stop.returncode == 0, f"stop.sh failed:\n{stop.stdout}\n{stop.stderr}"
+            assert not [name for name, pid in pids.items() if running(pid)]
+            assert not processes_mentioning(folder)
 
 
 def test_start_prints_slurm_conf(cluster: Cluster) -> None:
@@ -196,3 +177,50 @@ def test_second_start_is_fast_and_keeps_the_daemons(cluster: Cluster) -> None:
     assert daemon_pids(cluster.folder) == before
     assert "is UP" in cluster.run("scontrol", "ping")
     assert cluster.run("sinfo", "-h", "-o", "%T") == "idle"
+
+
+def _job_processes(cluster: Cluster, job: str) -> set[int]:
+    """The job's processes and the slurmstepd that carries them."""
+    rows = cluster.run("scontrol", "listpids", job).splitlines()[1:]
+    pids = {int(row.split()[0]) for row in rows}
+    for pid in list(pids):
+        stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        parent = int(stat[1])
+        if Path(f"/proc/{parent}/comm").read_text().strip() == "slurmstepd":
+            pids.add(parent)
+    return pids
+
+
+def test_start_after_the_jobs_died_clears_them_from_the_node(cluster: Cluster) -> None:
+    """The cluster is stopped, then the machine reboots (or the session that ran it is killed):
+    the saved state still counts the jobs as running, and without start.sh clearing them they
+    would hold the node's CPUs for ever. Requeueable jobs go back to the queue, others end."""
+    again = cluster.sbatch(
+        "--requeue", "--cpus-per-task=1", "--output=/dev/null", "--wrap=sleep 300"
+    )
+    once = cluster.sbatch(
+        "--no-requeue", "--cpus-per-task=1", "--output=/dev/null", "--wrap=sleep 300"
+    )
+    deadline = time.monotonic() + 30
+    while (
+        cluster.run("squeue", "-h", "-j", f"{again},{once}", "-o", "%T").split() != ["RUNNING"] * 2
+    ):
+        assert time.monotonic() < deadline, "the two jobs did not start"
+        time.sleep(0.2)
+    doomed = _job_processes(cluster, again) | _job_processes(cluster, once)
+    stop = run_script("stop.sh", cluster.folder, PORT, timeout=120)
+    assert stop.returncode == 0, stop.stderr
+    for pid in doomed:
+        os.kill(pid, signal.SIGKILL)
+
+    done = start(cluster.folder)
+    assert done.returncode == 0, done.stderr
+    assert f"job {again} was running when the node went down; requeued it" in done.stderr
+    assert f"job {once} was running when the node went down and cannot be requeued" in done.stderr
+    assert cluster.wait_finished(once) == "CANCELLED"
+    assert "Restarts=1" in cluster.run("scontrol", "-o", "show", "job", again)
+    cluster.run("scancel", again)
+    assert cluster.wait_finished(again) == "CANCELLED"
+    # The node takes new work again.
+    job = cluster.sbatch("--cpus-per-task=2", "--output=/dev/null", "--wrap=true")
+    assert cluster.wait_finished(job) == "COMPLETED"
