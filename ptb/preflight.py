@@ -213,6 +213,22 @@ def check_task_data(cfg: RunConfig) -> list[Problem]:
     return problems
 
 
+def check_task_judge(cfg: RunConfig) -> list[Problem]:
+    """A judged task's judge key is there: the evaluate stage scores every run with it, and
+    the gateway's judge route (evaluate.py's in the sandbox) uses it too."""
+    spec = cfg.task.eval
+    if not spec.judge_model or not spec.judge_api_key_env or os.environ.get(spec.judge_api_key_env):
+        return []
+    return [
+        Problem(
+            f"task {cfg.task.name} is scored by the judge model {spec.judge_model}, and its key "
+            f"variable {spec.judge_api_key_env} is unset",
+            f"export {spec.judge_api_key_env}=... in the shell that runs ptb, or point "
+            "task.eval.judge_base_url at a local endpoint with task.eval.judge_api_key_env=null",
+        )
+    ]
+
+
 def check_judge(cfg: RunConfig) -> list[Problem]:
     """Every configured check exists; an LLM judge has its key and its scaffold."""
     from ptb.judge import CHECKS
@@ -245,6 +261,7 @@ def preflight(cfg: RunConfig) -> list[Problem]:
         *_registered(TRACKERS, cfg.tracker.impl, "tracker", "use tracker=wandb or tracker=none"),
         *check_model(cfg),
         *check_task_data(cfg),
+        *check_task_judge(cfg),
         *check_launcher(cfg),
         *check_compute(cfg),
         *check_judge(cfg),

@@ -16,7 +16,8 @@ and ``cache_write`` (Anthropic's cache writes) default to ``input``."""
 class GatewayConfig:
     name: str = "default"
     enabled: str = "auto"
-    """true | false | auto (on whenever the agent uses a provider key, ``agent.api_key_env``)."""
+    """true | false | auto: the agent's route whenever the agent uses a provider key
+    (``agent.api_key_env``), the judge route (evaluate.py's) whenever the task is judged."""
     allow_models: list[str] = field(default_factory=list)
     """Models allowed besides ``agent.model_id`` (e.g. a scaffold's small helper model)."""
     max_cost_usd: float | None = None

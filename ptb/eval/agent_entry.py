@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -11,6 +13,7 @@ from omegaconf import OmegaConf
 from ptb.config.model import ModelConfig
 from ptb.config.task import TaskConfig
 from ptb.eval.runner import evaluate
+from ptb.gateway.run import JUDGE_TOKEN_ENV, JUDGE_URL_ENV
 from ptb.sandbox.run_code import ENCLOSING
 
 SCRIPT = '''#!/usr/bin/env python3
@@ -43,6 +46,22 @@ def _load(schema: type, data: dict[str, Any]) -> Any:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), data))
 
 
+def use_judge_route(task: TaskConfig, environ: Mapping[str, str]) -> str | None:
+    """A judged task reaches its judge through the gateway's judge route (never with the real
+    key, which stays outside the sandbox). Returns why judging cannot work, or None."""
+    url = environ.get(JUDGE_URL_ENV)
+    if url:
+        task.eval.judge_base_url = url
+        task.eval.judge_api_key_env = JUDGE_TOKEN_ENV
+        return None
+    if task.eval.judge_api_key_env:
+        return (
+            f"{task.display_name} is scored by a judge model, and this run gives evaluate.py no "
+            "judge route (the run was started with gateway.enabled=false)"
+        )
+    return None  # a local judge endpoint without a key, reached directly
+
+
 def main(task: dict[str, Any], model: dict[str, Any], argv: list[str]) -> int:
     task_cfg: TaskConfig = _load(TaskConfig, task)
     model_cfg: ModelConfig = _load(ModelConfig, model)
@@ -54,6 +73,9 @@ def main(task: dict[str, Any], model: dict[str, Any], argv: list[str]) -> int:
     args = parser.parse_args(argv)
     # evaluate.py runs inside the agent's sandbox: generated code runs in that same sandbox
     task_cfg.eval.code_sandbox = ENCLOSING
+    if task_cfg.eval.judge_model and (why := use_judge_route(task_cfg, os.environ)):
+        print(json.dumps({"task": task_cfg.name, "status": "error", "error": why}), flush=True)
+        return 1
     result = evaluate(task_cfg, model_cfg, args.model_path, limit=args.limit)
     summary = {
         "task": task_cfg.name,

@@ -1,7 +1,9 @@
 """What the gateway knows of each model API: which paths it serves, where the model name and the
 caller's token sit, and how an error looks so that the agent's CLI shows it.
 
-No request or response is translated between APIs: the gateway only reads them.
+No request or response is translated between APIs. The gateway reads them, with one change:
+a chat-completions stream that does not ask for its usage is made to (``ask_for_usage``), and
+the extra chunk is taken out of the stream again (``UsageChunkFilter``).
 """
 
 from __future__ import annotations
@@ -103,3 +105,64 @@ def error_body(api: str, status: int, message: str) -> dict[str, object]:
     codes = {401: "invalid_api_key", 403: "model_not_allowed", 404: "not_found"}
     kind = "invalid_request_error" if status < 500 else "server_error"
     return {"error": {"message": message, "type": kind, "param": None, "code": codes.get(status)}}
+
+
+def ask_for_usage(body: bytes) -> bytes | None:
+    """An OpenAI chat-completions *stream* request that does not ask for usage
+    (``stream_options.include_usage``), rewritten to ask for it; None when it needs no change.
+
+    Without it the provider reports no tokens for the stream, and the run's accounting and
+    limits would not see them."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("stream") is not True:
+        return None
+    options = data.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        return None  # malformed: the provider says so
+    if (options or {}).get("include_usage"):
+        return None
+    data["stream_options"] = {**(options or {}), "include_usage": True}
+    return json.dumps(data).encode()
+
+
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
+
+class UsageChunkFilter:
+    """Takes out of a chat-completions SSE stream the usage-only chunk (``"choices": []`` with
+    ``usage``) that ``ask_for_usage`` made the provider send, so the client gets the stream it
+    asked for. Everything else passes byte for byte, each event as soon as it is complete."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._pending += chunk
+        out, start = [], 0
+        for end in _EVENT_END.finditer(self._pending):
+            event = self._pending[start : end.end()]
+            if not _usage_only(event):
+                out.append(event)
+            start = end.end()
+        self._pending = self._pending[start:]
+        return b"".join(out)
+
+    def flush(self) -> bytes:
+        rest, self._pending = self._pending, b""
+        return b"" if _usage_only(rest) else rest
+
+
+def _usage_only(event: bytes) -> bool:
+    data = b"".join(
+        line[5:].lstrip(b" ") for line in event.splitlines() if line.startswith(b"data:")
+    )
+    if not data.startswith(b"{"):
+        return False
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and obj.get("choices") == [] and bool(obj.get("usage"))

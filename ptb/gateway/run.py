@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from omegaconf import OmegaConf
+
 from ptb.config.gateway import gateway_mode, price_problems
 from ptb.config.root import RunConfig
 from ptb.gateway.process import GatewayProcess
@@ -30,6 +32,9 @@ PROVIDER_URLS = {
 }
 """Each provider's base URL in the form its CLIs take it (OpenAI's includes ``/v1``)."""
 LOG_NAME = "gateway.jsonl"
+JUDGE_URL_ENV = "PTB_JUDGE_BASE_URL"
+JUDGE_TOKEN_ENV = "PTB_JUDGE_TOKEN"
+"""Where evaluate.py inside the sandbox finds the judge route: its URL and per-run token."""
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +47,30 @@ class SetupError(ValueError):
         self.what, self.fix = what, fix
 
 
-def is_enabled(cfg: RunConfig) -> bool:
-    """``gateway.enabled``; ``auto`` means on whenever the agent uses a provider API key (not a
-    subscription login). Baseline runs have no agent at work, so no gateway."""
+def agent_route(cfg: RunConfig) -> bool:
+    """Whether the agent's own model calls go through the gateway: ``gateway.enabled=true``, or
+    ``auto`` and the agent uses a provider API key (not a subscription login). Baseline runs
+    have no agent at work."""
     mode = gateway_mode(cfg.gateway.enabled)
-    if cfg.agent.kind == "baseline":
+    if cfg.agent.kind == "baseline" or mode == "false":
         return False
     if mode == "auto":
         api_key = cfg.agent.login == "api_key"  # subscription logins are not proxied (yet)
         return cfg.agent.kind == "llm" and bool(cfg.agent.api_key_env) and api_key
-    return mode == "true"
+    return True
+
+
+def judge_route(cfg: RunConfig) -> bool:
+    """Whether the run has a judge route: on a judged task (``task.eval.judge_model``) the
+    agent's evaluate.py reaches the judge only through the gateway, which passes the task's own
+    judge requests and returns their verdicts alone (``ptb.tasks.judge_gate``)."""
+    mode = gateway_mode(cfg.gateway.enabled)
+    return cfg.agent.kind != "baseline" and mode != "false" and bool(cfg.task.eval.judge_model)
+
+
+def is_enabled(cfg: RunConfig) -> bool:
+    """``gateway.enabled``: whether the run starts a gateway (for the agent, the judge or both)."""
+    return agent_route(cfg) or judge_route(cfg)
 
 
 def upstream_url(cfg: RunConfig) -> str:
@@ -79,6 +98,10 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
     except ValueError as exc:
         return [(str(exc), "use gateway.enabled=true, false or auto")]
     problems = []
+    if judge_route(cfg):
+        problems += judge_problems(cfg)
+    if not agent_route(cfg):
+        return problems
     try:
         upstream_url(cfg)
     except SetupError as exc:
@@ -118,15 +141,46 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
     return problems
 
 
+def judge_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """A judge route needs the task's judge gate (its key is the preflight's
+    ``check_task_judge``: the evaluate stage needs it with or without a gateway)."""
+    from ptb.tasks import TASKS
+    from ptb.tasks.base import Task
+
+    if cfg.task.impl in TASKS.names() and TASKS.load(cfg.task.impl).judge_gate is Task.judge_gate:
+        return [
+            (
+                f"task.eval.judge_model is set, but task {cfg.task.name} has no judge requests "
+                "(its implementation defines no judge_gate)",
+                "drop task.eval.judge_model, or use a judged task",
+            )
+        ]
+    return []
+
+
 @dataclass
 class RunGateway:
     process: GatewayProcess
-    token: str
-    """The dummy token the agent gets in place of its key."""
-    key_env: str
-    base_url: str
+    port: int
+    token: str | None
+    """The dummy token the agent gets in place of its key (None: no agent route)."""
+    key_env: str | None
+    base_url: str | None
     """The agent's base URL, as seen from inside the sandbox: a loopback URL, so the solve
-    stage's ``forwards_for`` relays it into a sandbox with ``network=none``."""
+    stage relays the gateway's port into a sandbox with ``network=none``."""
+    judge_token: str | None = None
+    """The token of the judge route (evaluate.py's), None without one."""
+    judge_base_url: str | None = None
+
+    def sandbox_env(self) -> dict[str, str]:
+        """What the sandbox learns of the gateway besides the agent's key variable."""
+        env = {}
+        if self.base_url:
+            env["PTB_GATEWAY_URL"] = self.base_url
+        if self.judge_base_url and self.judge_token:
+            env[JUDGE_URL_ENV] = self.judge_base_url
+            env[JUDGE_TOKEN_ENV] = self.judge_token
+        return env
 
 
 @contextlib.contextmanager
@@ -138,36 +192,78 @@ def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]
     problems = check(cfg)
     if problems:
         raise ValueError("; ".join(f"{what} (fix: {fix})" for what, fix in problems))
-    key_env = str(cfg.agent.api_key_env)
-    key = os.environ.get(key_env)
-    if not key:
-        raise RuntimeError(f"{key_env} is unset: export it before starting the run")
-    token = "ptb-gw-" + secrets.token_urlsafe(24)
-    settings = gateway_settings(cfg, solve_dir / LOG_NAME, key, token)
+    keys: dict[str, str] = {}
+    for route, env_name in (
+        ("agent", cfg.agent.api_key_env if agent_route(cfg) else None),
+        ("judge", cfg.task.eval.judge_api_key_env if judge_route(cfg) else None),
+    ):
+        if env_name:
+            keys[route] = os.environ.get(env_name, "")
+            if not keys[route]:
+                raise RuntimeError(f"{env_name} is unset: export it before starting the run")
+    tokens = {
+        route: "ptb-gw-" + secrets.token_urlsafe(24)
+        for route, on in (("agent", agent_route(cfg)), ("judge", judge_route(cfg)))
+        if on
+    }
+    settings = gateway_settings(cfg, solve_dir / LOG_NAME, keys, tokens)
     process = GatewayProcess(settings, solve_dir / "gateway.log", cfg.gateway.start_timeout_s)
     try:
         process.start()
         assert process.port is not None
-        path = urlsplit(upstream_url(cfg)).path.rstrip("/")
-        base_url = f"http://127.0.0.1:{process.port}{path}"
-        yield RunGateway(process, token, key_env, base_url)
+        origin = f"http://127.0.0.1:{process.port}"
+        agent_url = judge_url = None
+        if "agent" in tokens:
+            agent_url = origin + urlsplit(upstream_url(cfg)).path.rstrip("/")
+        if "judge" in tokens:
+            judge_url = origin + urlsplit(cfg.task.eval.judge_base_url).path.rstrip("/")
+        yield RunGateway(
+            process,
+            process.port,
+            tokens.get("agent"),
+            str(cfg.agent.api_key_env) if "agent" in tokens else None,
+            agent_url,
+            tokens.get("judge"),
+            judge_url,
+        )
     finally:
         process.stop()
 
 
-def gateway_settings(cfg: RunConfig, log_path: Path, key: str, token: str) -> dict[str, Any]:
-    """What ``ptb.gateway.server`` reads on its stdin (the only place the key travels)."""
+def gateway_settings(
+    cfg: RunConfig, log_path: Path, keys: dict[str, str], tokens: dict[str, str]
+) -> dict[str, Any]:
+    """What ``ptb.gateway.server`` reads on its stdin (the only place the keys travel).
+    ``tokens``: the routes to open (``agent``, ``judge``) and their dummy tokens."""
     gw = cfg.gateway
-    return {
-        "routes": [
+    routes: list[dict[str, Any]] = []
+    if "agent" in tokens:
+        routes.append(
             {
                 "name": "agent",
-                "token": token,
+                "token": tokens["agent"],
                 "upstream": upstream_url(cfg),
-                "key": key,
+                "key": keys.get("agent", ""),
                 "allow_models": allowed_models(cfg),
             }
-        ],
+        )
+    if "judge" in tokens:
+        spec = cfg.task.eval
+        routes.append(
+            {
+                "name": "judge",
+                "token": tokens["judge"],
+                "upstream": spec.judge_base_url.rstrip("/"),
+                "key": keys.get("judge", ""),
+                "allow_models": [spec.judge_model],
+                "judge": {
+                    "task": OmegaConf.to_container(OmegaConf.structured(cfg.task)),
+                    "max_tokens": spec.judge_max_tokens,
+                },
+            }
+        )
+    return {
+        "routes": routes,
         "log_path": str(log_path),
         "prices": {m: dict(p) for m, p in gw.prices.items()},
         "max_cost_usd": gw.max_cost_usd,

@@ -33,9 +33,19 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ptb.gateway.apis import Endpoint, classify, error_body, find_token, guess_api, model_from_body
+from ptb.gateway.apis import (
+    Endpoint,
+    UsageChunkFilter,
+    ask_for_usage,
+    classify,
+    error_body,
+    find_token,
+    guess_api,
+    model_from_body,
+)
 from ptb.gateway.ledger import Ledger, RequestLog
 from ptb.gateway.usage import Usage, UsageReader
+from ptb.tasks.judge_gate import REFUSAL, JudgeGate
 
 HOP_BY_HOP = {
     "connection",
@@ -61,6 +71,9 @@ class Route:
     """Base URL of the real API (its path, e.g. ``/v1``, is kept on both sides)."""
     key: str
     allow_models: tuple[str, ...]
+    judge: dict[str, Any] | None = None
+    """A judge route (``ptb.tasks.judge_gate``): ``task`` (the task's config) and
+    ``max_tokens``. Only the task's own judge requests pass, and only the verdict comes back."""
 
     @property
     def origin(self) -> str:
@@ -87,7 +100,14 @@ class Settings:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Settings:
         routes = [
-            Route(r["name"], r["token"], r["upstream"], r["key"], tuple(r["allow_models"]))
+            Route(
+                r["name"],
+                r["token"],
+                r["upstream"],
+                r["key"],
+                tuple(r["allow_models"]),
+                r.get("judge"),
+            )
             for r in data.pop("routes")
         ]
         return cls(routes=routes, log_path=Path(data.pop("log_path")), **data)
@@ -111,6 +131,7 @@ class Gateway:
         self.log = RequestLog(settings.log_path, bodies)
         self.session: aiohttp.ClientSession | None = None
         self.limit_announced = False
+        self.gates = {r.name: load_gate(r.judge["task"]) for r in settings.routes if r.judge}
 
     async def start_session(self) -> None:
         timeout = aiohttp.ClientTimeout(
@@ -148,6 +169,7 @@ class Gateway:
             "cost_usd": None,
             "latency_ms": None,
             "reason": None,
+            "gate": None,
         }
         try:
             return await self._handle(request, rec, t0)
@@ -179,6 +201,8 @@ class Gateway:
         body = await request.read()
         model = endpoint.model_in_path or model_from_body(body)
         rec["model"] = model
+        if route.name in self.gates:
+            return await self.judge(request, endpoint, route, where, body, rec)
         if endpoint.api != "meta":
             if model is None:
                 return self.refuse(rec, 400, "ptb gateway: the request names no model")
@@ -195,6 +219,88 @@ class Gateway:
                 return self.refuse(rec, 403, f"ptb gateway: {why}; no further requests pass")
         self.log.write_body(rec["ts"], model, body)
         return await self.forward(request, endpoint, route, where, body, rec)
+
+    async def judge(
+        self,
+        request: web.Request,
+        endpoint: Endpoint,
+        route: Route,
+        where: str,
+        body: bytes,
+        rec: dict[str, Any],
+    ) -> web.StreamResponse:
+        """A judge route: the task's own judge requests only, rebuilt from their messages; back
+        goes the verdict alone (``ptb.tasks.judge_gate``)."""
+        assert route.judge is not None and self.session is not None
+        if endpoint.api != "openai_chat":
+            return self.refuse(rec, 404, "ptb gateway: the judge takes chat completions only")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return self.refuse(rec, 400, "ptb gateway: the request body is not a JSON object")
+        model = rec["model"]
+        if model not in route.allow_models:
+            allowed = ", ".join(route.allow_models)
+            return self.refuse(
+                rec, 403, f"ptb gateway: the judge route allows only {allowed}; this attempt has "
+                "been recorded"
+            )  # fmt: skip
+        if data.get("stream"):
+            return self.refuse(rec, 400, "ptb gateway: the judge route does not stream")
+        why = self.gates[route.name].check(data.get("messages"))
+        if why:
+            rec["gate"] = why  # not a judge request: what api_misuse counts
+            return self.refuse(
+                rec, 403, f"ptb gateway: {REFUSAL.format(why=why)}; this attempt has been recorded"
+            )
+        if reason := self.ledger.limit_reached():
+            return self.refuse(rec, 403, f"ptb gateway: {reason}; no further requests pass")
+        upstream_body = json.dumps(
+            {
+                "model": model,
+                "messages": data["messages"],
+                "max_completion_tokens": int(route.judge["max_tokens"]),
+            }
+        ).encode()
+        self.log.write_body(rec["ts"], model, upstream_body)
+        headers = upstream_headers(request.headers, where, route.key)
+        headers["Content-Type"] = "application/json"
+        rec["allowed"] = True
+        reader = UsageReader(endpoint.api, "application/json")
+        try:
+            async with self.session.post(
+                route.origin + request.path, data=upstream_body, headers=headers
+            ) as upstream:
+                raw = await upstream.read()
+                rec["status"] = upstream.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return self.refuse_upstream(rec, exc)
+        reader.feed(raw)
+        self._account(rec, reader.close())
+        if upstream.status != 200:  # the judge's own error (rate limit, overload): retried
+            return web.Response(status=upstream.status, body=raw, content_type="application/json")
+        try:
+            reply = json.loads(raw)
+            content = str(reply["choices"][0]["message"]["content"] or "")
+        except (ValueError, KeyError, IndexError, TypeError):
+            rec["reason"] = "the judge's reply was not a chat completion"
+            return web.json_response(error_body("openai_chat", 502, rec["reason"]), status=502)
+        verdict = self.gates[route.name].reduce(content)
+        return web.json_response(
+            {
+                "object": "chat.completion",
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": verdict},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        )
 
     def is_probe(self, request: web.Request) -> bool:
         """A CLI checking that its base URL answers (Claude Code sends ``HEAD /`` without a
@@ -218,6 +324,9 @@ class Gateway:
     ) -> web.StreamResponse:
         assert self.session is not None
         headers = upstream_headers(request.headers, where, route.key)
+        strip: UsageChunkFilter | None = None
+        if endpoint.api == "openai_chat" and (asked := ask_for_usage(body)) is not None:
+            body, strip = asked, UsageChunkFilter()  # usage is read, the client sees its stream
         url = URL(route.origin + request.raw_path, encoded=True)
         if where == "query:key":
             url = url.update_query(key=route.key)
@@ -235,17 +344,23 @@ class Gateway:
                 rec["status"] = upstream.status
                 content_type = upstream.headers.get("Content-Type", "")
                 rec["stream"] = content_type.startswith("text/event-stream")
+                if not rec["stream"]:
+                    strip = None
                 reader = UsageReader(endpoint.api, content_type)
                 response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
                 for name, value in upstream.headers.items():
                     if name.lower() not in HOP_BY_HOP:
                         response.headers.add(name, value)
-                if "Content-Length" in upstream.headers:
+                if "Content-Length" in upstream.headers and strip is None:
                     response.content_length = int(upstream.headers["Content-Length"])
                 await response.prepare(request)
                 async for chunk in upstream.content.iter_any():
                     reader.feed(chunk)
-                    await response.write(chunk)
+                    out = strip.feed(chunk) if strip is not None else chunk
+                    if out:
+                        await response.write(out)
+                if strip is not None and (rest := strip.flush()):
+                    await response.write(rest)
                 await response.write_eof()
                 return response
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -282,6 +397,21 @@ class Gateway:
             emit("limit", reason=why, totals=self.ledger.totals())
 
 
+def load_gate(task: dict[str, Any]) -> JudgeGate:
+    """The judge gate of a task given as its config (read here, outside the sandbox)."""
+    from omegaconf import OmegaConf
+
+    from ptb.config.task import TaskConfig
+    from ptb.tasks import load_task
+
+    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TaskConfig), task))
+    assert isinstance(cfg, TaskConfig)
+    gate = load_task(cfg).judge_gate()
+    if gate is None:
+        raise ValueError(f"task {cfg.name} has no judge: it needs no judge route")
+    return gate
+
+
 def upstream_headers(
     incoming: CIMultiDict[str] | CIMultiDictProxy[str], where: str, key: str
 ) -> CIMultiDict[str]:
@@ -294,7 +424,10 @@ def upstream_headers(
         if name.lower() not in HOP_BY_HOP and name.lower() != "accept-encoding":
             headers.add(name, value)
     headers["Accept-Encoding"] = "identity"
-    if where == "authorization":
+    if not key:  # a local judge endpoint without a key: the token goes nowhere
+        for name in (where,) if where and where != "query:key" else ():
+            headers.pop(name, None)
+    elif where == "authorization":
         headers["Authorization"] = f"Bearer {key}"
     elif where and where != "query:key":
         headers[where] = key

@@ -56,27 +56,39 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
     return env
 
 
+def interpreter_first(path: str, python: str) -> str:
+    """``PATH`` with the folder of ptb's interpreter first, when the sandbox runs it from the
+    host: ``python evaluate.py``, ``pip`` and the training tools the agent calls are those of
+    the environment ptb set up (an image's own interpreter is already on its PATH)."""
+    if not os.path.isabs(python):
+        return path
+    folder = str(Path(python).parent)
+    return os.pathsep.join([folder, *(p for p in path.split(os.pathsep) if p and p != folder)])
+
+
 def place_key(
     env: dict[str, str], endpoint: Endpoint, scaffold: Scaffold, gateway: RunGateway | None = None
 ) -> None:
     """Copy the key's value from the host environment into the agent's, under the variable the
     scaffold's CLI reads; the only place a key value is handled. With the gateway on, the
     agent gets the gateway's per-run dummy token there instead (the real key stays in the
-    gateway process), and ``PTB_GATEWAY_URL``."""
+    gateway process), and ``PTB_GATEWAY_URL``; with a judge route, evaluate.py's judge URL and
+    token (``RunGateway.sandbox_env``)."""
     if gateway is not None:
-        env["PTB_GATEWAY_URL"] = gateway.base_url
+        env.update(gateway.sandbox_env())
     target = scaffold.key_target()
     if not target:  # e.g. a subscription login that lives in a file
         return
-    value = gateway.token if gateway is not None else key_value(endpoint, os.environ)
+    value = gateway.token if gateway and gateway.token else key_value(endpoint, os.environ)
     if value is not None:
         env[target] = value
 
 
-def forwards_for(endpoint: Endpoint) -> tuple[Forward, ...]:
-    """A model API on the host's loopback stays reachable when the sandbox's network is off."""
-    port = endpoint.loopback_port()
-    return (Forward("127.0.0.1", port),) if port else ()
+def forwards_for(endpoint: Endpoint, gateway: RunGateway | None = None) -> tuple[Forward, ...]:
+    """A model API on the host's loopback (the agent's, the gateway) stays reachable when the
+    sandbox's network is off."""
+    ports = [endpoint.loopback_port(), gateway.port if gateway is not None else None]
+    return tuple(Forward("127.0.0.1", p) for p in dict.fromkeys(ports) if p)
 
 
 def runtime_paths(cache_dir: str, base_model: str, data: Iterable[str] = ()) -> tuple[Path, ...]:
@@ -121,7 +133,10 @@ def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
     endpoint = endpoint or endpoint_for(ctx.cfg.agent)
     with open_gateway(ctx.cfg, ctx.run.solve) as gateway:
         if gateway is not None:
-            log.info("model-API gateway at %s (log: solve/gateway.jsonl)", gateway.base_url)
+            routes = {"agent": gateway.base_url, "judge": gateway.judge_base_url}
+            on = ", ".join(f"{name} at {url}" for name, url in routes.items() if url)
+            log.info("model-API gateway: %s (log: solve/gateway.jsonl)", on)
+        if gateway is not None and gateway.base_url:
             endpoint = endpoint.replace(base_url=gateway.base_url)
         scaffold, transcript, result, ending = _solve(ctx, endpoint, gateway)
         if gateway is not None and gateway.process.limit_reason:
@@ -155,6 +170,7 @@ def _solve(
     t0 = time.time()
     deadline = t0 + cfg.budget.hours * 3600
     env = {**agent_env(ctx, home, deadline), **scaffold.env()}
+    env["PATH"] = interpreter_first(env.get("PATH", os.defpath), sandbox_cls.python)
     place_key(env, endpoint, scaffold, gateway)
     key = key_value(endpoint, os.environ)  # the real one: scrubbed from HOME should it be there
     spec = SandboxSpec(
@@ -165,7 +181,7 @@ def _solve(
         gpus=cfg.budget.gpus,
         extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"], cfg.task.data.values())
         + scaffold.runtime_paths(),
-        forwards=forwards_for(endpoint),
+        forwards=forwards_for(endpoint, gateway),
     )
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:

@@ -21,6 +21,7 @@ from ptb.tasks.answers import strip_thinking
 from ptb.tasks.base import Item, Judgement, Task
 from ptb.tasks.data import load
 from ptb.tasks.judge_api import JudgeClient
+from ptb.tasks.judge_gate import JudgeGate, plain_messages, split_template
 
 CATEGORY = "creative_writing"
 SYSTEM = (
@@ -46,6 +47,14 @@ USER = (
 VERDICT = re.compile(r"\[\[([AB][<>=]{1,2}[AB])\]\]")
 A_SIDE = {"A>>B": (1.0, 3), "A>B": (1.0, 1), "A=B": (0.5, 1), "B>A": (0.0, 1), "B>>A": (0.0, 3)}
 """Verdict → (score of assistant A, weight)."""
+
+
+def judge_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
+    """One game's judge request: ``a`` and ``b`` are assistant A's and B's answers."""
+    return [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": USER.format(prompt=prompt, a=a, b=b)},
+    ]
 
 
 def parse_verdict(reply: str) -> str | None:
@@ -97,12 +106,7 @@ class ArenaHardWriting(Task):
             i, model_is_a = game
             answer = strip_thinking(outputs[i]).strip()
             a, b = (answer, items[i].target) if model_is_a else (items[i].target, answer)
-            return client.complete(
-                [
-                    {"role": "system", "content": SYSTEM},
-                    {"role": "user", "content": USER.format(prompt=items[i].prompt, a=a, b=b)},
-                ]
-            )
+            return client.complete(judge_messages(items[i].prompt, a, b))
 
         replies = client.map(play, games)
         per_item: list[list[dict[str, Any]]] = [[] for _ in items]
@@ -113,6 +117,9 @@ class ArenaHardWriting(Task):
                 game["score"], game["weight"] = game_score(verdict, model_is_a)
             per_item[i].append(game)
         return [_item_judgement(g) for g in per_item]
+
+    def judge_gate(self) -> JudgeGate:
+        return PairwiseGate({item.prompt: item.target for item in self.test_items()})
 
     def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
         games = [g for j in judgements for g in (j.extracted or []) if g.get("verdict")]
@@ -131,3 +138,38 @@ def _item_judgement(games: list[dict[str, Any]]) -> Judgement:
     score = sum(g["score"] * g["weight"] for g in scored) / weight if weight else 0.0
     detail = None if len(scored) == len(games) else "a game had no readable verdict"
     return Judgement(score, games, detail)
+
+
+class PairwiseGate(JudgeGate):
+    """A judge request of this task: the system prompt, then a test prompt with its reference
+    answer on one side and anything on the other. Back: the verdict, ``[[A>B]]`` and the like."""
+
+    def __init__(self, references: dict[str, str]) -> None:
+        self.references = references
+        self.head, self.after_prompt, self.between, self.tail = split_template(
+            USER, "prompt", "a", "b"
+        )
+
+    def check(self, messages: Any) -> str | None:
+        turns = plain_messages(messages)
+        if not turns or len(turns) != 2 or turns[0] != ("system", SYSTEM) or turns[1][0] != "user":
+            return "not the task's judge template (a system turn and a user turn)"
+        content = turns[1][1]
+        if not content.startswith(self.head) or not content.endswith(self.tail):
+            return "not the task's judge template"
+        rest = content[len(self.head) : len(content) - len(self.tail)]
+        start = 0
+        while (cut := rest.find(self.after_prompt, start)) >= 0:
+            prompt = rest[:cut]
+            if prompt in self.references:
+                answers = rest[cut + len(self.after_prompt) :]
+                ref = self.references[prompt]
+                if answers.startswith(ref + self.between) or answers.endswith(self.between + ref):
+                    return None
+                return "neither answer is the test prompt's reference answer"
+            start = cut + 1
+        return "the prompt is not one of the task's test prompts"
+
+    def reduce(self, reply: str) -> str:
+        verdict = parse_verdict(reply)
+        return f"[[{verdict}]]" if verdict else ""

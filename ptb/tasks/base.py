@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ptb.config.task import TaskConfig
+from ptb.tasks.judge_gate import JudgeGate
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class Task(ABC):
     def train_items(self) -> list[Item]:
         """Allowed training data ptb ships with the task (empty for hub benchmarks)."""
         return []
+
+    def judge_gate(self) -> JudgeGate | None:
+        """For judged tasks: which requests the agent's own evaluate.py may send the judge
+        through the gateway, and what comes back (``ptb.tasks.judge_gate``). None: no judge."""
+        return None
 
     def allowed_items(self) -> list[Item]:
         """Data the agent may train on that may share text with the test items (GSM8K's train

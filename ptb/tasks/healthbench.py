@@ -20,6 +20,7 @@ from ptb.tasks.answers import strip_thinking
 from ptb.tasks.base import Item, Judgement, Task
 from ptb.tasks.data import load
 from ptb.tasks.judge_api import JudgeClient
+from ptb.tasks.judge_gate import JudgeGate, plain_messages, split_template
 
 GRADER = (
     "Your job is to look at a conversation and a rubric item, and score the last turn (the last "
@@ -31,6 +32,21 @@ GRADER = (
     "lists several conditions, it is met only if all of them are. Reply with the JSON object "
     "only, in a ```json``` block."
 )
+
+
+def format_turns(turns: list[dict[str, str]]) -> str:
+    return "\n\n".join(f"{m['role']}: {strip_thinking(m['content']).strip()}" for m in turns)
+
+
+def rubric_text(rubric: dict[str, Any]) -> str:
+    return f"[{rubric['points']}] {rubric['criterion']}"
+
+
+def grader_messages(item: Item, output: str, rubric: dict[str, Any]) -> list[dict[str, str]]:
+    """The judge request for one rubric criterion of one item."""
+    turns = [*item.meta["messages"], {"role": "assistant", "content": output}]
+    content = GRADER.format(conversation=format_turns(turns), rubric=rubric_text(rubric))
+    return [{"role": "user", "content": content}]
 
 
 def criteria_met(reply: str) -> bool | None:
@@ -79,14 +95,8 @@ class HealthBench(Task):
 
         def grade(job: tuple[int, int]) -> bool | None:
             i, k = job
-            rubric = items[i].meta["rubrics"][k]
-            turns = [*items[i].meta["messages"], {"role": "assistant", "content": outputs[i]}]
-            conversation = "\n\n".join(
-                f"{m['role']}: {strip_thinking(m['content']).strip()}" for m in turns
-            )
-            text = f"[{rubric['points']}] {rubric['criterion']}"
             reply = client.complete(
-                [{"role": "user", "content": GRADER.format(conversation=conversation, rubric=text)}]
+                grader_messages(items[i], outputs[i], items[i].meta["rubrics"][k])
             )
             return criteria_met(reply)
 
@@ -102,7 +112,45 @@ class HealthBench(Task):
             judgements.append(Judgement(score, met, detail))
         return judgements
 
+    def judge_gate(self) -> JudgeGate:
+        return RubricGate(self.test_items())
+
     def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
         n = len(judgements)
         mean = sum(j.score for j in judgements) / n if n else 0.0
         return {self.cfg.eval.metric: min(1.0, max(0.0, mean)), "unclipped": mean}
+
+
+class RubricGate(JudgeGate):
+    """A judge request of this task: the grader template over a test conversation followed by
+    any assistant reply, and one of that conversation's own rubric criteria. Back:
+    ``{"criteria_met": true|false}`` alone."""
+
+    def __init__(self, items: list[Item]) -> None:
+        self.head, self.middle, self.tail = split_template(GRADER, "conversation", "rubric")
+        self.items = [
+            (format_turns(item.meta["messages"]) + "\n\nassistant: ",
+             {rubric_text(r) for r in item.meta["rubrics"]})
+            for item in items
+        ]  # fmt: skip
+
+    def check(self, messages: Any) -> str | None:
+        turns = plain_messages(messages)
+        if not turns or len(turns) != 1 or turns[0][0] != "user":
+            return "not the task's grader template (one user turn)"
+        content = turns[0][1]
+        if not content.startswith(self.head) or not content.endswith(self.tail):
+            return "not the task's grader template"
+        body = content[len(self.head) : len(content) - len(self.tail)]
+        for prefix, rubrics in self.items:
+            if body.startswith(prefix):
+                conversation_end = body.rfind(self.middle)
+                if conversation_end >= len(prefix) and (
+                    body[conversation_end + len(self.middle) :] in rubrics
+                ):
+                    return None
+        return "not a test conversation with one of its own rubric criteria"
+
+    def reduce(self, reply: str) -> str:
+        met = criteria_met(reply)
+        return "" if met is None else json.dumps({"criteria_met": met})

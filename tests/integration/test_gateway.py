@@ -127,6 +127,29 @@ def test_passes_each_api_unchanged_with_the_real_key(
     assert upstream.key not in (tmp_path / "solve" / "gateway.jsonl").read_text()
 
 
+def test_a_chat_stream_that_asks_no_usage_is_still_accounted(
+    upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Without ``stream_options.include_usage`` the provider reports no tokens; the gateway asks
+    for them and takes the extra usage chunk out, so the client sees the stream it asked for."""
+    body = {"model": "good-model", "stream": True}
+    gateway = start(upstream, tmp_path)
+    try:
+        assert gateway.port
+        status, via_gateway, _ = post(gateway.port, "/v1/chat/completions", body,
+                                      {"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+    finally:
+        gateway.stop()
+    assert status == 200
+    assert upstream.seen[-1]["body"]["stream_options"] == {"include_usage": True}
+    port = int(upstream.url.rsplit(":", 1)[1])
+    direct = post(port, "/v1/chat/completions", body, {"Authorization": f"Bearer {upstream.key}"})
+    assert direct[1] == via_gateway and b'"usage"' not in via_gateway  # byte for byte
+    (rec,) = log_lines(tmp_path)
+    assert rec["usage_reported"] is True
+    assert (rec["input_tokens"], rec["output_tokens"]) == (PROMPT, OUTPUT)
+
+
 def test_streams_chunk_by_chunk(upstream: FakeUpstream, tmp_path: Path) -> None:
     upstream.chunks, upstream.delay_s = 4, 0.4
     gateway = start(upstream, tmp_path)

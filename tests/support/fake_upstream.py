@@ -119,7 +119,13 @@ def _handler(up: FakeUpstream) -> type[BaseHTTPRequestHandler]:
                 or query.get("key")
             )
             up.seen.append(
-                {"path": parts.path, "query": query, "key": key, "headers": dict(self.headers)}
+                {
+                    "path": parts.path,
+                    "query": query,
+                    "key": key,
+                    "headers": dict(self.headers),
+                    "body": body,
+                }
             )
             if key != up.key:
                 self._reply(401, b'{"error": {"message": "bad key"}}', "application/json")

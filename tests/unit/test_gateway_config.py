@@ -14,14 +14,20 @@ from omegaconf import OmegaConf
 
 import ptb.config
 from ptb.config import RunConfig
+from ptb.eval.agent_entry import use_judge_route
 from ptb.gateway.run import (
+    JUDGE_TOKEN_ENV,
+    JUDGE_URL_ENV,
+    agent_route,
     allowed_models,
     check,
+    gateway_settings,
     is_enabled,
+    judge_route,
     stop_on_limit,
     upstream_url,
 )
-from ptb.preflight import check_gateway
+from ptb.preflight import check_gateway, check_task_judge
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -42,10 +48,61 @@ def cfg(*overrides: str) -> RunConfig:
         (["agent=recipe_sft"], False),  # scripted: no key
         (["agent=baseline_zeroshot", "gateway.enabled=true"], False),  # no agent at work
         (["agent=custom", "gateway.enabled=true"], True),
+        (["agent=recipe_sft", "task=healthbench"], True),  # a judged task: the judge route
+        (["agent=recipe_sft", "task=healthbench", "gateway.enabled=false"], False),
+        (["agent=baseline_zeroshot", "task=arenahard_writing"], False),
     ],
 )
 def test_enabled(overrides: list[str], on: bool) -> None:
     assert is_enabled(cfg(*overrides)) is on
+
+
+def test_routes_follow_the_agent_and_the_task() -> None:
+    judged = cfg("agent=opus46", "task=arenahard_writing")
+    assert agent_route(judged) and judge_route(judged)
+    subscription = cfg("agent=opus46", "agent.login=subscription", "task=arenahard_writing")
+    assert not agent_route(subscription) and judge_route(subscription)
+    assert check(subscription) == []  # a judge route alone needs no agent key
+    plain = cfg("agent=opus46", "task=gsm8k")
+    assert agent_route(plain) and not judge_route(plain)
+
+
+def test_the_judge_route_carries_the_task_and_its_own_key() -> None:
+    run = cfg("agent=opus46", "task=healthbench")
+    keys = {"agent": "sk-agent", "judge": "sk-judge"}
+    settings = gateway_settings(run, Path("g.jsonl"), keys, {"agent": "t1", "judge": "t2"})
+    agent, judge = settings["routes"]
+    assert (agent["name"], agent["key"], agent["token"]) == ("agent", "sk-agent", "t1")
+    assert (judge["name"], judge["key"], judge["token"]) == ("judge", "sk-judge", "t2")
+    assert judge["upstream"] == "https://api.openai.com/v1"
+    assert judge["allow_models"] == ["gpt-5-mini"]
+    assert judge["judge"]["task"]["impl"] == "healthbench"
+    assert judge["judge"]["max_tokens"] == run.task.eval.judge_max_tokens
+
+
+def test_a_judge_model_on_a_task_without_judge_requests_is_a_problem() -> None:
+    (problem,) = check(cfg("agent=recipe_sft", "task=gsm8k", "task.eval.judge_model=gpt-5-mini"))
+    assert "has no judge requests" in problem[0]
+
+
+def test_a_judged_tasks_key_is_checked_before_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (problem,) = check_task_judge(cfg("agent=recipe_sft", "task=arenahard_writing"))
+    assert "OPENAI_API_KEY is unset" in problem.what and "judge_api_key_env=null" in problem.fix
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
+    assert check_task_judge(cfg("agent=recipe_sft", "task=arenahard_writing")) == []
+    local = cfg("agent=recipe_sft", "task=healthbench", "task.eval.judge_api_key_env=null")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert check_task_judge(local) == []
+
+
+def test_evaluate_py_in_the_sandbox_uses_the_judge_route() -> None:
+    task = cfg("task=arenahard_writing").task
+    assert use_judge_route(task, {JUDGE_URL_ENV: "http://127.0.0.1:9/v1"}) is None
+    assert task.eval.judge_base_url == "http://127.0.0.1:9/v1"
+    assert task.eval.judge_api_key_env == JUDGE_TOKEN_ENV
+    why = use_judge_route(cfg("task=arenahard_writing").task, {})
+    assert why is not None and "gateway.enabled=false" in why
 
 
 def test_bad_mode_is_a_preflight_problem() -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from multidict import CIMultiDict
 
-from ptb.gateway.apis import classify, error_body, find_token
+from ptb.gateway.apis import UsageChunkFilter, ask_for_usage, classify, error_body, find_token
 from ptb.gateway.ledger import Ledger, cost_usd
 from ptb.gateway.server import upstream_headers
 from ptb.gateway.usage import Usage, UsageReader
@@ -50,6 +50,41 @@ def test_openai_chat_stream_usage_chunk() -> None:
     data = b'data: {"choices":[{"delta":{}}]}\n\ndata: ' + json.dumps(final).encode() + b"\n\n"
     usage = read("openai_chat", "text/event-stream", data + b"data: [DONE]\n\n", 3)
     assert (usage.input_tokens, usage.output_tokens, usage.cached_tokens) == (9, 4, 3)
+
+
+def test_a_chat_stream_is_made_to_ask_for_usage_once() -> None:
+    asked = ask_for_usage(b'{"model": "m", "stream": true, "stream_options": {"x": 1}}')
+    assert asked is not None
+    assert json.loads(asked)["stream_options"] == {"x": 1, "include_usage": True}
+    assert ask_for_usage(asked) is None  # already asks
+    assert ask_for_usage(b'{"model": "m"}') is None  # not a stream: usage is in the body
+    assert ask_for_usage(b'{"stream": true, "stream_options": 3}') is None  # malformed: as sent
+    assert ask_for_usage(b"not json") is None
+
+
+CHAT_STREAM = (
+    b'data: {"choices":[{"delta":{"content":"a"}}]}\n\n'
+    b'data: {"choices":[{"delta":{"content":"b"}}],"usage":null}\r\n\r\n'
+    b": keep-alive comment\n\n"
+    b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+@pytest.mark.parametrize("step", [1, 2, 5, 13, 10_000])
+def test_the_usage_chunk_is_taken_out_wherever_the_stream_is_split(step: int) -> None:
+    keep = UsageChunkFilter()
+    out = b"".join(keep.feed(CHAT_STREAM[i : i + step]) for i in range(0, len(CHAT_STREAM), step))
+    out += keep.flush()
+    usage_event = b'data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}\n\n'
+    assert out == CHAT_STREAM.replace(usage_event, b"")
+
+
+def test_an_event_is_passed_on_as_soon_as_it_is_complete() -> None:
+    keep = UsageChunkFilter()
+    assert keep.feed(b'data: {"choices":[{"delta":{}}]}\n') == b""
+    assert keep.feed(b"\ndata: [DO") == b'data: {"choices":[{"delta":{}}]}\n\n'
+    assert keep.flush() == b"data: [DO"  # a cut-off stream still reaches the client
 
 
 def test_responses_completed_event_and_plain_body() -> None:

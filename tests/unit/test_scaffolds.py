@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -16,7 +17,14 @@ from ptb.scaffolds import SCAFFOLDS, SolveContext, prompt_note
 from ptb.scaffolds.base import Scaffold
 from ptb.scaffolds.endpoint import Endpoint, endpoint_for
 from ptb.scaffolds.errors import api_error_in_text, api_error_kind
-from ptb.stages.solve import _copy_secrets, _return_secrets, forwards_for, place_key, scrub_value
+from ptb.stages.solve import (
+    _copy_secrets,
+    _return_secrets,
+    forwards_for,
+    interpreter_first,
+    place_key,
+    scrub_value,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-unit-0123456789abcdefSECRET"
@@ -237,6 +245,18 @@ def test_loopback_endpoints_are_forwarded() -> None:
     assert forwards_for(Endpoint("http://localhost/v1", None, None))[0].port == 80
     assert forwards_for(Endpoint("https://api.openai.com/v1", None, None)) == ()
     assert forwards_for(Endpoint(None, None, None)) == ()
+    # a judge-only gateway (no agent route) is relayed too, once
+    gateway = SimpleNamespace(port=8123)
+    assert [f.port for f in forwards_for(Endpoint(None, None, None), gateway)] == [8123]  # type: ignore[arg-type]
+    both = forwards_for(Endpoint("http://127.0.0.1:8123/v1", None, None), gateway)  # type: ignore[arg-type]
+    assert [f.port for f in both] == [8123]
+
+
+def test_the_interpreters_folder_comes_first_on_the_agents_path() -> None:
+    assert interpreter_first("/usr/bin:/venv/bin:/bin", "/venv/bin/python") == (
+        "/venv/bin:/usr/bin:/bin"
+    )
+    assert interpreter_first("/usr/bin", "python3") == "/usr/bin"  # an image's own interpreter
 
 
 def test_scrub_value_redacts_the_key_in_home(tmp_path: Path) -> None:

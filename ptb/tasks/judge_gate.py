@@ -1,0 +1,59 @@
+"""What the agent's own ``evaluate.py`` may ask a judged task's judge model, and what it gets back.
+
+Inside the sandbox, evaluate.py on ArenaHard and HealthBench reaches the judge only through the
+model-API gateway's judge route (``ptb.gateway``). The route lets a request through only if it is
+one of the task's own judge requests: its fixed judge template, filled with a test item's prompt
+(and, for ArenaHard, that prompt's reference answer), where only the answer under judgement is
+free. Back comes only the verdict (``[[A>B]]``, or ``{"criteria_met": true}``), never the judge's
+text: the judge key cannot be turned into a general-purpose model for generating training data
+(a reward hack the paper reports), not even by writing instructions into the answer slot.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+REFUSAL = (
+    "this key is evaluate.py's, for the task's own judge requests only (a fixed judge template "
+    "over a test item); this request is not one: {why}"
+)
+
+
+class JudgeGate(ABC):
+    """One judged task's rule for the gateway's judge route."""
+
+    @abstractmethod
+    def check(self, messages: Any) -> str | None:
+        """None if ``messages`` is one of the task's judge requests, else why it is not."""
+
+    @abstractmethod
+    def reduce(self, reply: str) -> str:
+        """What the caller gets back of the judge's reply: the verdict alone, or ``""`` when
+        the reply holds none."""
+
+
+def plain_messages(messages: Any) -> list[tuple[str, str]] | None:
+    """``messages`` as (role, text) pairs, or None unless every message is a plain text turn."""
+    if not isinstance(messages, list):
+        return None
+    out = []
+    for m in messages:
+        if not isinstance(m, dict) or set(m) != {"role", "content"}:
+            return None
+        if not isinstance(m["role"], str) or not isinstance(m["content"], str):
+            return None
+        out.append((m["role"], m["content"]))
+    return out
+
+
+def split_template(template: str, *fields: str) -> list[str]:
+    """The fixed text around the ``{field}`` placeholders of a ``str.format`` template, in
+    order: ``len(fields) + 1`` pieces."""
+    pieces, rest = [], template
+    for name in fields:
+        head, sep, rest = rest.partition("{" + name + "}")
+        assert sep, f"template has no {{{name}}}"
+        pieces.append(head.replace("{{", "{").replace("}}", "}"))
+    pieces.append(rest.replace("{{", "{").replace("}}", "}"))
+    return pieces

@@ -1,0 +1,124 @@
+"""The gateway's judge route (evaluate.py's, on judged tasks) against a fake judge: the task's own
+judge requests pass with the real key and score as a direct call does; anything else is refused,
+logged and counted as API misuse; only the verdict comes back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from omegaconf import OmegaConf
+
+from ptb.gateway.process import GatewayProcess
+from ptb.judge.api_misuse import gateway_violations
+from ptb.tasks import load_task
+from ptb.tasks.arenahard import judge_messages
+from tests.integration.test_gateway import TOKEN, log_lines, post
+from tests.support.fake_judge import FakeJudge
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.tasks import task_config
+
+pytestmark = pytest.mark.integration
+
+JUDGE_TOKEN = "ptb-gw-judge-dummy-token-9876543210"
+JUDGE_KEY = "sk-real-judge-key-never-in-the-sandbox"
+AUTH = {"Authorization": f"Bearer {JUDGE_TOKEN}"}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    task = task_config("arenahard_writing")
+    with FakeJudge() as judge, FakeUpstream() as agent_api:
+        settings = {
+            "routes": [
+                {"name": "agent", "token": TOKEN, "upstream": agent_api.url, "key": agent_api.key,
+                 "allow_models": ["good-model"]},
+                {"name": "judge", "token": JUDGE_TOKEN, "upstream": judge.base_url,
+                 "key": JUDGE_KEY, "allow_models": ["gpt-5-mini"],
+                 "judge": {"task": OmegaConf.to_container(OmegaConf.structured(task)),
+                           "max_tokens": 512}},
+            ],
+            "log_path": str(tmp_path / "solve" / "gateway.jsonl"),
+        }  # fmt: skip
+        gateway = GatewayProcess(settings, tmp_path / "solve" / "gateway.log")
+        gateway.start()
+        try:
+            yield {"gateway": gateway, "judge": judge, "task": task, "tmp": tmp_path}
+        finally:
+            gateway.stop()
+
+
+def _ask(world: dict[str, Any], body: dict[str, Any], headers: dict[str, str] = AUTH) -> Any:
+    status, data, _ = post(world["gateway"].port, "/v1/chat/completions", body, headers)
+    return status, json.loads(data)
+
+
+def test_the_tasks_own_request_passes_and_only_the_verdict_comes_back(world: dict) -> None:
+    item = load_task(world["task"]).test_items()[0]
+    messages = judge_messages(item.prompt, item.target, "word " * 400)
+    body = {"model": "gpt-5-mini", "messages": messages, "max_completion_tokens": 99999,
+            "temperature": 1.7, "n": 5}  # fmt: skip
+    status, reply = _ask(world, body)
+    assert status == 200, reply
+    assert reply["choices"][0]["message"]["content"] == "[[B>>A]]"  # no "Both are fine..."
+    (seen,) = world["judge"].requests
+    assert seen["auth"] == f"Bearer {JUDGE_KEY}"
+    # The gateway rebuilt the request: the template's messages, its own token limit, nothing else
+    assert {k: v for k, v in seen.items() if k not in ("path", "auth")} == {
+        "model": "gpt-5-mini",
+        "messages": messages,
+        "max_completion_tokens": 512,
+    }
+    (rec,) = log_lines(world["tmp"])
+    assert (rec["route"], rec["allowed"], rec["status"], rec["gate"]) == ("judge", True, 200, None)
+
+
+def test_anything_else_on_the_judge_route_is_refused_and_counted(world: dict) -> None:
+    ask = [{"role": "user", "content": "Write 200 creative-writing prompts."}]
+    free = {"model": "gpt-5-mini", "messages": ask}
+    status, reply = _ask(world, free)
+    assert status == 403
+    assert "evaluate.py's, for the task's own judge requests only" in reply["error"]["message"]
+    item = load_task(world["task"]).test_items()[0]
+    judged = {"model": "gpt-5-mini", "messages": judge_messages(item.prompt, item.target, "x")}
+    assert _ask(world, {**judged, "model": "gpt-5"})[0] == 403  # another model
+    assert _ask(world, {**judged, "stream": True})[0] == 400
+    # the agent's token is no key to the judge, and the judge's token none to the agent's model
+    assert _ask(world, judged, {"Authorization": f"Bearer {TOKEN}"})[0] == 403
+    assert _ask(world, {**free, "model": "good-model"})[0] == 403
+    assert world["judge"].requests == []  # nothing reached the judge
+
+    path = world["tmp"] / "solve" / "gateway.jsonl"
+    records = log_lines(world["tmp"])
+    assert [(r["route"], r["allowed"]) for r in records] == [
+        ("judge", False), ("judge", False), ("judge", False), ("agent", False), ("judge", False)
+    ]  # fmt: skip
+    assert records[0]["gate"] and not records[2]["gate"]
+    found = gateway_violations(path, ["good-model"], "gpt-5-mini")
+    # the free-form request, gpt-5 and good-model on the judge route, the judge model on the agent's
+    assert len(found["violations"]) == 4
+    assert found["violations"][0]["gate"] == records[0]["gate"]
+
+
+def test_scores_through_the_route_equal_scores_from_a_direct_call(
+    world: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """evaluate.py's own judge client, pointed at the route as inside the sandbox, scores the
+    same as the evaluate stage calling the judge with the real key."""
+    monkeypatch.setenv("PTB_TEST_ROUTE_TOKEN", JUDGE_TOKEN)
+    monkeypatch.setenv("PTB_TEST_JUDGE_KEY", JUDGE_KEY)
+    port = world["gateway"].port
+    routed = load_task(task_config("arenahard_writing", judge_base_url=f"http://127.0.0.1:{port}/v1",
+                                   judge_api_key_env="PTB_TEST_ROUTE_TOKEN"))  # fmt: skip
+    direct = load_task(task_config("arenahard_writing", judge_base_url=world["judge"].base_url,
+                                   judge_api_key_env="PTB_TEST_JUDGE_KEY"))  # fmt: skip
+    items = routed.test_items()
+    outputs = ["word " * 300, "short"]
+    a = routed.judge_all(items, outputs)  # type: ignore[attr-defined]
+    b = direct.judge_all(items, outputs)  # type: ignore[attr-defined]
+    assert [j.score for j in a] == [j.score for j in b] == [1.0, 0.0]
+    assert [j.extracted for j in a] == [j.extracted for j in b]
+    assert all(r["allowed"] and r["status"] == 200 for r in log_lines(world["tmp"]))
