@@ -49,15 +49,22 @@ class SetupError(ValueError):
 
 def agent_route(cfg: RunConfig) -> bool:
     """Whether the agent's own model calls go through the gateway: ``gateway.enabled=true``, or
-    ``auto`` and the agent uses a provider API key (not a subscription login). Baseline runs
-    have no agent at work."""
+    ``auto`` and the agent's credential is a token in an environment variable (an API key, or a
+    subscription token; not a login file). Baseline runs have no agent at work."""
     mode = gateway_mode(cfg.gateway.enabled)
     if cfg.agent.kind == "baseline" or mode == "false":
         return False
     if mode == "auto":
-        api_key = cfg.agent.login == "api_key"  # subscription logins are not proxied (yet)
-        return cfg.agent.kind == "llm" and bool(cfg.agent.api_key_env) and api_key
+        return cfg.agent.kind == "llm" and bool(cfg.agent.api_key_env) and token_login(cfg)
     return True
+
+
+def token_login(cfg: RunConfig) -> bool:
+    """The agent's credential is one token in an environment variable, sent as a header: an API
+    key, or a subscription token such as Claude's OAuth token (``CLAUDE_CODE_OAUTH_TOKEN``), which
+    the gateway swaps in like a key. A login kept in a file with its own refresh cycle (Codex's
+    ``auth.json``) cannot be held outside the sandbox."""
+    return cfg.agent.login == "api_key" or not cfg.agent.credentials_file
 
 
 def judge_route(cfg: RunConfig) -> bool:
@@ -113,12 +120,13 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
                 "set agent.api_key_env, or gateway.enabled=auto",
             )
         )
-    if cfg.agent.login != "api_key":
+    if not token_login(cfg):
         problems.append(
             (
-                f"gateway.enabled=true but agent.login={cfg.agent.login}: the gateway passes API "
-                "keys only, not subscription logins",
-                "use an API key (agent.login=api_key) or gateway.enabled=false",
+                f"gateway.enabled=true but agent {cfg.agent.name} logs in with a file "
+                f"(agent.credentials_file={cfg.agent.credentials_file}): the gateway holds tokens "
+                "from environment variables, not login files",
+                "use an API key or a token login (agent.api_key_env), or gateway.enabled=false",
             )
         )
     if not allowed_models(cfg):

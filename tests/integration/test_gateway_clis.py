@@ -172,3 +172,28 @@ def test_a_nested_cli_for_another_model_is_refused(
     assert "is not allowed in this run" in (run.workspace / "task" / "nested.txt").read_text()
     totals = json.loads((run.solve / "usage.json").read_text())["gateway"]
     assert totals["refused"] >= 1 and totals["models"]["claude-opus-4-5"] >= 1
+
+
+def test_a_subscription_token_stays_in_the_gateway_too(
+    tmp_path: Path, fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claude Code on a subscription (its OAuth token in ``CLAUDE_CODE_OAUTH_TOKEN``): with
+    ``gateway.enabled=auto`` the gateway holds the token and the CLI gets the dummy one."""
+    monkeypatch.setattr(fake_llm, "COMMAND", f"env > {ENV_DUMP}; {fake_llm.COMMAND}")
+    run_plan = plan_solve(
+        tmp_path, "claude_code", fake, "gateway.enabled=auto", "agent.login=subscription"
+    )
+    for stage in ("prepare", "solve"):
+        run_stage(stage, run_plan.context())
+    run = run_plan.run
+    assert exit_info(run)["reason"] == "finished", exit_info(run)
+    seen = fake.model_calls()
+    assert seen and all(r.key_ok for r in seen)  # the real token reached the provider
+    calls = model_calls(records(run.solve))
+    assert len(calls) == len(seen) and all(r["route"] == "agent" for r in calls)
+    # The CLI held only the dummy token (the gateway answers no other with 401) under the
+    # subscription's variable; Claude Code keeps it out of its tools' environment.
+    env_names = json.loads((run.solve / "command.json").read_text())["env_names"]
+    assert "CLAUDE_CODE_OAUTH_TOKEN" in env_names and "ANTHROPIC_API_KEY" not in env_names
+    assert KEY not in (run.workspace / "task" / ENV_DUMP).read_text()
+    assert_no_key_written(run)

@@ -60,9 +60,14 @@ def test_enabled(overrides: list[str], on: bool) -> None:
 def test_routes_follow_the_agent_and_the_task() -> None:
     judged = cfg("agent=opus46", "task=arenahard_writing")
     assert agent_route(judged) and judge_route(judged)
-    subscription = cfg("agent=opus46", "agent.login=subscription", "task=arenahard_writing")
-    assert not agent_route(subscription) and judge_route(subscription)
-    assert check(subscription) == []  # a judge route alone needs no agent key
+    login_file = cfg("agent=gpt52", "agent.login=subscription",
+                     "agent.credentials_file=/a/auth.json", "task=arenahard_writing")  # fmt: skip
+    assert not agent_route(login_file) and judge_route(login_file)
+    assert check(login_file) == []  # a judge route alone needs no agent key
+    token = cfg(
+        "agent=opus46", "agent.login=subscription", "agent.api_key_env=CLAUDE_CODE_OAUTH_TOKEN"
+    )
+    assert agent_route(token)  # a subscription token is held like a key
     plain = cfg("agent=opus46", "task=gsm8k")
     assert agent_route(plain) and not judge_route(plain)
 
@@ -78,6 +83,13 @@ def test_the_judge_route_carries_the_task_and_its_own_key() -> None:
     assert judge["allow_models"] == ["gpt-5-mini"]
     assert judge["judge"]["task"]["impl"] == "healthbench"
     assert judge["judge"]["max_tokens"] == run.task.eval.judge_max_tokens
+
+
+def test_a_login_file_cannot_be_held_by_the_gateway() -> None:
+    run = cfg("agent=gpt52", "agent.login=subscription", "agent.credentials_file=/a/auth.json",
+              "gateway.enabled=true")  # fmt: skip
+    (problem,) = check(run)
+    assert "logs in with a file" in problem[0] and "gateway.enabled=false" in problem[1]
 
 
 def test_a_judge_model_on_a_task_without_judge_requests_is_a_problem() -> None:
