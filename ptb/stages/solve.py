@@ -31,6 +31,7 @@ from ptb.scaffolds.endpoint import Endpoint, endpoint_for, key_value
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import REDACTED, Redactor
 from ptb.stages import StageContext
+from ptb.stages.agent_clock import AgentClock
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,15 @@ def _solve(
         endpoint=endpoint,
     )
     scaffold: Scaffold = SCAFFOLDS.load(cfg.scaffold.impl)(sctx)
-    t0 = time.time()
+    clock = AgentClock(run_dir.solve)  # a resumed stage continues the budget, not a new one
+    if clock.resumes:
+        log.info(
+            "resuming the solve stage (%d): %.0f s of the agent's %.0f s already used",
+            clock.resumes,
+            clock.used_before,
+            cfg.budget.limit_s,
+        )
+    t0 = clock.start
     deadline = t0 + cfg.budget.hours * 3600
     env = {**agent_env(ctx, home, deadline), **scaffold.env()}
     env["PATH"] = interpreter_first(env.get("PATH", os.defpath), sandbox_cls.python)
@@ -199,7 +208,7 @@ def _solve(
             log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
             monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
             grace = cfg.gateway.limit_grace_s
-            with monitor, stop_on_limit(gateway, grace) as stop:
+            with monitor, clock.running(), stop_on_limit(gateway, grace) as stop:
                 result, ending = _run_agent(
                     sandbox, scaffold, transcript, argv, ctx, t0, deadline, stop
                 )
@@ -225,6 +234,10 @@ def _run_agent(
     cfg = ctx.cfg
     hard_end = t0 + cfg.budget.limit_s
     attempts = 0
+    if hard_end - time.time() <= 0:  # resumed with the budget already used up
+        used = round(time.time() - t0, 2)
+        detail = "the time limit had passed when the interrupted stage resumed"
+        return ExecResult(None, "timeout", used, detail), Ending("timeout", message=detail)
     while True:
         attempts += 1
         result = sandbox.exec(

@@ -128,7 +128,11 @@ def test_cancelled_solve_resumes_on_resubmission(world: dict) -> None:
     _wait(run / "score.json")
     stages = _stages(run)
     assert stages["solve"]["attempts"] == 2 and stages["prepare"]["attempts"] == 1
-    assert json.loads((run / "solve" / "exit.json").read_text())["reason"] == "finished"
+    ended = json.loads((run / "solve" / "exit.json").read_text())
+    assert ended["reason"] == "finished"
+    # the resumed agent continued the budget: the time of the cancelled job counts
+    clock = json.loads((run / "solve" / "clock.json").read_text())
+    assert clock["resumes"] == 1 and ended["wall_s"] >= 2
 
 
 def test_gpu_request_reaches_the_job(world: dict) -> None:
