@@ -9,14 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-import ptb.config
 from ptb.fsutil import write_json
-from ptb.plan import RunPlan, materialize, plan_run
+from ptb.plan import RunPlan
 from ptb.stages import run_stage
 from ptb.stages.agent_clock import AgentClock
-from tests.conftest import REPO
+from tests.support.plans import planned_run
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +32,7 @@ def _plan(tmp_path: Path) -> RunPlan:
     over = ["agent=custom", f"scaffold.path={agent}", "model=tiny", "task=toy_calls",
             "budget.hours=0.01", "budget.grace_minutes=0", "budget.kill_after_s=1",
             "sandbox=none", "tracker=none", f"results_dir={tmp_path / 'results'}"]  # fmt: skip
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        node = compose(config_name="config", overrides=over)
-    plan = plan_run(node, over, None)
-    materialize(plan)
-    return plan
+    return planned_run(over)
 
 
 @pytest.fixture(autouse=True)

@@ -25,14 +25,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 
-import ptb.config
-from ptb.plan import RunPlan, materialize, plan_run
+from ptb.plan import RunPlan
 from ptb.rundir import RunDir
 from ptb.scaffolds import SCAFFOLDS, Scaffold
 from ptb.stages import run_stage
 from tests.support.fake_llm import COMMAND, FINAL_TEXT, MARKER_FILE, FakeLLM
+from tests.support.plans import planned_run
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "scaffolds"
@@ -98,12 +97,7 @@ def plan_solve(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) 
         "tracker=none",
         *overrides,
     ]
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        node = compose(config_name="config", overrides=over)
-    plan = plan_run(node, over, None)
-    materialize(plan)
-    return plan
+    return planned_run(over)
 
 
 def solve(tmp_path: Path, scaffold: str, server: FakeLLM, *overrides: str) -> RunDir:
