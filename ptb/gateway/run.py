@@ -104,11 +104,31 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
             return []
     except ValueError as exc:
         return [(str(exc), "use gateway.enabled=true, false or auto")]
-    problems = []
+    problems = [
+        (what, "fix the entry in conf/gateway/ or on the command line")
+        for what in price_problems(cfg.gateway.prices)
+    ]
+    priced = []  # the models a cost limit must be able to price
     if judge_route(cfg):
         problems += judge_problems(cfg)
-    if not agent_route(cfg):
-        return problems
+        priced.append(str(cfg.task.eval.judge_model))
+    if agent_route(cfg):
+        problems += agent_problems(cfg)
+        priced = allowed_models(cfg) + priced
+    if cfg.gateway.max_cost_usd is not None:
+        missing = [m for m in dict.fromkeys(priced) if m not in cfg.gateway.prices]
+        if missing:
+            problems.append(
+                (
+                    f"gateway.max_cost_usd needs a price for {', '.join(missing)}",
+                    "add gateway.prices.<model> (conf/gateway/default.yaml)",
+                )
+            )
+    return problems
+
+
+def agent_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    problems = []
     try:
         upstream_url(cfg)
     except SetupError as exc:
@@ -133,19 +153,6 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
         problems.append(
             ("the gateway would allow no model", "set agent.model_id or gateway.allow_models")
         )
-    problems += [
-        (what, "fix the entry in conf/gateway/ or on the command line")
-        for what in price_problems(cfg.gateway.prices)
-    ]
-    if cfg.gateway.max_cost_usd is not None:
-        missing = [m for m in allowed_models(cfg) if m not in cfg.gateway.prices]
-        if missing:
-            problems.append(
-                (
-                    f"gateway.max_cost_usd needs a price for {', '.join(missing)}",
-                    "add gateway.prices.<model> (conf/gateway/default.yaml)",
-                )
-            )
     return problems
 
 

@@ -85,6 +85,13 @@ def test_the_judge_route_carries_the_task_and_its_own_key() -> None:
     assert judge["judge"]["max_tokens"] == run.task.eval.judge_max_tokens
 
 
+def test_a_cost_limit_needs_the_judge_models_price_too() -> None:
+    judged = ("agent=opus46", "task=healthbench", "gateway.max_cost_usd=20")
+    assert check(cfg(*judged)) == []  # gpt-5-mini is priced in conf/gateway/default.yaml
+    (problem,) = check(cfg(*judged, "task.eval.judge_model=judge-x"))
+    assert "needs a price for judge-x" in problem[0]
+
+
 def test_a_login_file_cannot_be_held_by_the_gateway() -> None:
     run = cfg("agent=gpt52", "agent.login=subscription", "agent.credentials_file=/a/auth.json",
               "gateway.enabled=true")  # fmt: skip
