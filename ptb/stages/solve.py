@@ -179,7 +179,8 @@ def _solve(
     t0 = clock.start
     deadline = t0 + cfg.budget.hours * 3600
     env = {**agent_env(ctx, home, deadline), **scaffold.env()}
-    env["PATH"] = interpreter_first(env.get("PATH", os.defpath), sandbox_cls.python)
+    if os.path.isabs(sandbox_cls.python):  # an image's own PATH (Apptainer) is left alone
+        env["PATH"] = interpreter_first(env.get("PATH", os.defpath), sandbox_cls.python)
     place_key(env, endpoint, scaffold, gateway)
     key = key_value(endpoint, os.environ)  # the real one: scrubbed from HOME should it be there
     spec = SandboxSpec(
