@@ -160,13 +160,13 @@ def judge_problems(cfg: RunConfig) -> list[tuple[str, str]]:
     """A judge route needs the task's judge gate (its key is the preflight's
     ``check_task_judge``: the evaluate stage needs it with or without a gateway)."""
     from ptb.tasks import TASKS
-    from ptb.tasks.base import Task
+    from ptb.tasks.base import JudgedTask
 
-    if cfg.task.impl in TASKS.names() and TASKS.load(cfg.task.impl).judge_gate is Task.judge_gate:
+    if cfg.task.impl in TASKS.names() and not issubclass(TASKS.load(cfg.task.impl), JudgedTask):
         return [
             (
                 f"task.eval.judge_model is set, but task {cfg.task.name} has no judge requests "
-                "(its implementation defines no judge_gate)",
+                "(its implementation is no JudgedTask)",
                 "drop task.eval.judge_model, or use a judged task",
             )
         ]

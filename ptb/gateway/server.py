@@ -403,13 +403,14 @@ def load_gate(task: dict[str, Any]) -> JudgeGate:
 
     from ptb.config.task import TaskConfig
     from ptb.tasks import load_task
+    from ptb.tasks.base import JudgedTask
 
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TaskConfig), task))
     assert isinstance(cfg, TaskConfig)
-    gate = load_task(cfg).judge_gate()
-    if gate is None:
+    judged = load_task(cfg)
+    if not isinstance(judged, JudgedTask):
         raise ValueError(f"task {cfg.name} has no judge: it needs no judge route")
-    return gate
+    return judged.judge_gate()
 
 
 def upstream_headers(

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from ptb.tasks.answers import strip_thinking
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Item, JudgedTask, Judgement
 from ptb.tasks.data import load
 from ptb.tasks.judge_api import JudgeClient
 from ptb.tasks.judge_gate import JudgeGate, plain_messages, split_template
@@ -74,7 +74,7 @@ def _reference(row: dict[str, Any]) -> str:
     return str(content["answer"] if isinstance(content, dict) else content)
 
 
-class ArenaHardWriting(Task):
+class ArenaHardWriting(JudgedTask):
     @cached_property
     def _test(self) -> list[Item]:
         refs = {str(r["uid"]): _reference(r) for r in load(self.cfg.data["references"])}
@@ -90,9 +90,6 @@ class ArenaHardWriting(Task):
 
     def test_items(self) -> list[Item]:
         return self._test
-
-    def judge(self, item: Item, output: str) -> Judgement:
-        return self.judge_all([item], [output])[0]
 
     def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
         client = JudgeClient(self.cfg.eval)

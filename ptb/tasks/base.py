@@ -74,11 +74,6 @@ class Task(ABC):
         """Allowed training data ptb ships with the task (empty for hub benchmarks)."""
         return []
 
-    def judge_gate(self) -> JudgeGate | None:
-        """For judged tasks: which requests the agent's own evaluate.py may send the judge
-        through the gateway, and what comes back (``ptb.tasks.judge_gate``). None: no judge."""
-        return None
-
     def allowed_items(self) -> list[Item]:
         """Data the agent may train on that may share text with the test items (GSM8K's train
         split): the contamination check ignores n-grams found here. Default: the train items."""
@@ -143,3 +138,19 @@ class Task(ABC):
                 }
                 fh.write(json.dumps(row) + "\n")
         return [path]
+
+
+class JudgedTask(Task):
+    """A task scored by a judge model (``task.eval.judge_model``), all outputs at once."""
+
+    def judge(self, item: Item, output: str) -> Judgement:
+        return self.judge_all([item], [output])[0]
+
+    @abstractmethod
+    def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
+        """Score every output, querying the judge concurrently."""
+
+    @abstractmethod
+    def judge_gate(self) -> JudgeGate:
+        """Which requests the agent's own evaluate.py may send the judge through the gateway's
+        judge route, and what comes back (``ptb.tasks.judge_gate``)."""

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from ptb.tasks.answers import strip_thinking
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Item, JudgedTask, Judgement
 from ptb.tasks.data import load
 from ptb.tasks.judge_api import JudgeClient
 from ptb.tasks.judge_gate import JudgeGate, plain_messages, split_template
@@ -67,7 +67,7 @@ def rubric_score(rubrics: list[dict[str, Any]], met: list[bool]) -> float:
     return achieved / possible if possible else 0.0
 
 
-class HealthBench(Task):
+class HealthBench(JudgedTask):
     @cached_property
     def _test(self) -> list[Item]:
         items = []
@@ -85,9 +85,6 @@ class HealthBench(Task):
 
     def test_items(self) -> list[Item]:
         return self._test
-
-    def judge(self, item: Item, output: str) -> Judgement:
-        return self.judge_all([item], [output])[0]
 
     def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
         client = JudgeClient(self.cfg.eval)

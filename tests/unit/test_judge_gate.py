@@ -10,7 +10,7 @@ import pytest
 
 from ptb.tasks import load_task
 from ptb.tasks.arenahard import SYSTEM, judge_messages
-from ptb.tasks.base import Task
+from ptb.tasks.base import JudgedTask
 from ptb.tasks.healthbench import grader_messages
 from ptb.tasks.judge_gate import JudgeGate
 from tests.support.tasks import task_config
@@ -35,11 +35,13 @@ class Recorder:
         return [fn(job) for job in jobs]
 
 
-def _task(name: str) -> Task:
-    return load_task(task_config(name))
+def _task(name: str) -> JudgedTask:
+    task = load_task(task_config(name))
+    assert isinstance(task, JudgedTask)
+    return task
 
 
-def _sent_by_scoring(task: Task, module: str, outputs: list[str], reply: str,
+def _sent_by_scoring(task: JudgedTask, module: str, outputs: list[str], reply: str,
                      monkeypatch: pytest.MonkeyPatch) -> list[list[dict[str, str]]]:  # fmt: skip
     recorder = Recorder(reply)
     monkeypatch.setattr(f"ptb.tasks.{module}.JudgeClient", recorder)
@@ -60,7 +62,7 @@ def test_arenahard_admits_every_request_its_scoring_sends(
     assert [gate.check(messages) for messages in sent] == [None] * len(sent)
 
 
-def _arena_request(task: Task, prompt: str | None = None, a: str | None = None,
+def _arena_request(task: JudgedTask, prompt: str | None = None, a: str | None = None,
                    b: str = "mine") -> list[dict[str, str]]:  # fmt: skip
     item = task.test_items()[0]
     return judge_messages(prompt or item.prompt, item.target if a is None else a, b)
@@ -142,4 +144,4 @@ def test_healthbench_gives_back_criteria_met_alone() -> None:
 
 
 def test_tasks_without_a_judge_have_no_gate() -> None:
-    assert _task("gsm8k").judge_gate() is None
+    assert not isinstance(load_task(task_config("gsm8k")), JudgedTask)
