@@ -44,17 +44,16 @@ class HFGenerator(ChatRenderer):
         **_: Any,
     ) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         self.torch = torch
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         if self.device == "cpu":
             torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.load_tokenizer(model_path, chat_template)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.template = chat_template or str(self.tokenizer.chat_template or "")
         dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
         model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
         self.model: Any = model.to(self.device)  # type: ignore[arg-type]
@@ -99,7 +98,7 @@ class HFGenerator(ChatRenderer):
     def generate(self, prompts: list[str], sampling: Sampling, batch_size: int) -> list[str]:
         torch = self.torch
         torch.manual_seed(sampling.seed)
-        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        ids = self.encode(prompts)
         order = sorted(range(len(prompts)), key=lambda i: -len(ids[i]))
         outputs: dict[int, str] = {}
         start = 0

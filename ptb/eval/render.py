@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 TOOLS_FALLBACK = (
@@ -52,6 +53,18 @@ class ChatRenderer:
 
     tokenizer: Any
     template: str
+
+    def load_tokenizer(self, model_path: str | Path, chat_template: str | None) -> None:
+        """The model folder's tokenizer, and the template to evaluate with: ptb's for the model
+        family when given, else the folder's own."""
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.template = chat_template or str(self.tokenizer.chat_template or "")
+
+    def encode(self, prompts: list[str]) -> list[list[int]]:
+        """Token ids of rendered prompts; the template already placed any BOS."""
+        return [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
 
     def render(
         self,

@@ -92,12 +92,11 @@ class VLLMGenerator(ChatRenderer):
                 "task.eval.backend=vllm needs vLLM (the `gpu` extra: pip install 'ptb[gpu]' in "
                 "the evaluation image); use task.eval.backend=hf for the transformers fallback"
             ) from exc
-        from transformers import AutoConfig, AutoTokenizer
+        from transformers import AutoConfig
 
         self.vllm = vllm
         AutoConfig.from_pretrained(model_path)  # a broken folder fails here, not per attempt
-        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.template = chat_template or str(self.tokenizer.chat_template or "")
+        self.load_tokenizer(model_path, chat_template)
         self.model_path = model_path
         self.gpu_memory_utilization, self.seed = gpu_memory_utilization, seed
         self.max_model_len = max_model_len
@@ -107,7 +106,7 @@ class VLLMGenerator(ChatRenderer):
     def generate(self, prompts: list[str], sampling: Sampling, batch_size: int) -> list[str]:
         """All prompts in one call; ``batch_size`` is the transformers backend's and unused."""
         params = self.vllm.SamplingParams(**sampling_params_kwargs(sampling))
-        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        ids = self.encode(prompts)
         self._engine(model_len(ids, sampling.max_new_tokens, self.max_model_len))
         inputs = [{"prompt_token_ids": i} for i in ids]
         results = self.engine.generate(inputs, params, use_tqdm=False)
