@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -73,12 +74,18 @@ def find_token(
     return "", None
 
 
-def model_from_body(body: bytes) -> str | None:
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A request body as a JSON object, or None (empty, not JSON, not an object). Parsed once
+    per request: the model, the judge route and ``ask_for_usage`` all read it."""
     try:
-        data = json.loads(body)
+        data = json.loads(body) if body else None
     except ValueError:
         return None
-    model = data.get("model") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else None
+
+
+def model_from_body(data: dict[str, Any] | None) -> str | None:
+    model = data.get("model") if data is not None else None
     return model if isinstance(model, str) else None
 
 
@@ -107,25 +114,22 @@ def error_body(api: str, status: int, message: str) -> dict[str, object]:
     return {"error": {"message": message, "type": kind, "param": None, "code": codes.get(status)}}
 
 
-def ask_for_usage(body: bytes) -> bytes | None:
+def ask_for_usage(data: dict[str, Any] | None) -> bytes | None:
     """An OpenAI chat-completions *stream* request that does not ask for usage
     (``stream_options.include_usage``), rewritten to ask for it; None when it needs no change.
 
     Without it the provider reports no tokens for the stream, and the run's accounting and
-    limits would not see them."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or data.get("stream") is not True:
+    limits would not see them. ``data``: the request body (``json_object``), left unchanged."""
+    if data is None or data.get("stream") is not True:
         return None
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
         return None  # malformed: the provider says so
     if (options or {}).get("include_usage"):
         return None
-    data["stream_options"] = {**(options or {}), "include_usage": True}
-    return json.dumps(data).encode()
+    return json.dumps(
+        {**data, "stream_options": {**(options or {}), "include_usage": True}}
+    ).encode()
 
 
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")

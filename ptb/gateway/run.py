@@ -179,7 +179,6 @@ class RunGateway:
     port: int
     token: str | None
     """The dummy token the agent gets in place of its key (None: no agent route)."""
-    key_env: str | None
     base_url: str | None
     """The agent's base URL, as seen from inside the sandbox: a loopback URL, so the solve
     stage relays the gateway's port into a sandbox with ``network=none``."""
@@ -207,20 +206,15 @@ def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]
     problems = check(cfg)
     if problems:
         raise ValueError("; ".join(f"{what} (fix: {fix})" for what, fix in problems))
+    key_envs = {"agent": cfg.agent.api_key_env, "judge": cfg.task.eval.judge_api_key_env}
+    routes = [r for r, on in (("agent", agent_route(cfg)), ("judge", judge_route(cfg))) if on]
     keys: dict[str, str] = {}
-    for route, env_name in (
-        ("agent", cfg.agent.api_key_env if agent_route(cfg) else None),
-        ("judge", cfg.task.eval.judge_api_key_env if judge_route(cfg) else None),
-    ):
-        if env_name:
+    for route in routes:
+        if env_name := key_envs[route]:  # a keyless judge (a local server) has none
             keys[route] = os.environ.get(env_name, "")
             if not keys[route]:
                 raise RuntimeError(f"{env_name} is unset: export it before starting the run")
-    tokens = {
-        route: "ptb-gw-" + secrets.token_urlsafe(24)
-        for route, on in (("agent", agent_route(cfg)), ("judge", judge_route(cfg)))
-        if on
-    }
+    tokens = {route: "ptb-gw-" + secrets.token_urlsafe(24) for route in routes}
     settings = gateway_settings(cfg, solve_dir / LOG_NAME, keys, tokens)
     process = GatewayProcess(settings, solve_dir / "gateway.log", cfg.gateway.start_timeout_s)
     try:
@@ -236,7 +230,6 @@ def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]
             process,
             process.port,
             tokens.get("agent"),
-            str(cfg.agent.api_key_env) if "agent" in tokens else None,
             agent_url,
             tokens.get("judge"),
             judge_url,

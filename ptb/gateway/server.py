@@ -41,6 +41,7 @@ from ptb.gateway.apis import (
     error_body,
     find_token,
     guess_api,
+    json_object,
     model_from_body,
 )
 from ptb.gateway.ledger import Ledger, RequestLog
@@ -199,10 +200,11 @@ class Gateway:
                 rec, 404, f"ptb gateway: {request.method} {request.path} is not a model API call"
             )
         body = await request.read()
-        model = endpoint.model_in_path or model_from_body(body)
+        data = None if endpoint.model_in_path else json_object(body)
+        model = endpoint.model_in_path or model_from_body(data)
         rec["model"] = model
         if route.name in self.gates:
-            return await self.judge(request, endpoint, route, where, body, rec)
+            return await self.judge(request, endpoint, route, where, data, rec)
         if endpoint.api != "meta":
             if model is None:
                 return self.refuse(rec, 400, "ptb gateway: the request names no model")
@@ -218,7 +220,7 @@ class Gateway:
             if why:
                 return self.refuse(rec, 403, f"ptb gateway: {why}; no further requests pass")
         self.log.write_body(rec["ts"], model, body)
-        return await self.forward(request, endpoint, route, where, body, rec)
+        return await self.forward(request, endpoint, route, where, body, data, rec)
 
     async def judge(
         self,
@@ -226,7 +228,7 @@ class Gateway:
         endpoint: Endpoint,
         route: Route,
         where: str,
-        body: bytes,
+        data: dict[str, Any] | None,
         rec: dict[str, Any],
     ) -> web.StreamResponse:
         """A judge route: the task's own judge requests only, rebuilt from their messages; back
@@ -234,11 +236,7 @@ class Gateway:
         assert route.judge is not None and self.session is not None
         if endpoint.api != "openai_chat":
             return self.refuse(rec, 404, "ptb gateway: the judge takes chat completions only")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
+        if data is None:
             return self.refuse(rec, 400, "ptb gateway: the request body is not a JSON object")
         model = rec["model"]
         if model not in route.allow_models:
@@ -320,12 +318,14 @@ class Gateway:
         route: Route,
         where: str,
         body: bytes,
+        data: dict[str, Any] | None,
         rec: dict[str, Any],
     ) -> web.StreamResponse:
+        """Pass the request upstream with the real key; ``data`` is its body parsed."""
         assert self.session is not None
         headers = upstream_headers(request.headers, where, route.key)
         strip: UsageChunkFilter | None = None
-        if endpoint.api == "openai_chat" and (asked := ask_for_usage(body)) is not None:
+        if endpoint.api == "openai_chat" and (asked := ask_for_usage(data)) is not None:
             body, strip = asked, UsageChunkFilter()  # usage is read, the client sees its stream
         url = URL(route.origin + request.raw_path, encoded=True)
         if where == "query:key":
@@ -426,8 +426,8 @@ def upstream_headers(
             headers.add(name, value)
     headers["Accept-Encoding"] = "identity"
     if not key:  # a local judge endpoint without a key: the token goes nowhere
-        for name in (where,) if where and where != "query:key" else ():
-            headers.pop(name, None)
+        if where and where != "query:key":
+            headers.pop(where, None)
     elif where == "authorization":
         headers["Authorization"] = f"Bearer {key}"
     elif where and where != "query:key":

@@ -7,7 +7,14 @@ import json
 import pytest
 from multidict import CIMultiDict
 
-from ptb.gateway.apis import UsageChunkFilter, ask_for_usage, classify, error_body, find_token
+from ptb.gateway.apis import (
+    UsageChunkFilter,
+    ask_for_usage,
+    classify,
+    error_body,
+    find_token,
+    json_object,
+)
 from ptb.gateway.ledger import Ledger, cost_usd
 from ptb.gateway.server import upstream_headers
 from ptb.gateway.usage import Usage, UsageReader
@@ -53,13 +60,16 @@ def test_openai_chat_stream_usage_chunk() -> None:
 
 
 def test_a_chat_stream_is_made_to_ask_for_usage_once() -> None:
-    asked = ask_for_usage(b'{"model": "m", "stream": true, "stream_options": {"x": 1}}')
+    sent = json_object(b'{"model": "m", "stream": true, "stream_options": {"x": 1}}')
+    asked = ask_for_usage(sent)
     assert asked is not None
     assert json.loads(asked)["stream_options"] == {"x": 1, "include_usage": True}
-    assert ask_for_usage(asked) is None  # already asks
-    assert ask_for_usage(b'{"model": "m"}') is None  # not a stream: usage is in the body
-    assert ask_for_usage(b'{"stream": true, "stream_options": 3}') is None  # malformed: as sent
-    assert ask_for_usage(b"not json") is None
+    assert sent == {"model": "m", "stream": True, "stream_options": {"x": 1}}  # not changed
+    assert ask_for_usage(json_object(asked)) is None  # already asks
+    assert ask_for_usage(json_object(b'{"model": "m"}')) is None  # not a stream: usage in body
+    malformed = json_object(b'{"stream": true, "stream_options": 3}')
+    assert ask_for_usage(malformed) is None  # as sent: the provider says what is wrong
+    assert ask_for_usage(json_object(b"not json")) is None
 
 
 CHAT_STREAM = (
