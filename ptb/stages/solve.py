@@ -57,14 +57,18 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
     return env
 
 
-def interpreter_first(path: str, python: str) -> str:
-    """``PATH`` with the folder of ptb's interpreter first, when the sandbox runs it from the
-    host: ``python evaluate.py``, ``pip`` and the training tools the agent calls are those of
-    the environment ptb set up (an image's own interpreter is already on its PATH)."""
+def interpreter_first(env: dict[str, str], python: str) -> None:
+    """Put the folder of ptb's interpreter first on the agent's ``PATH`` when the sandbox runs
+    it from the host: ``python evaluate.py``, ``pip`` and the training tools the agent calls are
+    those of the environment ptb set up. An image's own interpreter (Apptainer's ``python3``)
+    leaves ``PATH`` alone: the image's applies."""
     if not os.path.isabs(python):
-        return path
+        return
     folder = str(Path(python).parent)
-    return os.pathsep.join([folder, *(p for p in path.split(os.pathsep) if p and p != folder)])
+    path = env.get("PATH", os.defpath)
+    env["PATH"] = os.pathsep.join(
+        [folder, *(p for p in path.split(os.pathsep) if p and p != folder)]
+    )
 
 
 def place_key(
@@ -179,8 +183,7 @@ def _solve(
     t0 = clock.start
     deadline = t0 + cfg.budget.hours * 3600
     env = {**agent_env(ctx, home, deadline), **scaffold.env()}
-    if os.path.isabs(sandbox_cls.python):  # an image's own PATH (Apptainer) is left alone
-        env["PATH"] = interpreter_first(env.get("PATH", os.defpath), sandbox_cls.python)
+    interpreter_first(env, sandbox_cls.python)
     place_key(env, endpoint, scaffold, gateway)
     key = key_value(endpoint, os.environ)  # the real one: scrubbed from HOME should it be there
     spec = SandboxSpec(

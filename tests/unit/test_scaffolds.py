@@ -253,10 +253,15 @@ def test_loopback_endpoints_are_forwarded() -> None:
 
 
 def test_the_interpreters_folder_comes_first_on_the_agents_path() -> None:
-    assert interpreter_first("/usr/bin:/venv/bin:/bin", "/venv/bin/python") == (
-        "/venv/bin:/usr/bin:/bin"
-    )
-    assert interpreter_first("/usr/bin", "python3") == "/usr/bin"  # an image's own interpreter
+    env = {"PATH": "/usr/bin:/venv/bin:/bin"}
+    interpreter_first(env, "/venv/bin/python")
+    assert env["PATH"] == "/venv/bin:/usr/bin:/bin"
+    image = {"PATH": "/usr/bin"}
+    interpreter_first(image, "python3")  # an image's own interpreter
+    assert image == {"PATH": "/usr/bin"}
+    no_path: dict[str, str] = {}
+    interpreter_first(no_path, "python3")  # Apptainer: no PATH is passed, the image's applies
+    assert no_path == {}
 
 
 def test_scrub_value_redacts_the_key_in_home(tmp_path: Path) -> None:
