@@ -31,8 +31,7 @@ class LocalCluster:
 
     @property
     def script_env(self) -> dict[str, str]:
-        """The environment start.sh and stop.sh read (which folder, which ports)."""
-        return {**os.environ, "PTB_SLURM_DIR": str(self.folder), "PTB_SLURM_PORT": str(self.port)}
+        return script_env(self.folder, self.port)
 
     @property
     def slurm_conf(self) -> str:
@@ -45,10 +44,14 @@ class LocalCluster:
         return run_script("stop.sh", self.folder, self.port, timeout=120)
 
 
+def script_env(folder: Path, port: int) -> dict[str, str]:
+    """The environment start.sh and stop.sh read (which folder, which ports)."""
+    return {**os.environ, "PTB_SLURM_DIR": str(folder), "PTB_SLURM_PORT": str(port)}
+
+
 def run_script(name: str, folder: Path, port: int, timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PTB_SLURM_DIR": str(folder), "PTB_SLURM_PORT": str(port)}
-    return subprocess.run(["bash", str(SCRIPTS / name)], env=env, text=True, capture_output=True,
-                          timeout=timeout, check=False)  # fmt: skip
+    return subprocess.run(["bash", str(SCRIPTS / name)], env=script_env(folder, port), text=True,
+                          capture_output=True, timeout=timeout, check=False)  # fmt: skip
 
 
 def _remove_leftovers(prefix: str, port: int) -> None:
