@@ -3,7 +3,8 @@
 The request log (``solve/gateway.jsonl``, one line per request the agent made) is a contract: the
 integrity checks (``api_misuse``) and the reports read it. Fields of every line:
 ``ts, api, model, allowed, status, input_tokens, output_tokens, cached_tokens, cost_usd,
-latency_ms`` plus ``route, method, path, stream, cache_write_tokens, usage_reported, reason``. No
+latency_ms`` plus ``route, method, path, stream, cache_write_tokens, usage_reported, reason,
+gate`` (``docs/gateway.md``). No
 secrets and no bodies (bodies go to a separate file, and only with ``gateway.log_bodies=true``).
 """
 
@@ -15,19 +16,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from ptb.gateway.usage import Usage
-
-LOG_FIELDS = (
-    "ts",
-    "api",
-    "model",
-    "allowed",
-    "status",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "latency_ms",
-)
 
 
 def cost_usd(usage: Usage, price: Mapping[str, Any] | None) -> float | None:
