@@ -4,8 +4,8 @@ The request log (``solve/gateway.jsonl``, one line per request the agent made) i
 integrity checks (``api_misuse``) and the reports read it. Fields of every line:
 ``ts, api, model, allowed, status, input_tokens, output_tokens, cached_tokens, cost_usd,
 latency_ms`` plus ``route, method, path, stream, cache_write_tokens, usage_reported, reason,
-gate`` (``docs/gateway.md``). No
-secrets and no bodies (bodies go to a separate file, and only with ``gateway.log_bodies=true``).
+gate`` (``docs/gateway.md``). No secrets and no bodies (bodies go to a separate file, and only
+with ``gateway.log_bodies=true``).
 """
 
 from __future__ import annotations
