@@ -19,9 +19,6 @@ CONTINUE_PROMPT = (
 )
 """What reprompt mode (``scaffold.reprompt_min_minutes``) says when it resumes the agent."""
 
-REASONS = ("finished", "timeout", "crashed", "api_error", "void")
-API_ERRORS = ("auth", "rate_limit", "overloaded", "quota", "other")
-
 
 @dataclass(frozen=True)
 class SolveContext:
@@ -48,7 +45,8 @@ class Ending:
     """How the agent's run ended, for ``exit.json``."""
 
     reason: str
-    """finished | timeout | crashed | api_error (| void, set by the solve stage)."""
+    """finished | timeout | crashed | api_error; the solve stage also sets void, interrupted and
+    usage_limit."""
     api_error: str | None = None
     """For ``api_error``: auth | rate_limit | overloaded | quota | other."""
     message: str | None = None

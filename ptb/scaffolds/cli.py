@@ -11,7 +11,7 @@ import json
 import os
 from abc import abstractmethod
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,6 @@ class Totals:
     cost_usd: float | None = None
     turns: int = 0
     tool_calls: int = 0
-    by_model: dict[str, Any] = field(default_factory=dict)
 
 
 class CliScaffold(Scaffold):
