@@ -31,7 +31,7 @@ def _base_path(cfg: EvaluateCommandConfig) -> Path | None:
 
 def _run(cfg: EvaluateCommandConfig) -> EvalResult:
     if cfg.rescore:
-        return rescore(cfg.task, cfg.rescore)
+        return rescore(cfg.task, cfg.rescore, cfg.protocol.name)
     if not cfg.model_path:
         sys.exit("give model_path=<folder> (or base, instruct, oracle) or rescore=<samples.jsonl>")
     path: str | Path = cfg.model_path
@@ -41,7 +41,14 @@ def _run(cfg: EvaluateCommandConfig) -> EvalResult:
         path = instruct_model_path(cfg.model)
     base = None if cfg.model_path in ("base", "oracle") else _base_path(cfg)
     return evaluate(
-        cfg.task, cfg.model, path, mode=cfg.mode, limit=cfg.limit, seed=cfg.seed, base_path=base
+        cfg.task,
+        cfg.model,
+        path,
+        mode=cfg.mode,
+        limit=cfg.limit,
+        seed=cfg.seed,
+        base_path=base,
+        protocol=cfg.protocol.name,
     )
 
 

@@ -14,6 +14,7 @@ from ptb.config.gateway import GatewayConfig
 from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
 from ptb.config.model import ModelConfig
+from ptb.config.protocol import PROTOCOLS, ProtocolConfig
 from ptb.config.root import EvaluateCommandConfig, RunConfig
 from ptb.config.sandbox import SandboxConfig
 from ptb.config.scaffold import ScaffoldConfig
@@ -31,10 +32,12 @@ GROUP_SCHEMAS: dict[str, type] = {
     "judge": JudgeConfig,
     "tracker": TrackerConfig,
     "gateway": GatewayConfig,
+    "protocol": ProtocolConfig,
 }
 
 __all__ = [
     "GROUP_SCHEMAS",
+    "PROTOCOLS",
     "AgentConfig",
     "BudgetConfig",
     "EvalSpec",
@@ -44,6 +47,7 @@ __all__ = [
     "LadderStep",
     "LauncherConfig",
     "ModelConfig",
+    "ProtocolConfig",
     "RecipeConfig",
     "RunConfig",
     "SandboxConfig",

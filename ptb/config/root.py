@@ -12,6 +12,7 @@ from ptb.config.gateway import GatewayConfig
 from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
 from ptb.config.model import ModelConfig
+from ptb.config.protocol import ProtocolConfig
 from ptb.config.sandbox import SandboxConfig
 from ptb.config.scaffold import ScaffoldConfig
 from ptb.config.task import TaskConfig
@@ -31,6 +32,8 @@ class RunConfig:
     tracker: TrackerConfig = MISSING
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     """The model-API gateway (a default, so run directories saved before it existed still load)."""
+    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(name="paper"))
+    """Evaluation and fallback rules (``conf/protocol``; a default for older run directories)."""
 
     seed: int = 0
     experiment: str = "default"
@@ -65,6 +68,7 @@ class EvaluateCommandConfig:
     results_dir: str | None = None
     """If set, metrics.json and samples.jsonl are written to this folder."""
     rescore: str | None = None
+    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(name="paper"))
     """A samples.jsonl to score again without a model (``model_path`` is then not needed)."""
     seed: int = 0
     cache_dir: str = "${oc.env:PTB_CACHE,${oc.env:HOME}/.cache/ptb}"

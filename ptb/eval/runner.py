@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ptb.config.model import ModelConfig
+from ptb.config.protocol import PROTOCOLS
 from ptb.config.task import LadderStep, TaskConfig
 from ptb.eval import backends
 from ptb.eval.backends import Sampling
@@ -145,15 +146,17 @@ def evaluate(
     limit: int | None = None,
     seed: int = 0,
     base_path: Path | None = None,
+    protocol: str = "paper",
 ) -> EvalResult:
-    """Score ``model_path`` (or ``"oracle"``: the reference answers) on ``task_cfg``."""
+    """Score ``model_path`` (or ``"oracle"``: the reference answers) on ``task_cfg`` under
+    ``protocol`` (``paper`` | ``strict``)."""
     result = EvalResult(
         task=task_cfg.name,
         status="ok",
-        info={"mode": mode, "limit": limit, "model_path": str(model_path)},
+        info={"mode": mode, "limit": limit, "model_path": str(model_path), "protocol": protocol},
     )
     try:
-        task = load_task(task_cfg)
+        task = load_task(task_cfg, protocol)
         items = task.test_items()[: limit or None]
     except Exception as exc:  # missing data is ptb's or the site's problem: say which
         return _failed(result, "eval_failed", f"cannot load the task's data: {exc}")
@@ -224,9 +227,9 @@ def evaluate(
     return _failed(result, "eval_failed", "every attempt of the retry ladder failed")
 
 
-def rescore(task_cfg: TaskConfig, samples_path: Path | str) -> EvalResult:
+def rescore(task_cfg: TaskConfig, samples_path: Path | str, protocol: str = "paper") -> EvalResult:
     """Score the outputs saved in a ``samples.jsonl`` again, without a model."""
-    task = load_task(task_cfg)
+    task = load_task(task_cfg, protocol)
     by_id = {it.id: it for it in task.test_items()}
     lines = Path(samples_path).read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
@@ -238,7 +241,10 @@ def rescore(task_cfg: TaskConfig, samples_path: Path | str) -> EvalResult:
         )
     items = [by_id[r["id"]] for r in rows]
     result = EvalResult(
-        task=task_cfg.name, status="ok", n=len(items), info={"rescored": str(samples_path)}
+        task=task_cfg.name,
+        status="ok",
+        n=len(items),
+        info={"rescored": str(samples_path), "protocol": protocol},
     )
     return _scored(result, task, items, [r["output"] for r in rows], [r["prompt"] for r in rows])
 
@@ -258,7 +264,16 @@ def _scored(
             for i, o, p in zip(items, outputs, prompts or [i.prompt for i in items], strict=True)
         ]
         return _failed(result, "eval_failed", f"scoring failed: {type(exc).__name__}: {exc}")
-    result.score = float(result.metrics[task.cfg.eval.metric])
+    metric = task.cfg.eval.metric
+    result.score = float(result.metrics[metric])
+    result.info["scores"] = {
+        task.protocol: result.score,
+        **{
+            k.removeprefix(f"{metric}_"): float(v)
+            for k, v in result.metrics.items()
+            if k.removeprefix(f"{metric}_") in PROTOCOLS and k != metric
+        },
+    }
     return result
 
 

@@ -37,7 +37,13 @@ def run(ctx: StageContext) -> None:
     path, mode = model_under_test(ctx)
     base = _base_path(ctx) if ctx.cfg.agent.kind != "baseline" else None
     result = evaluate(
-        ctx.cfg.task, ctx.cfg.model, path, mode=mode, seed=ctx.cfg.seed, base_path=base
+        ctx.cfg.task,
+        ctx.cfg.model,
+        path,
+        mode=mode,
+        seed=ctx.cfg.seed,
+        base_path=base,
+        protocol=ctx.cfg.protocol.name,
     )
     lines = "".join(json.dumps(s, default=str) + "\n" for s in result.samples)
     atomic_write_text(ctx.run.samples, lines)

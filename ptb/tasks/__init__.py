@@ -22,9 +22,10 @@ TASKS = Registry(
 )
 
 
-def load_task(cfg: TaskConfig) -> Task:
+def load_task(cfg: TaskConfig, protocol: str = "paper") -> Task:
+    """The task of ``cfg`` under ``protocol`` (``paper`` | ``strict``; ``ptb.config.protocol``)."""
     task_cls = TASKS.load(cfg.impl)
-    task: Task = task_cls(cfg)
+    task: Task = task_cls(cfg, protocol)
     return task
 
 

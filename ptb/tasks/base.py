@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ptb.config.protocol import PROTOCOLS
 from ptb.config.task import TaskConfig
 from ptb.tasks.judge_gate import JudgeGate
 
@@ -41,6 +42,9 @@ class Judgement:
     score: float
     extracted: Any = None
     detail: str | None = None
+    alt: dict[str, float] = field(default_factory=dict)
+    """The same output's score under the other protocol(s) (``{"strict": 0.0}``), for tasks whose
+    scorer differs between them; empty where the protocols agree by construction."""
 
     @property
     def correct(self) -> bool:
@@ -57,10 +61,18 @@ def shipped_fewshot(name: str) -> list[Item]:
 
 
 class Task(ABC):
-    """A benchmark. Implementations are registered in ``ptb.tasks.TASKS`` by ``TaskConfig.impl``."""
+    """A benchmark. Implementations are registered in ``ptb.tasks.TASKS`` by ``TaskConfig.impl``.
 
-    def __init__(self, cfg: TaskConfig) -> None:
+    ``protocol`` (``paper`` | ``strict``, ``ptb.config.protocol``) picks the prompts and the
+    scorer: ``paper`` as the original harness, ``strict`` ptb's corrected rules. Tasks whose
+    scorers differ between the two fill ``Judgement.alt`` with the other protocol's score.
+    """
+
+    def __init__(self, cfg: TaskConfig, protocol: str = "paper") -> None:
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")
         self.cfg = cfg
+        self.protocol = protocol
 
     @property
     def name(self) -> str:
@@ -103,10 +115,20 @@ class Task(ABC):
         return [self.judge(item, out) for item, out in zip(items, outputs, strict=True)]
 
     def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
-        """The task's metrics from per-item judgements: by default the mean score."""
+        """The task's metrics from per-item judgements: by default the mean score, and the mean
+        under each other protocol the judgements carry (``<metric>_<protocol>``)."""
         n = len(judgements)
         mean = sum(j.score for j in judgements) / n if n else 0.0
-        return {self.cfg.eval.metric: mean, "n_correct": sum(j.correct for j in judgements)}
+        metrics: dict[str, Any] = {
+            self.cfg.eval.metric: mean,
+            "n_correct": sum(j.correct for j in judgements),
+        }
+        others = sorted({p for j in judgements for p in j.alt})
+        for p in others:
+            metrics[f"{self.cfg.eval.metric}_{p}"] = (
+                sum(j.alt.get(p, j.score) for j in judgements) / n if n else 0.0
+            )
+        return metrics
 
     def oracle_output(self, item: Item) -> str:
         """What ``model_path=oracle`` answers: the reference, as a model would write it."""

