@@ -49,6 +49,7 @@ def _run(cfg: EvaluateCommandConfig) -> EvalResult:
         seed=cfg.seed,
         base_path=base,
         protocol=cfg.protocol.name,
+        decoding=cfg.protocol.decoding,
     )
 
 

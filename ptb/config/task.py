@@ -20,6 +20,8 @@ class EvalSpec:
     num_fewshot: int = 0
     apply_chat_template: bool = True
     temperature: float = 0.0
+    """Decoding under ``protocol.decoding=task`` (``strict``): greedy by default. Under
+    ``paper`` the evaluated model's generation_config.json decides (``ptb.eval.decoding``)."""
     top_p: float = 1.0
     n_items: int | None = None
     """Size of the held-out set the paper reports (checked against the data when loaded)."""
@@ -27,6 +29,9 @@ class EvalSpec:
     """Items used by ``evaluate.py --limit`` when the agent gives no number."""
     metric: str = "exact_match"
     ladder: list[LadderStep] = field(default_factory=list)
+    seeds: int = 1
+    """Evaluations with different sampling seeds (``seed``, ``seed + 1``, ...); the score is
+    their mean, ``metrics.json`` lists each and their std (PostTrainBench v1.2 averages 5)."""
     batch_size: int = 64
     judge_model: str | None = None
     """For judged tasks: the judge model id (reached through an OpenAI-compatible endpoint)."""

@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from ptb.config.model import ModelConfig
+from ptb.config.protocol import ProtocolConfig
 from ptb.config.task import TaskConfig
 from ptb.eval.runner import evaluate
 from ptb.gateway.run import JUDGE_TOKEN_ENV, JUDGE_URL_ENV
@@ -28,15 +29,21 @@ from ptb.eval.agent_entry import main
 
 TASK = {task!r}
 MODEL = {model!r}
+PROTOCOL = {protocol!r}
 
 if __name__ == "__main__":
-    sys.exit(main(TASK, MODEL, sys.argv[1:]))
+    sys.exit(main(TASK, MODEL, sys.argv[1:], PROTOCOL))
 '''
 
 
-def render_script(task: TaskConfig, model: ModelConfig) -> str:
+def render_script(
+    task: TaskConfig, model: ModelConfig, protocol: ProtocolConfig | None = None
+) -> str:
+    """The task folder's evaluate.py: the run's task, model and protocol, frozen."""
+    chosen = protocol or ProtocolConfig(name="paper")
     return SCRIPT.format(
         display_name=task.display_name,
+        protocol={"name": chosen.name, "decoding": chosen.decoding},
         task=OmegaConf.to_container(OmegaConf.structured(task)),
         model=OmegaConf.to_container(OmegaConf.structured(model)),
     )
@@ -62,7 +69,12 @@ def use_judge_route(task: TaskConfig, environ: Mapping[str, str]) -> str | None:
     return None  # a local judge endpoint without a key, reached directly
 
 
-def main(task: dict[str, Any], model: dict[str, Any], argv: list[str]) -> int:
+def main(
+    task: dict[str, Any],
+    model: dict[str, Any],
+    argv: list[str],
+    protocol: dict[str, str] | None = None,
+) -> int:
     task_cfg: TaskConfig = _load(TaskConfig, task)
     model_cfg: ModelConfig = _load(ModelConfig, model)
     parser = argparse.ArgumentParser(
@@ -76,7 +88,15 @@ def main(task: dict[str, Any], model: dict[str, Any], argv: list[str]) -> int:
     if task_cfg.eval.judge_model and (why := use_judge_route(task_cfg, os.environ)):
         print(json.dumps({"task": task_cfg.name, "status": "error", "error": why}), flush=True)
         return 1
-    result = evaluate(task_cfg, model_cfg, args.model_path, limit=args.limit)
+    chosen = protocol or {"name": "paper", "decoding": "model"}
+    result = evaluate(
+        task_cfg,
+        model_cfg,
+        args.model_path,
+        limit=args.limit,
+        protocol=chosen["name"],
+        decoding=chosen["decoding"],
+    )
     summary = {
         "task": task_cfg.name,
         "status": result.status,

@@ -20,10 +20,18 @@ BACKENDS = Registry(
 
 @dataclass(frozen=True)
 class Sampling:
+    """One generation's decoding (``ptb.eval.decoding`` picks the values): greedy when
+    ``temperature`` is 0; ``top_k`` 0 and ``min_p`` 0 switch those filters off; a
+    ``repetition_penalty`` above 1 penalises every token already in the prompt or the output
+    (vLLM's and transformers' rule)."""
+
     max_new_tokens: int
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    top_k: int = 0
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
 
 
 class Generator(Protocol):

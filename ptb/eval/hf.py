@@ -71,7 +71,8 @@ class HFGenerator(ChatRenderer):
             _allow_recompiles(torch)
 
     def generate_kwargs(self, sampling: Sampling) -> dict[str, Any]:
-        """``generate`` settings: the task's decoding, never the model folder's own defaults."""
+        """``generate`` settings: exactly ``sampling`` (``ptb.eval.decoding`` chose it), never
+        the defaults transformers would take from the folder's own generation config."""
         kwargs: dict[str, Any] = {
             "max_new_tokens": sampling.max_new_tokens,
             "pad_token_id": self.tokenizer.pad_token_id,
@@ -79,10 +80,17 @@ class HFGenerator(ChatRenderer):
         }
         if sampling.temperature > 0:
             kwargs.update(
-                do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0
+                do_sample=True,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                top_k=sampling.top_k,
+                min_p=sampling.min_p or None,
             )
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        kwargs["repetition_penalty"] = (
+            sampling.repetition_penalty if sampling.repetition_penalty != 1.0 else None
+        )
         if self.decode == "generate_static":
             kwargs["cache_implementation"] = "static"
         return kwargs

@@ -110,14 +110,30 @@ def use_gqa_sdpa(model: Any) -> bool:
     return True
 
 
-def pick_tokens(torch: Any, logits: Any, sampling: Sampling, generator: Any) -> Any:
-    """Greedy, or temperature + nucleus (top-p) sampling, over the last position's logits."""
+def pick_tokens(
+    torch: Any, logits: Any, sampling: Sampling, generator: Any, seen: Any = None
+) -> Any:
+    """The next token of each sequence from the last position's logits, as vLLM samples:
+    repetition penalty (over ``seen``, a (batch, vocab) mask of the prompt's and output's
+    tokens), then greedy, or temperature, min-p, top-k and top-p (nucleus) filtering and a draw."""
+    if seen is not None and sampling.repetition_penalty != 1.0:
+        penalty = sampling.repetition_penalty
+        logits = torch.where(
+            seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits
+        )
     if sampling.temperature <= 0:
         return logits.argmax(dim=-1)
     probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
+    if sampling.min_p > 0:
+        floor = probs.amax(dim=-1, keepdim=True) * sampling.min_p
+        probs = probs.masked_fill(probs < floor, 0.0)
+    if 0 < sampling.top_k < probs.shape[-1]:
+        kth = probs.topk(sampling.top_k, dim=-1).values[:, -1:]
+        probs = probs.masked_fill(probs < kth, 0.0)
     if sampling.top_p < 1.0:
         sorted_p, order = probs.sort(dim=-1, descending=True)
-        outside = sorted_p.cumsum(dim=-1) - sorted_p > sampling.top_p
+        total = sorted_p.sum(dim=-1, keepdim=True)
+        outside = sorted_p.cumsum(dim=-1) - sorted_p > sampling.top_p * total
         sorted_p = sorted_p.masked_fill(outside, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
@@ -193,10 +209,17 @@ class StaticDecoder:
             logits = out.logits[:, -1, :]
             position = positions[:, -1:] + 1
             done = torch.zeros(batch, dtype=torch.bool, device=device)
+            seen = None
+            if sampling.repetition_penalty != 1.0:
+                seen = torch.zeros(batch, logits.shape[-1], dtype=torch.bool, device=device)
+                real = torch.where(pad_mask.bool(), input_ids, input_ids[:, -1:])  # left pad
+                seen.scatter_(1, real, True)
             tokens = []
             for step in range(sampling.max_new_tokens):
-                tok = pick_tokens(torch, logits, sampling, gen)
+                tok = pick_tokens(torch, logits, sampling, gen, seen)
                 tok = torch.where(done, torch.full_like(tok, pad_id), tok)
+                if seen is not None:
+                    seen.scatter_(1, tok[:, None], True)
                 tokens.append(tok)
                 done = done | torch.isin(tok, eos)
                 last = step == sampling.max_new_tokens - 1

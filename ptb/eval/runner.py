@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,14 +22,13 @@ from ptb.config.model import ModelConfig
 from ptb.config.protocol import PROTOCOLS
 from ptb.config.task import LadderStep, TaskConfig
 from ptb.eval import backends
+from ptb.eval import decoding as decoding_rules
 from ptb.eval.backends import Sampling
 from ptb.tasks import Item, Task, load_task
-from ptb.tasks.templates import load_template
+from ptb.tasks.templates import protocol_template
 
 log = logging.getLogger(__name__)
 
-FEWSHOT_SAMPLING = {"temperature": 0.6, "top_p": 0.95}
-"""The paper's few-shot base baseline: no chat template, sampled."""
 FEWSHOT_MIN_SHOTS = 3
 
 
@@ -147,9 +147,11 @@ def evaluate(
     seed: int = 0,
     base_path: Path | None = None,
     protocol: str = "paper",
+    decoding: str | None = None,
 ) -> EvalResult:
     """Score ``model_path`` (or ``"oracle"``: the reference answers) on ``task_cfg`` under
-    ``protocol`` (``paper`` | ``strict``)."""
+    ``protocol`` (``paper`` | ``strict``), decoding as ``decoding`` says (``model`` | ``task``;
+    default: the protocol's, ``ptb.eval.decoding``), ``task.eval.seeds`` times."""
     result = EvalResult(
         task=task_cfg.name,
         status="ok",
@@ -171,7 +173,7 @@ def evaluate(
             "no_final_model" if not path.exists() else "eval_failed",
             f"{path} has no config.json: not a model folder",
         )
-    template = load_template(model_cfg.chat_template)
+    template = protocol_template(model_cfg.chat_template, protocol, tools=_uses_tools(task, items))
     result.info.update(submission_info(path, base_path, template))
     backend = backends.resolve_backend(task_cfg.eval.backend)
     result.info["backend"] = backend
@@ -198,14 +200,47 @@ def evaluate(
         return _failed(
             result, "eval_failed", f"cannot render a prompt: {type(exc).__name__}: {exc}"
         )
-    sampling = (
-        FEWSHOT_SAMPLING
-        if fewshot
-        else {"temperature": task_cfg.eval.temperature, "top_p": task_cfg.eval.top_p}
+    chosen = decoding_rules.choose(
+        decoding or default_decoding(protocol), mode, task_cfg.eval, path
     )
+    result.info["decoding"] = chosen
+    sampling = {k: v for k, v in chosen.items() if k != "source"}
+    runs: list[tuple[int | None, list[str]]] = []
+    for run_seed in eval_seeds(seed, task_cfg.eval.seeds):
+        outputs = _walk_ladder(gen, prompts, sampling, run_seed, task_cfg, result)
+        if outputs is None:
+            return _failed(result, "eval_failed", "every attempt of the retry ladder failed")
+        runs.append((run_seed, outputs))
+    return _scored_runs(result, task, items, runs, prompts)
+
+
+def default_decoding(protocol: str) -> str:
+    """``paper`` decodes with the model's generation config, ``strict`` with the task's."""
+    return "model" if protocol == "paper" else "task"
+
+
+def eval_seeds(seed: int, count: int) -> list[int]:
+    """The seeds of ``task.eval.seeds`` evaluations: ``seed``, ``seed + 1``, ..."""
+    return [seed + k for k in range(max(1, count))]
+
+
+def _uses_tools(task: Task, items: list[Item]) -> bool:
+    return bool(items) and task.tools(items[0]) is not None
+
+
+def _walk_ladder(
+    gen: backends.Generator,
+    prompts: list[str],
+    sampling: dict[str, Any],
+    seed: int,
+    task_cfg: TaskConfig,
+    result: EvalResult,
+) -> list[str] | None:
+    """Outputs of the first rung of the retry ladder that generates; None if none does. Every
+    attempt is recorded in ``result.attempts``."""
     for max_new in _ladder(task_cfg):
         t0 = time.monotonic()
-        attempt: dict[str, Any] = {"max_new_tokens": max_new}
+        attempt: dict[str, Any] = {"max_new_tokens": max_new, "seed": seed}
         try:
             outputs = gen.generate(
                 prompts, Sampling(max_new, seed=seed, **sampling), task_cfg.eval.batch_size
@@ -223,8 +258,8 @@ def evaluate(
             continue
         attempt.update(ok=True, wall_s=round(time.monotonic() - t0, 2))
         result.attempts.append(attempt)
-        return _scored(result, task, items, outputs, prompts)
-    return _failed(result, "eval_failed", "every attempt of the retry ladder failed")
+        return outputs
+    return None
 
 
 def rescore(task_cfg: TaskConfig, samples_path: Path | str, protocol: str = "paper") -> EvalResult:
@@ -239,14 +274,21 @@ def rescore(task_cfg: TaskConfig, samples_path: Path | str, protocol: str = "pap
             f"{samples_path}: {len(unknown)} item ids are not in task {task_cfg.name} "
             f"(first: {unknown[0]}): were these samples written for another task?"
         )
-    items = [by_id[r["id"]] for r in rows]
+    by_seed: dict[int | None, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_seed.setdefault(row.get("seed"), []).append(row)
+    first = next(iter(by_seed.values()))
+    if any([r["id"] for r in g] != [r["id"] for r in first] for g in by_seed.values()):
+        raise ValueError(f"{samples_path}: the seeds' samples do not cover the same items")
+    items = [by_id[r["id"]] for r in first]
     result = EvalResult(
         task=task_cfg.name,
         status="ok",
         n=len(items),
         info={"rescored": str(samples_path), "protocol": protocol},
     )
-    return _scored(result, task, items, [r["output"] for r in rows], [r["prompt"] for r in rows])
+    runs = [(seed, [r["output"] for r in group]) for seed, group in by_seed.items()]
+    return _scored_runs(result, task, items, runs, [r["prompt"] for r in first])
 
 
 def _scored(
@@ -256,25 +298,70 @@ def _scored(
     outputs: list[str],
     prompts: list[str] | None,
 ) -> EvalResult:
-    try:
-        result.metrics, result.samples = score_outputs(task, items, outputs, prompts)
-    except Exception as exc:  # a judge endpoint or sandbox that fails is not a score of 0
-        result.samples = [
-            {"id": i.id, "prompt": p, "output": o, "target": i.target}
-            for i, o, p in zip(items, outputs, prompts or [i.prompt for i in items], strict=True)
-        ]
-        return _failed(result, "eval_failed", f"scoring failed: {type(exc).__name__}: {exc}")
+    return _scored_runs(result, task, items, [(None, outputs)], prompts)
+
+
+def _scored_runs(
+    result: EvalResult,
+    task: Task,
+    items: list[Item],
+    runs: list[tuple[int | None, list[str]]],
+    prompts: list[str] | None,
+) -> EvalResult:
+    """Score each run's outputs (one run per evaluation seed); the metrics are the means over
+    the runs, with each run's score and the sample std (n-1) beside them when there are several.
+    """
+    per_run: list[dict[str, Any]] = []
+    result.samples = []
+    for run_seed, outputs in runs:
+        try:
+            metrics, samples = score_outputs(task, items, outputs, prompts)
+        except Exception as exc:  # a judge endpoint or sandbox that fails is not a score of 0
+            result.samples += _unscored(items, outputs, prompts, run_seed)
+            return _failed(result, "eval_failed", f"scoring failed: {type(exc).__name__}: {exc}")
+        if run_seed is not None and len(runs) > 1:
+            samples = [{**row, "seed": run_seed} for row in samples]
+        result.samples += samples
+        per_run.append(metrics)
     metric = task.cfg.eval.metric
+    result.metrics = _mean_metrics(per_run)
     result.score = float(result.metrics[metric])
-    result.info["scores"] = {
-        task.protocol: result.score,
-        **{
-            k.removeprefix(f"{metric}_"): float(v)
-            for k, v in result.metrics.items()
-            if k.removeprefix(f"{metric}_") in PROTOCOLS and k != metric
-        },
-    }
+    result.info["scores"] = protocol_scores(result.metrics, metric, task.protocol)
+    if len(runs) > 1:
+        scores = [float(m[metric]) for m in per_run]
+        result.info["score_std"] = statistics.stdev(scores)
+        result.info["seed_scores"] = [
+            {"seed": seed, "score": score, "scores": protocol_scores(m, metric, task.protocol)}
+            for (seed, _), score, m in zip(runs, scores, per_run, strict=True)
+        ]
     return result
+
+
+def protocol_scores(metrics: dict[str, Any], metric: str, protocol: str) -> dict[str, float]:
+    """``{protocol: score, other: score}`` from ``metric`` and its ``<metric>_<other>`` twins."""
+    scores = {protocol: float(metrics[metric])}
+    for other in PROTOCOLS:
+        if other != protocol and f"{metric}_{other}" in metrics:
+            scores[other] = float(metrics[f"{metric}_{other}"])
+    return scores
+
+
+def _mean_metrics(per_run: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(per_run) == 1:
+        return per_run[0]
+    keys = [k for k, v in per_run[0].items() if isinstance(v, int | float)]
+    return {k: sum(float(m[k]) for m in per_run) / len(per_run) for k in keys}
+
+
+def _unscored(
+    items: list[Item], outputs: list[str], prompts: list[str] | None, seed: int | None
+) -> list[dict[str, Any]]:
+    """The outputs of a run whose scoring failed, kept for ``rescore``."""
+    rows: list[dict[str, Any]] = [
+        {"id": i.id, "prompt": p, "output": o, "target": i.target}
+        for i, o, p in zip(items, outputs, prompts or [i.prompt for i in items], strict=True)
+    ]
+    return rows if seed is None else [{**r, "seed": seed} for r in rows]
 
 
 def _check_size(task_cfg: TaskConfig, items: list[Item], limit: int | None, r: EvalResult) -> None:

@@ -5,10 +5,14 @@ One ``vllm.LLM`` engine per evaluation, loaded once, takes every prompt of the t
 client connections. Prompts are rendered with ptb's chat template for the model family and given
 as token ids, so vLLM adds no second BOS and applies no template of its own.
 
-Decoding follows the task config: ``generation_config="vllm"`` stops vLLM from taking defaults
-out of the submitted model's ``generation_config.json`` (a submission must not choose its own
-sampling). vLLM lives in the ``gpu`` extra (``vllm==0.33.0``) with its own torch pin; it is not
-installed on CPU machines.
+Decoding is given in full with every request (``ptb.eval.decoding`` resolves it: under
+``protocol=paper`` from the evaluated folder's ``generation_config.json`` over vLLM's defaults,
+exactly what the original's ``generation_config="auto"`` server does for a request that sends only
+``max_tokens``; under ``strict`` from the task config). The engine itself runs with
+``generation_config="vllm"``, so nothing is taken from the folder behind ptb's back.
+
+vLLM lives in the ``gpu`` extra (``vllm==0.33.0``) with its own torch pin; it is not installed
+on CPU machines.
 """
 
 from __future__ import annotations
@@ -28,9 +32,15 @@ def sampling_params_kwargs(sampling: Sampling) -> dict[str, Any]:
         "skip_special_tokens": True,
     }
     if sampling.temperature > 0:
-        kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=-1)
+        kwargs.update(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k if sampling.top_k > 0 else -1,
+            min_p=sampling.min_p,
+        )
     else:
         kwargs.update(temperature=0.0, top_p=1.0, top_k=-1)
+    kwargs["repetition_penalty"] = sampling.repetition_penalty
     return kwargs
 
 

@@ -44,6 +44,7 @@ def run(ctx: StageContext) -> None:
         seed=ctx.cfg.seed,
         base_path=base,
         protocol=ctx.cfg.protocol.name,
+        decoding=ctx.cfg.protocol.decoding,
     )
     lines = "".join(json.dumps(s, default=str) + "\n" for s in result.samples)
     atomic_write_text(ctx.run.samples, lines)

@@ -17,7 +17,7 @@ from ptb.scaffolds import prompt_note
 from ptb.scaffolds.prompt import build_prompt
 from ptb.stages import StageContext
 from ptb.tasks import load_task
-from ptb.tasks.templates import template_path
+from ptb.tasks.templates import protocol_templates
 
 TIMER_SH = """#!/usr/bin/env bash
 # Prints the time left for this run. ptb sets PTB_DEADLINE (Unix time) when the agent starts.
@@ -47,12 +47,15 @@ def run(ctx: StageContext) -> None:
     templates = task_dir / "templates"
     templates.mkdir()
     family = cfg.model.chat_template
-    shutil.copy(template_path(family), templates / f"{family}.jinja")
-    (task_dir / "evaluate.py").write_text(render_script(cfg.task, cfg.model), encoding="utf-8")
+    for name, text in protocol_templates(family, cfg.protocol.name).items():
+        (templates / name).write_text(text, encoding="utf-8")
+    (task_dir / "evaluate.py").write_text(
+        render_script(cfg.task, cfg.model, cfg.protocol), encoding="utf-8"
+    )
     timer = task_dir / "timer.sh"
     timer.write_text(TIMER_SH, encoding="utf-8")
     timer.chmod(0o755)
-    context = load_task(cfg.task).context_files(task_dir)
+    context = load_task(cfg.task, cfg.protocol.name).context_files(task_dir)
     base = base_model_ref(ctx)
     write_json(
         run_dir.solve / "prepared.json",

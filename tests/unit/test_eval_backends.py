@@ -88,9 +88,14 @@ def test_vllm_sampling_and_engine_follow_the_task_not_the_model_folder() -> None
         "temperature": 0.0,
         "top_p": 1.0,
         "top_k": -1,
+        "repetition_penalty": 1.0,
     }
     sampled = sampling_params_kwargs(Sampling(4000, temperature=0.6, top_p=0.95))
-    assert (sampled["temperature"], sampled["top_p"]) == (0.6, 0.95)
+    assert (sampled["temperature"], sampled["top_p"], sampled["top_k"]) == (0.6, 0.95, -1)
+    qwen = sampling_params_kwargs(
+        Sampling(4000, temperature=0.6, top_p=0.95, top_k=20, min_p=0.05, repetition_penalty=1.1)
+    )
+    assert (qwen["top_k"], qwen["min_p"], qwen["repetition_penalty"]) == (20, 0.05, 1.1)
     engine = engine_kwargs(Path("/m"), max_model_len=None, gpu_memory_utilization=0.8, seed=0)
     assert engine["generation_config"] == "vllm"  # the submission's generation_config is ignored
     assert engine["dtype"] == "bfloat16" and "max_model_len" not in engine
@@ -108,7 +113,10 @@ def test_vllm_load_failure_is_eval_failed(tmp_path: Path) -> None:
 
     (tmp_path / "config.json").write_text("{}")
     model = ModelConfig(name="q", display_name="q", chat_template="qwen3")
-    result = evaluate(task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1)
+    # strict: ptb's own qwen3 template (paper's comes from the prefetched upstream file)
+    result = evaluate(
+        task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1, protocol="strict"
+    )
     assert result.status == "eval_failed" and "vLLM" in (result.error or "")
     assert result.info["backend"] == "vllm"
 
