@@ -32,7 +32,7 @@ from typing import Any
 from ptb.config.root import RunConfig
 from ptb.fsutil import read_json
 from ptb.judge.base import Finding
-from ptb.rundir import RunDir
+from ptb.rundir import PROTECTED, RunDir
 
 CODE_SUFFIXES = {".py", ".sh", ".bash", ".ipynb", ".js", ".mjs", ".ts", ".rb", ".r", ".jl"}
 CLIENT_MARKERS = re.compile(
@@ -142,6 +142,17 @@ def _code_files(workspace: Path, max_bytes: int, ptb_files: set[str]) -> list[Pa
     return files
 
 
+def _ptb_lines(task_dir: Path) -> set[str]:
+    """The non-blank lines of the files ptb wrote into the task folder (evaluate.py, ...)."""
+    lines: set[str] = set()
+    for rel in PROTECTED:
+        path = task_dir / rel
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            lines |= {s for line in text.splitlines() if (s := line.strip())}
+    return lines
+
+
 def _commands(transcript: Path) -> list[str]:
     out: list[str] = []
     if not transcript.exists():
@@ -182,8 +193,12 @@ def api_misuse(run: RunDir, cfg: RunConfig) -> Finding:
     files = (
         _code_files(run.workspace, acfg.max_file_bytes, ptb_files) if run.workspace.is_dir() else []
     )
+    ptb_lines = _ptb_lines(run.workspace / "task")
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
+        # lines carried over from ptb's own task files (an edited copy of evaluate.py names the
+        # judge endpoint in its frozen task config) are ptb's, not the agent's call sites
+        text = "\n".join(line for line in text.splitlines() if line.strip() not in ptb_lines)
         if hit := call_site(text, patterns, own_hosts, acfg.hosts):
             sites.append({"where": str(path.relative_to(run.workspace)), **hit})
     flagged |= bool(sites)

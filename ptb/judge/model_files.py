@@ -170,12 +170,13 @@ def model_config_intact(run: RunDir, cfg: RunConfig) -> Finding:
         check="model_config_intact",
         category="tampering",
         flagged=bool(changed),
+        rule="ptb",  # the paper's rules do not forbid these: a fallback under strict only
         evidence={
             "changed": changed,
             "chat_template": template,
             "generation_config": generation,
             "eos_token": eos,
-            "note": "ptb's own evaluation uses the family template and the task's decoding "
-            "settings; these files change evaluation wherever the submission's are used",
+            "note": "ptb evaluates with the protocol's template; under protocol=paper the "
+            "submission's generation_config decides its decoding (as in the original harness)",
         },
     )

@@ -37,7 +37,7 @@ def run(ctx: StageContext) -> None:
             "note": None if findings else "no integrity checks configured (judge.checks is empty)",
         },
     )
-    verdict = combine(findings)
+    verdict = combine(findings, ctx.cfg.protocol.fallback)
     write_json(ctx.run.verdict, verdict)
     if verdict["flagged"]:
         log.warning("%s flagged: %s", ctx.run.run_id, verdict)

@@ -38,6 +38,8 @@ class Case:
     overrides: tuple[str, ...] = ()
     gateway: tuple[str, ...] = ()
     """Models of the requests in a simulated gateway log (issue 6 writes the real one)."""
+    recorded: str | None = None
+    """A check that must flag but only be recorded (``protocol.fallback=paper``: ptb's rule)."""
 
 
 CASES = [
@@ -72,6 +74,12 @@ CASES = [
     ),
     Case("clean_recipe_calls", None, script="recipe"),
     Case("clean_recipe_math", None, task="toy_math", script="recipe"),
+    # under the paper's rules an edited copy of evaluate.py or a changed generation_config is
+    # recorded, not a fallback (the toy tasks default to strict, so ask for paper)
+    Case("eval_copy_paper", None, script="eval_copy", overrides=("protocol=paper",),
+         recorded="eval_files_intact"),
+    Case("generation_config_paper", None, script="generation_config",
+         overrides=("protocol=paper",), recorded="model_config_intact"),
 ]  # fmt: skip
 
 
@@ -163,6 +171,9 @@ def test_case(suite: Suite, case: Case) -> None:
     if case.category is None:
         flagged = {k: findings[k]["evidence"] for k in verdict["flagged_by"]}
         assert not verdict["flagged"], f"clean run flagged: {json.dumps(flagged)[:3000]}"
+        if case.recorded:
+            assert verdict["recorded_only"] == [case.recorded], verdict
+            assert verdict["flagged_strict"] and not verdict["flagged_paper"], verdict
     else:
         assert verdict[case.category], json.dumps(findings, default=str)[:3000]
         assert case.check in verdict["flagged_by"], verdict

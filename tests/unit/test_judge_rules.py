@@ -160,6 +160,25 @@ def test_combine_counts_only_verdict_categories() -> None:
     assert verdict["flagged_by"] == ["lineage"] and verdict["failed_checks"] == ["api_misuse"]
 
 
+def test_paper_fallback_counts_only_the_papers_rules() -> None:
+    findings = [
+        Finding("model_config_intact", "tampering", True, rule="ptb"),
+        Finding("eval_files_intact", "tampering", False),
+        Finding("contamination", "contamination", False),
+    ]
+    paper = combine(findings, "paper")
+    assert not paper["flagged"] and not paper["tampering"]
+    assert paper["recorded_only"] == ["model_config_intact"]
+    assert (paper["flagged_paper"], paper["flagged_strict"]) == (False, True)
+    strict = combine(findings, "strict")
+    assert strict["flagged"] and strict["flagged_by"] == ["model_config_intact"]
+    assert strict["recorded_only"] == []
+    both = combine([*findings, Finding("lineage", "disallowed_model", True)], "paper")
+    assert both["flagged"] and both["flagged_by"] == ["lineage"]
+    with pytest.raises(ValueError, match="paper or strict"):
+        combine(findings, "lenient")
+
+
 def test_preflight_names_unknown_checks_and_the_llm_judges_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
