@@ -29,7 +29,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--weights",
         metavar="SPEC",
-        help="task=w,task=w or a YAML/JSON file of task: w (default: the paper's rule)",
+        help="paper (the original's fixed factors; the default when every task has one), "
+        "recompute (the paper's rule over these results' baselines; the default otherwise), "
+        "task=w,task=w, or a YAML/JSON file of task: w",
     )
     p.add_argument(
         "--equal-weights",

@@ -29,9 +29,11 @@ from ptb.report.scan import (
     scan,
 )
 from ptb.report.weights import (
+    PAPER_FACTORS,
     Weights,
     WeightsError,
     equal_weights,
+    fixed_weights,
     paper_weights,
     parse_weights_option,
 )
@@ -53,7 +55,9 @@ class MethodKey:
 @dataclass(frozen=True)
 class Options:
     weights: str | None = None
-    """--weights: ``task=w,...`` or a YAML/JSON file."""
+    """--weights: ``paper`` (the fixed factors), ``recompute`` (the paper's rule over these
+    results' baselines), ``task=w,...`` or a YAML/JSON file; None: ``paper`` where every task
+    has a factor, else ``recompute``."""
     equal_weights: bool = False
     models: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
@@ -156,17 +160,27 @@ def build_report(root: Path, options: Options) -> Report:
 def choose_weights(
     runs: Sequence[ScoredRun], tasks: Sequence[str], models: Sequence[str], options: Options
 ) -> Weights:
-    if options.weights is not None:
-        if options.equal_weights:
-            raise ReportError("give either --weights or --equal-weights, not both")
-        return _restrict(parse_weights_option(options.weights), tasks, bool(options.tasks))
+    choice = options.weights
+    if choice is not None and options.equal_weights:
+        raise ReportError("give either --weights or --equal-weights, not both")
+    if choice == "paper":
+        return fixed_weights(tasks)
+    if choice == "recompute":
+        return paper_weights(runs, tasks, models)
+    if choice is not None:
+        return _restrict(parse_weights_option(choice), tasks, bool(options.tasks))
     if options.equal_weights:
         try:
             paper_weights(runs, tasks, models)
         except WeightsError as exc:
             return equal_weights(tasks, note="; ".join(exc.problems))
         return equal_weights(tasks)
-    return paper_weights(runs, tasks, models)
+    unweighed = [t for t in tasks if t not in PAPER_FACTORS]
+    if not unweighed:
+        return fixed_weights(tasks)
+    derived = paper_weights(runs, tasks, models)
+    note = f"; the paper has no fixed factor for {', '.join(unweighed)}"
+    return Weights(derived.weights, derived.source + note, derived.detail)
 
 
 def _restrict(weights: Weights, tasks: Sequence[str], chosen: bool) -> Weights:

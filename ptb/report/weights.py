@@ -1,5 +1,11 @@
 """Benchmark weights for the weighted average.
 
+By default the report uses the paper's fixed factors (``PAPER_FACTORS``, the original harness's
+``scripts/factors.json``), so a method's average is comparable with the paper's leaderboard
+whatever baselines a results folder holds; a report over tasks the paper never weighed (the toy
+tasks, AIME 2026) recomputes them by the paper's rule from its own baselines instead, and says so.
+``--weights recompute`` always recomputes.
+
 The paper's rule: w_b ∝ 1 / (s_b^instruct - s_b^base), where each s is the mean over the base
 models of the official instruct model's and the zero-shot base model's score on b (each model's
 score being its mean over seeds); the weights are normalised to sum to 1. Harder benchmarks (a
@@ -24,6 +30,19 @@ from ptb.report.scan import ReportError, ScoredRun
 INSTRUCT = "baseline_instruct"
 ZEROSHOT = "baseline_zeroshot"
 PAPER_SOURCE = "paper: w_b ∝ 1/(instruct - zero-shot base), from the baseline runs"
+PAPER_FACTORS = {
+    "aime2025": 0.226536549919078,
+    "arenahard_writing": 0.0903518275042778,
+    "bfcl": 0.0746078457817324,
+    "gpqa": 0.22462215653948,
+    "gsm8k": 0.0935882347031865,
+    "healthbench": 0.184144830733019,
+    "humaneval": 0.106148554819225,
+}
+"""The paper's fixed benchmark weights by ptb task name (the original's ``scripts/factors.json``
+at ``main@9082063``; its ``arenahardwriting`` and ``gpqamain`` are ptb's ``arenahard_writing``
+and ``gpqa``). A unit test checks them against the pinned upstream file's bytes when cached."""
+FIXED_SOURCE = "paper: the original harness's fixed factors (scripts/factors.json)"
 _HINT = (
     "Run the missing baselines, or give the weights with --weights task=w,... "
     "(or a YAML/JSON file), or use --equal-weights."
@@ -65,6 +84,20 @@ def equal_weights(tasks: Sequence[str], note: str | None = None) -> Weights:
     if note:
         source += f"; the paper's weights were not derivable: {note}"
     return normalise(dict.fromkeys(tasks, 1.0), source)
+
+
+def fixed_weights(tasks: Sequence[str]) -> Weights:
+    """The paper's fixed factors for ``tasks`` (renormalised over them), or raise naming the
+    tasks the paper has no factor for."""
+    unknown = [t for t in tasks if t not in PAPER_FACTORS]
+    if unknown:
+        raise ReportError(
+            f"the paper has no fixed weight for task(s) {', '.join(unknown)}; use --weights "
+            f"recompute (the paper's rule over your baselines) or give weights"
+        )
+    if not tasks:
+        raise ReportError("no tasks found to weight")
+    return normalise({t: PAPER_FACTORS[t] for t in tasks}, FIXED_SOURCE)
 
 
 def paper_weights(

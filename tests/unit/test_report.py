@@ -162,6 +162,42 @@ def test_paper_weights_match_hand_computation(results: Path) -> None:
     )
 
 
+def test_paper_tasks_get_the_papers_fixed_factors(tmp_path: Path) -> None:
+    from ptb.report.weights import PAPER_FACTORS
+
+    root = tmp_path / "results"
+    for task in ("gsm8k", "bfcl"):  # no baselines at all: the fixed factors need none
+        write_run(root, "agent_a", "claude_code", "m1", task, 0, 0.5)
+    report = build_report(root, Options())
+    total = PAPER_FACTORS["gsm8k"] + PAPER_FACTORS["bfcl"]
+    assert report.weights.weights == pytest.approx(
+        {"gsm8k": PAPER_FACTORS["gsm8k"] / total, "bfcl": PAPER_FACTORS["bfcl"] / total}
+    )
+    assert "fixed factors" in report.weights.source
+    assert sum(PAPER_FACTORS.values()) == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ReportError, match="no baseline_instruct"):
+        build_report(root, Options(weights="recompute"))  # the rule needs the baselines
+
+
+def test_fixed_factors_are_the_originals_file_byte_for_byte() -> None:
+    """Written back in the original's names and layout, the factors in ptb's source hash to the
+    sha256 pinned for the original's ``scripts/factors.json``: no digit was lost or changed."""
+    from ptb.report.weights import PAPER_FACTORS
+    from ptb.tasks import upstream
+
+    original_names = {"arenahard_writing": "arenahardwriting", "gpqa": "gpqamain"}
+    data = dict(sorted((original_names.get(k, k), v) for k, v in PAPER_FACTORS.items()))
+    text = json.dumps(data, indent=4)
+    assert upstream.sha256_of(text.encode()) == upstream.pinned("factors.json").sha256
+
+
+def test_tasks_without_a_factor_recompute_and_say_so(results: Path) -> None:
+    report = build_report(results, Options())
+    assert "no fixed factor for t1, t2, t3" in report.weights.source
+    with pytest.raises(ReportError, match="no fixed weight for task"):
+        build_report(results, Options(weights="paper"))
+
+
 def test_weights_option_and_file(results: Path, tmp_path: Path) -> None:
     report = build_report(results, Options(weights="t1=1,t2=1,t3=2"))
     assert report.weights.weights == pytest.approx({"t1": 0.25, "t2": 0.25, "t3": 0.5})
