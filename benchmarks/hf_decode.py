@@ -8,11 +8,16 @@ ptb's static-cache loop with a CUDA-graph step) and each batch size times a deco
 difference between runs of ``--steps`` and ``--steps``/4 new tokens per sequence, divided by the
 extra steps (prefill and set-up cancel out). The bound is the time to read every weight
 once per step: parameter bytes / the card's memory bandwidth (nominal, and as measured here by a
-large device-to-device copy). Finally it runs the evaluation path itself
-(``ptb.eval.runner.evaluate``) on BFCL with ``--bfcl-limit`` items. One JSON line per figure.
+large device-to-device copy). ``--sampling`` times greedy decoding (``greedy``), sampling with a
+model's ``generation_config.json`` (``model``: Qwen3-1.7B's instruct settings written into the
+folder, T=0.6, top-p 0.95, top-k 20, resolved by ``ptb.eval.decoding`` as ``protocol=paper``
+does) and a base model's (``base``: no sampling keys, so vLLM's defaults: T=1, no filter).
+Finally it runs the evaluation path itself (``ptb.eval.runner.evaluate``) on BFCL with
+``--bfcl-limit`` items, decoding with the model's settings. One JSON line per figure.
 
     python benchmarks/hf_decode.py [--batches 1,32,128] [--steps 128] [--modes generate,compiled]
-                                   [--bfcl-limit 20] [--out results.jsonl]
+                                   [--sampling greedy,model,base] [--bfcl-limit 20]
+                                   [--out results.jsonl]
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ QWEN3_1_7B = {
     "max_position_embeddings": 40960,
     "tie_word_embeddings": True,
 }
+QWEN3_INSTRUCT_SAMPLING = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
+"""The sampling keys of Qwen/Qwen3-1.7B's generation_config.json (the instruct model's)."""
 NOMINAL_BANDWIDTH = {"H100": 3.35e12, "H200": 4.8e12}
 """Bytes/s of HBM, by card (H100 SXM: 3.35 TB/s, H200: 4.8 TB/s)."""
 
@@ -76,7 +83,10 @@ def build_model(folder: Path) -> int:
     with torch.device("cuda"):
         model = Qwen3ForCausalLM(cfg).to(torch.bfloat16)
     model.generation_config = GenerationConfig(
-        eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, do_sample=False
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        do_sample=True,
+        **QWEN3_INSTRUCT_SAMPLING,
     )
     n = sum(p.numel() for p in model.parameters())
     model.save_pretrained(folder)
@@ -103,7 +113,18 @@ def measured_bandwidth() -> float:
     return 2 * (1 << 31) * 2 / dt
 
 
-def _run(gen: Any, ids: Any, mask: Any, steps: int) -> float:
+def sampling_settings(folder: Path, how: str) -> dict[str, Any]:
+    """``Sampling`` keyword arguments: greedy, or what ``protocol=paper`` takes from the folder."""
+    from ptb.config.task import EvalSpec
+    from ptb.eval.decoding import VLLM_DEFAULTS, choose
+
+    if how == "base":  # a base model's file sets no sampling key: vLLM's defaults, T=1
+        return dict(VLLM_DEFAULTS)
+    chosen = choose("model" if how == "model" else "task", "zeroshot", EvalSpec(), folder)
+    return {k: v for k, v in chosen.items() if k != "source"}
+
+
+def _run(gen: Any, ids: Any, mask: Any, steps: int, sampling: dict[str, Any]) -> float:
     """Seconds to generate exactly ``steps`` tokens per sequence (no early stop)."""
     import torch
 
@@ -111,17 +132,20 @@ def _run(gen: Any, ids: Any, mask: Any, steps: int) -> float:
 
     torch.cuda.synchronize()
     t0 = time.perf_counter()
+    chosen = Sampling(steps, **sampling)
     if gen.static is not None:
-        gen.static.generate(ids, mask, Sampling(steps), [], int(gen.tokenizer.pad_token_id))
+        gen.static.generate(ids, mask, chosen, [], int(gen.tokenizer.pad_token_id))
     else:
-        kwargs = gen.generate_kwargs(Sampling(steps))
+        kwargs = gen.generate_kwargs(chosen)
         with torch.inference_mode():
             gen.model.generate(input_ids=ids, attention_mask=mask, min_new_tokens=steps, **kwargs)
     torch.cuda.synchronize()
     return time.perf_counter() - t0
 
 
-def time_decode(gen: Any, batch: int, steps: int, prompt_len: int) -> dict[str, float]:
+def time_decode(
+    gen: Any, batch: int, steps: int, prompt_len: int, sampling: dict[str, Any]
+) -> dict[str, float]:
     """Per-step time as the difference of a long and a short run over the extra steps (so the
     prefill and set-up cancel out); both lengths share one cache bucket, hence one graph."""
     import torch
@@ -129,9 +153,9 @@ def time_decode(gen: Any, batch: int, steps: int, prompt_len: int) -> dict[str, 
     ids = torch.randint(10, 1000, (batch, prompt_len), device="cuda")
     mask = torch.ones_like(ids)
     short = max(8, steps // 4)
-    warmup = _run(gen, ids, mask, steps)
-    t_long = min(_run(gen, ids, mask, steps) for _ in range(2))
-    t_short = min(_run(gen, ids, mask, short) for _ in range(2))
+    warmup = _run(gen, ids, mask, steps, sampling)
+    t_long = min(_run(gen, ids, mask, steps, sampling) for _ in range(2))
+    t_short = min(_run(gen, ids, mask, short, sampling) for _ in range(2))
     step = (t_long - t_short) / (steps - short)
     return {
         "warmup_s": round(warmup, 2),
@@ -166,9 +190,11 @@ def run_bfcl(path: Path, limit: int, batch_size: int, max_new: int) -> dict[str,
     )
     model = ModelConfig(name="qwen3_1_7b", display_name="Qwen3-1.7B shape", chat_template="qwen3")
     t0 = time.perf_counter()
-    result = evaluate(task, model, path, limit=limit)
+    # ptb's own qwen3 template (the original's file needs the prefetch), the model's decoding
+    result = evaluate(task, model, path, limit=limit, protocol="strict", decoding="model")
     return {
         "what": "bfcl_eval",
+        "decoding": result.info.get("decoding"),
         "status": result.status,
         "error": result.error,
         "score": result.score,
@@ -186,6 +212,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=128)
     ap.add_argument("--prompt-len", type=int, default=128)
     ap.add_argument("--modes", default="generate,compiled")
+    ap.add_argument("--sampling", default="greedy,model,base")
     ap.add_argument("--bfcl-limit", type=int, default=20)
     ap.add_argument("--bfcl-max-new", type=int, default=128)
     ap.add_argument("--out", type=Path, default=None)
@@ -227,12 +254,18 @@ def main() -> None:
         for mode in args.modes.split(","):
             gen = HFGenerator(folder, decode=mode)
             emit(args.out, {"what": "attention", "mode": mode, "impl": gen.attention()})
-            for batch in (int(b) for b in args.batches.split(",")):
-                try:
-                    row = time_decode(gen, batch, args.steps, args.prompt_len)
-                except Exception as exc:  # report and go on: OOM at a batch size is a result
-                    row = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-                emit(args.out, {"what": "decode", "mode": mode, "batch": batch, **row})
+            for how in args.sampling.split(","):
+                sampling = sampling_settings(folder, how)
+                for batch in (int(b) for b in args.batches.split(",")):
+                    try:
+                        row = time_decode(gen, batch, args.steps, args.prompt_len, sampling)
+                    except Exception as exc:  # report and go on: OOM at a batch is a result
+                        row = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+                    emit(
+                        args.out,
+                        {"what": "decode", "mode": mode, "sampling": how, "batch": batch,
+                         "settings": sampling, **row},
+                    )  # fmt: skip
             if mode == args.modes.split(",")[-1] and args.bfcl_limit:
                 emit(args.out, run_bfcl(folder, args.bfcl_limit, 32, args.bfcl_max_new))
             del gen

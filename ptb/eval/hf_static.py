@@ -123,19 +123,29 @@ def pick_tokens(
         )
     if sampling.temperature <= 0:
         return logits.argmax(dim=-1)
+    if 0 < sampling.top_k < logits.shape[-1]:  # filter the k best only: no sort of the vocab
+        values, index = logits.topk(sampling.top_k, dim=-1)
+        pick = _draw(torch, values, sampling, generator, ordered=True)
+        return index.gather(-1, pick[:, None]).squeeze(-1)
+    return _draw(torch, logits, sampling, generator, ordered=False)
+
+
+def _draw(torch: Any, logits: Any, sampling: Sampling, generator: Any, ordered: bool) -> Any:
+    """Temperature, min-p and top-p over ``logits`` (sorted best first when ``ordered``), then
+    one draw per row: an index into ``logits``' last dimension."""
     probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
     if sampling.min_p > 0:
         floor = probs.amax(dim=-1, keepdim=True) * sampling.min_p
         probs = probs.masked_fill(probs < floor, 0.0)
-    if 0 < sampling.top_k < probs.shape[-1]:
-        kth = probs.topk(sampling.top_k, dim=-1).values[:, -1:]
-        probs = probs.masked_fill(probs < kth, 0.0)
     if sampling.top_p < 1.0:
-        sorted_p, order = probs.sort(dim=-1, descending=True)
+        if ordered:
+            sorted_p = probs
+        else:
+            sorted_p, order = probs.sort(dim=-1, descending=True)
         total = sorted_p.sum(dim=-1, keepdim=True)
         outside = sorted_p.cumsum(dim=-1) - sorted_p > sampling.top_p * total
         sorted_p = sorted_p.masked_fill(outside, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+        probs = sorted_p if ordered else torch.zeros_like(probs).scatter(-1, order, sorted_p)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 

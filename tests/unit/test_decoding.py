@@ -101,6 +101,10 @@ def test_static_loop_sampling_filters_as_vllm() -> None:
     assert set(_draws(logits, Sampling(1))) == {0}  # greedy
     assert set(_draws(logits, Sampling(1, temperature=1.0, top_k=2))) == {0, 1}
     assert set(_draws(logits, Sampling(1, temperature=1.0, top_k=1))) == {0}
+    # top-k first (its fast path draws among the k best only), then top-p over what is left,
+    # renormalised as vLLM does: token 0 alone holds 0.506 of the three best
+    assert set(_draws(logits, Sampling(1, temperature=1.0, top_k=3, top_p=0.5))) == {0}
+    assert set(_draws(logits, Sampling(1, temperature=1.0, top_k=3, min_p=0.5))) == {0, 1}
     # min-p 0.5: only tokens with at least half the top token's probability (e^-0.5 = 0.61)
     assert set(_draws(logits, Sampling(1, temperature=1.0, min_p=0.5))) == {0, 1}
     # top-p 0.5 keeps the smallest prefix reaching half the mass: tokens 0 and 1 here
