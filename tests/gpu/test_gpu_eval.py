@@ -50,3 +50,28 @@ def test_evaluation_on_the_gpu_uses_the_compiled_loop(tmp_path: Path) -> None:
     result = evaluate(cfg, TINY, path, limit=8)
     assert result.status == "ok", result.error
     assert result.info["backend"] == "hf" and result.n == 8
+
+
+def test_compiled_decoder_samples_reproducibly_per_seed(tmp_path: Path) -> None:
+    """Under protocol=paper the loop samples: a seed repeats its draws, another seed differs,
+    top-k 1 is greedy."""
+    import torch
+
+    from ptb.eval.hf import HFGenerator
+
+    path = build_tiny_qwen3(tmp_path)
+    gen = HFGenerator(path, load_template("tiny_chatml"), decode="compiled")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in gen.model.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    prompts = ["<|im_start|>user\nAdd 3 and 4.<|im_end|>\n<|im_start|>assistant\n"] * 8
+
+    def run(**kw: float) -> list[str]:
+        return gen.generate(prompts, Sampling(24, **kw), batch_size=8)  # type: ignore[arg-type]
+
+    qwen = {"temperature": 0.6, "top_p": 0.95, "top_k": 20}
+    first, again, other = run(seed=1, **qwen), run(seed=1, **qwen), run(seed=2, **qwen)
+    assert first == again and first != other
+    assert len(set(first)) > 1  # eight copies of one prompt, eight different samples
+    assert run(seed=3, temperature=1.0, top_k=1) == run()  # top-k 1 is argmax
