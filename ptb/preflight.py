@@ -127,6 +127,7 @@ def check_model(cfg: RunConfig) -> list[Problem]:
                 f"add ptb/tasks/templates/{m.chat_template}.jinja",
             )
         )
+    problems += _upstream_templates(m.chat_template, cfg.protocol.name)
     if m.builder:
         return problems
     wanted = [m.instruct_hf_id] if cfg.agent.baseline == "instruct" else [m.hf_id]
@@ -148,6 +149,27 @@ def check_model(cfg: RunConfig) -> list[Problem]:
                     f"({os.environ.get('HF_HOME', '~/.cache/huggingface')})",
                     f"on a machine with network: python -m ptb.prefetch model={m.name}; "
                     "or set HF_HOME to the shared cache",
+                )
+            )
+    return problems
+
+
+def _upstream_templates(family: str, protocol: str) -> list[Problem]:
+    """Under protocol=paper the original's template files must be cached (the prefetch)."""
+    from ptb.tasks.templates import upstream_template_keys
+    from ptb.tasks.upstream import UpstreamNotAvailable, upstream_path
+
+    problems = []
+    for key in upstream_template_keys(family, protocol):
+        try:
+            upstream_path(key)
+        except UpstreamNotAvailable:
+            problems.append(
+                Problem(
+                    f"protocol={protocol} evaluates {family} models with the original harness's "
+                    f"{key}, which is not cached",
+                    "python -m ptb.prefetch model=<model> task=<task> (on a machine with "
+                    "network), or protocol=strict for ptb's own template",
                 )
             )
     return problems

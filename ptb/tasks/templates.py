@@ -66,3 +66,12 @@ def protocol_templates(family: str, protocol: str) -> dict[str, str]:
     if tool_key and tool_key != upstream_template_key(family, tools=False):
         files[tool_key.rsplit("/", 1)[-1]] = protocol_template(family, protocol, tools=True)
     return files
+
+
+def upstream_template_keys(family: str, protocol: str) -> list[str]:
+    """The pinned upstream templates a run of ``family`` under ``protocol`` reads (for the
+    prefetch and the preflight)."""
+    if protocol != "paper":
+        return []
+    keys = {upstream_template_key(family, tools) for tools in (False, True)}
+    return sorted(k for k in keys if k)

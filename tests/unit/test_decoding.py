@@ -218,3 +218,19 @@ def test_paper_templates_are_the_originals_files(
         "gemma3_tool_calling.jinja",
     ]
     assert sorted(protocol_templates("gemma3", "strict")) == ["gemma3.jinja"]
+
+
+def test_preflight_names_the_uncached_upstream_templates(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ptb.preflight import _upstream_templates
+
+    monkeypatch.setenv("PTB_CACHE", str(tmp_path))
+    problems = [str(p) for p in _upstream_templates("gemma3", "paper")]
+    assert len(problems) == 2 and "gemma3_tool_calling.jinja" in problems[1]
+    assert "python -m ptb.prefetch" in problems[0] and "protocol=strict" in problems[0]
+    assert _upstream_templates("gemma3", "strict") == []
+    assert _upstream_templates("tiny_chatml", "paper") == []
+    cache_upstream(monkeypatch, tmp_path, "templates/gemma3.jinja", "x")
+    cache_upstream(monkeypatch, tmp_path, "templates/gemma3_tool_calling.jinja", "y")
+    assert _upstream_templates("gemma3", "paper") == []
