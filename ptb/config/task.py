@@ -37,6 +37,11 @@ class EvalSpec:
     judge_concurrency: int = 8
     """Judge requests in flight at once."""
     judge_max_tokens: int = 4096
+    judge_retries: int | None = None
+    """Retries of a judge request that fails with 429/5xx/a timeout (None: 4); after the last,
+    the evaluation fails as an infrastructure failure (retried on the next run, never scored)."""
+    judge_backoff_s: float | None = None
+    """First wait between judge retries, doubled each time (None: 2 s)."""
     backend: str = "auto"
     """Generation backend: auto (vllm where importable with CUDA, else hf) | vllm | hf."""
     gpu_memory_utilization: float = 0.85

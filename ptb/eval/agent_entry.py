@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from ptb.config.model import ModelConfig
 from ptb.config.task import TaskConfig
 from ptb.eval.runner import evaluate
+from ptb.failures import InfraError
 from ptb.gateway.run import JUDGE_TOKEN_ENV, JUDGE_URL_ENV
 from ptb.sandbox.run_code import ENCLOSING
 
@@ -76,7 +77,12 @@ def main(task: dict[str, Any], model: dict[str, Any], argv: list[str]) -> int:
     if task_cfg.eval.judge_model and (why := use_judge_route(task_cfg, os.environ)):
         print(json.dumps({"task": task_cfg.name, "status": "error", "error": why}), flush=True)
         return 1
-    result = evaluate(task_cfg, model_cfg, args.model_path, limit=args.limit)
+    try:
+        result = evaluate(task_cfg, model_cfg, args.model_path, limit=args.limit)
+    except InfraError as exc:  # not the model's fault: say so rather than print a traceback
+        error = {"task": task_cfg.name, "status": "error", "reason": exc.reason, "error": str(exc)}
+        print(json.dumps(error), flush=True)
+        return 1
     summary = {
         "task": task_cfg.name,
         "status": result.status,
