@@ -44,6 +44,7 @@ INFRA_REASONS = {
     "disk": "a disk or file-system fault",
     "node": "a node, network or process fault",
     "scorer": "the task's scorer raised (ptb's fault, not the model's)",
+    "environment": "a package ptb needs is missing where the stage runs",
     "stage": "a stage raised (ptb or the infrastructure)",
 }
 """Reason classes of infrastructure failures (``error.json`` ``reason``)."""
@@ -104,6 +105,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("node", re.compile(r"Bus error|Connection reset by peer|Broken pipe", re.I)),
+    ("environment", re.compile(r"No module named|is not installed|the `gpu` extra", re.I)),
 )
 _MODEL_CUDA = re.compile(r"device-side assert", re.I)
 """A device-side assert is an index out of range: the model's (e.g. a vocabulary that does not
@@ -159,7 +161,9 @@ def metrics_failure(metrics: Mapping[str, Any]) -> Failure | None:
         return None
     recorded = metrics.get("failure")
     if isinstance(recorded, Mapping) and recorded.get("kind") in (AGENT, INFRA):
-        return Failure(str(recorded["kind"]), str(recorded.get("reason")), metrics.get("error") or "")
+        return Failure(
+            str(recorded["kind"]), str(recorded.get("reason")), metrics.get("error") or ""
+        )
     if status == "no_final_model":
         return Failure(AGENT, "no_final_model", str(metrics.get("error") or ""))
     error = str(metrics.get("error") or "")
