@@ -1,8 +1,14 @@
-"""Terminal output: logging setup, preflight problems, the closing result table."""
+"""Terminal output: logging setup, preflight problems, the closing result table.
+
+On a terminal, Rich wraps to the terminal's width. Anywhere else (a log file, CI output, a pipe)
+nothing is wrapped: tables are as wide as their content and log lines are plain
+``time LEVEL logger: message`` lines, so paths and errors come out whole.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,14 +22,32 @@ if TYPE_CHECKING:
     from ptb.launch.local import RunOutcome
     from ptb.preflight import Problem
 
-console = Console(stderr=True)
+UNWRAPPED = 100_000
+"""Console width off a terminal: wide enough that nothing is folded."""
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def output_console(stderr: bool = False) -> Console:
+    """A Rich console that wraps on a terminal and never elsewhere."""
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(stderr=stderr) if tty else Console(stderr=stderr, width=UNWRAPPED)
+
+
+console = output_console(stderr=True)
 
 
 def setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
-    if any(isinstance(h, RichHandler) for h in root.handlers):
+    if any(getattr(h, "ptb_console", False) for h in root.handlers):
         return
-    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    handler: logging.Handler
+    if console.is_terminal:
+        handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    else:  # a log file or CI: one whole line per record
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    setattr(handler, "ptb_console", True)  # noqa: B010  (marks ptb's own handler)
     handler.setLevel(logging.DEBUG if verbose else logging.INFO)
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
@@ -68,4 +92,4 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
             f"{o.wall_s:.0f}",
             status,
         )
-    Console().print(table)
+    output_console().print(table)

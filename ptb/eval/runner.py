@@ -4,8 +4,9 @@
 The retry ladder of the task config is walked in order (e.g. 4 tries at 16000 new tokens, then 3 at
 12000, ...); every attempt is recorded. A model that cannot be loaded is an ``eval_failed`` result
 with the reason class, never a crash; a failure that is not the model's (data, judge, code
-sandbox, CUDA/driver) raises ``ptb.failures.InfraError`` instead (``ptb/failures.py``). ``model_path="oracle"`` scores the task's reference answers (a
-self-test of the scorer); ``rescore`` scores saved outputs again without a model.
+sandbox, CUDA/driver) raises ``ptb.failures.InfraError`` instead. ``model_path="oracle"`` scores
+the task's reference answers (a self-test of the scorer); ``rescore`` scores saved outputs again
+without a model.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, materialize
 from ptb.rundir import RunDir, now_iso
+from ptb.stages import output_valid
 
 log = logging.getLogger("ptb")
 DEFAULT_RESOURCES = StageResources()

@@ -109,7 +109,7 @@ def test_vllm_missing_is_an_infra_failure_not_the_models(tmp_path: Path) -> None
 
     (tmp_path / "config.json").write_text("{}")
     model = ModelConfig(name="q", display_name="q", chat_template="qwen3")
-    with pytest.raises(InfraError, match="cannot load model.*vLLM") as err:
+    with pytest.raises(InfraError, match=r"cannot load model.*vLLM") as err:
         evaluate(task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1)
     assert err.value.reason == "environment"
 

@@ -125,7 +125,7 @@ def _baseline(tmp_path: Path) -> tuple[object, object]:
 
 
 def test_an_older_infra_result_is_not_done_and_its_score_is_stale(tmp_path: Path) -> None:
-    plan, run = _baseline(tmp_path)
+    _, run = _baseline(tmp_path)
     old = {"status": "eval_failed", "score": None, "error": "scoring failed: JudgeError: HTTP 503"}
     write_json(run.metrics, old)
     write_json(run.score, {"final": 0.0})

@@ -122,7 +122,7 @@ def test_missing_judge_key_is_an_infra_failure_naming_the_variable(
 ) -> None:
     monkeypatch.delenv("PTB_TEST_JUDGE_KEY", raising=False)
     cfg = task_config("healthbench", judge_api_key_env="PTB_TEST_JUDGE_KEY")
-    with pytest.raises(InfraError, match="scoring failed.*PTB_TEST_JUDGE_KEY") as err:
+    with pytest.raises(InfraError, match=r"scoring failed.*PTB_TEST_JUDGE_KEY") as err:
         evaluate(cfg, MODEL, "oracle")
     assert err.value.reason == "judge"
 

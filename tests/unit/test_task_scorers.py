@@ -166,7 +166,7 @@ def test_missing_hub_data_is_an_infra_failure_with_the_fix(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = task_config("gsm8k")
     cfg.data = {"test": "hf://no-such-org/no-such-set/test.jsonl"}
-    with pytest.raises(DataUnavailable, match="ptb.prefetch") as err:
+    with pytest.raises(DataUnavailable, match=r"ptb\.prefetch") as err:
         evaluate(cfg, MODEL, "oracle")
     assert err.value.reason == "data"
 
