@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from ptb.config.choices import CodeSandbox
 from ptb.config.model import ModelConfig
 from ptb.config.task import TaskConfig
 from ptb.eval.runner import evaluate
@@ -38,8 +39,8 @@ if __name__ == "__main__":
 def render_script(task: TaskConfig, model: ModelConfig) -> str:
     return SCRIPT.format(
         display_name=task.display_name,
-        task=OmegaConf.to_container(OmegaConf.structured(task)),
-        model=OmegaConf.to_container(OmegaConf.structured(model)),
+        task=OmegaConf.to_container(OmegaConf.structured(task), enum_to_str=True),
+        model=OmegaConf.to_container(OmegaConf.structured(model), enum_to_str=True),
     )
 
 
@@ -73,7 +74,7 @@ def main(task: dict[str, Any], model: dict[str, Any], argv: list[str]) -> int:
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
     args = parser.parse_args(argv)
     # evaluate.py runs inside the agent's sandbox: generated code runs in that same sandbox
-    task_cfg.eval.code_sandbox = ENCLOSING
+    task_cfg.eval.code_sandbox = CodeSandbox(ENCLOSING)
     if task_cfg.eval.judge_model and (why := use_judge_route(task_cfg, os.environ)):
         print(json.dumps({"task": task_cfg.name, "status": "error", "error": why}), flush=True)
         return 1

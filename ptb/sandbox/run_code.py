@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ptb.config.choices import Network
 from ptb.config.sandbox import SandboxConfig
 from ptb.failures import CodeSandboxError, InfraError
 from ptb.sandbox import SANDBOXES
@@ -118,7 +119,7 @@ def _run(
             on_line=lambda _stream, line: lines.append(line),
         )
         return _results(home, res, lines)
-    cfg = SandboxConfig(name="code", impl=backend, network="none", image=image)
+    cfg = SandboxConfig(name="code", impl=backend, network=Network.none, image=image)
     # the interpreter may live under a hidden folder (/root/.pyenv): bind it read-only
     interpreter = (Path(sys.base_prefix).resolve(), Path(sys.prefix))
     spec = SandboxSpec(home=home, workdir=home, env=env, extra_ro_binds=interpreter)
