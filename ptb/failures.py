@@ -59,6 +59,9 @@ class InfraError(RuntimeError):
         super().__init__(message)
         if reason is not None:
             self.reason = reason
+        self.samples: list[dict[str, Any]] = []
+        """Outputs generated before the failure (a judge that went down while scoring): the
+        evaluate stage keeps them in ``samples.jsonl`` for ``rescore=``; they are no score."""
 
 
 class DataUnavailable(InfraError):

@@ -279,7 +279,12 @@ def _scored(
     except Exception as exc:  # a judge endpoint, sandbox or scorer that fails is not a score
         failure = classify_exception(exc)
         reason = failure.reason if failure.kind == INFRA else "scorer"
-        raise InfraError(f"scoring failed: {type(exc).__name__}: {exc}", reason) from exc
+        error = InfraError(f"scoring failed: {type(exc).__name__}: {exc}", reason)
+        error.samples = [
+            {"id": i.id, "prompt": p, "output": o, "target": i.target}
+            for i, o, p in zip(items, outputs, prompts or [i.prompt for i in items], strict=True)
+        ]
+        raise error from exc
     metric = task.cfg.eval.metric
     result.score = float(result.metrics[metric])
     result.info["scores"] = {

@@ -107,6 +107,8 @@ def test_judge_down_then_up_rerun_scores_with_no_fallback(tmp_path: Path, cache:
         assert first.returncode == 1, first.stderr[-3000:]
         for run_id in (BASELINE.format(task=task), RUN.format(task=task)):
             _assert_infra(results / run_id, "judge")
+        samples = (results / RUN.format(task=task) / "evaluate" / "samples.jsonl").read_text()
+        assert samples.count("\n") == 3  # the outputs are kept for rescore=; they are no score
         table, rows = _status(tmp_path)
         assert "not scored yet (infrastructure failure, retryable)" in table
         assert "infra: judge (retryable)" in table

@@ -125,6 +125,7 @@ def test_missing_judge_key_is_an_infra_failure_naming_the_variable(
     with pytest.raises(InfraError, match=r"scoring failed.*PTB_TEST_JUDGE_KEY") as err:
         evaluate(cfg, MODEL, "oracle")
     assert err.value.reason == "judge"
+    assert err.value.samples and "output" in err.value.samples[0]  # kept for a rescore
 
 
 def test_unreachable_judge_is_an_infra_failure(monkeypatch: pytest.MonkeyPatch) -> None:
