@@ -182,3 +182,20 @@ def test_a_stage_that_runs_again_makes_its_dependents_stale(
     monkeypatch.setattr("ptb.stages.evaluate.run", ok)
     assert run_stage("evaluate", plan.context(), force=True) == "done"
     assert run.stage_status("score") == "pending"
+
+
+def test_a_check_lost_to_the_infrastructure_fails_the_judge_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check whose disk or endpoint failed is retried, not recorded as ``judge_failed``."""
+    from ptb.stages import judge
+
+    plan = planned_run([f"results_dir={tmp_path}", "tracker=none", "judge=rules"])
+
+    def broken(run: object, cfg: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(judge.CHECKS, "load", lambda name: broken)
+    with pytest.raises(OSError, match="No space left"):
+        judge.run(plan.context())
+    assert not plan.run.verdict.exists()
