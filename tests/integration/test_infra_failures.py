@@ -108,7 +108,8 @@ def test_judge_down_then_up_rerun_scores_with_no_fallback(tmp_path: Path, cache:
         for run_id in (BASELINE.format(task=task), RUN.format(task=task)):
             _assert_infra(results / run_id, "judge")
         samples = (results / RUN.format(task=task) / "evaluate" / "samples.jsonl").read_text()
-        assert samples.count("\n") == 3  # the outputs are kept for rescore=; they are no score
+        rows = [json.loads(x) for x in samples.splitlines()]  # kept for rescore=, no score
+        assert rows and all("output" in r and "score" not in r for r in rows)
         table, rows = _status(tmp_path)
         assert "not scored yet (infrastructure failure, retryable)" in table
         assert "infra: judge (retryable)" in table
