@@ -81,7 +81,7 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
             else (s.get("final") if s.get("agent", "").startswith("baseline") else None)
         )
         jobs = {k: v for k, v in o.stages.items() if v.startswith("job ")}
-        status = "ok" if o.error is None else f"FAILED: {o.error}"
+        status = "ok" if o.error is None else f"not scored (re-run retries it): {o.error}"
         if jobs:
             status = "queued: " + ", ".join(f"{k} {v[4:]}" for k, v in jobs.items())
         table.add_row(
@@ -92,4 +92,15 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
             f"{o.wall_s:.0f}",
             status,
         )
-    output_console().print(table)
+    out = output_console()
+    out.print(table)
+    queued = sum(any(v.startswith("job ") for v in o.stages.values()) for o in outcomes)
+    if len(outcomes) > 1 and not queued:
+        scored = [o for o in outcomes if o.score is not None]
+        as_base = sum(bool((o.score or {}).get("fallback")) for o in scored)
+        failed = sum(o.error is not None for o in outcomes)
+        out.print(
+            f"{len(scored)}/{len(outcomes)} runs scored ({100 * len(scored) / len(outcomes):.0f}% "
+            f"clean), {as_base} of them as base (agent's failure / flagged); {failed} not scored "
+            "yet (a stage failed: re-run to retry)"
+        )

@@ -49,3 +49,18 @@ def test_a_terminal_still_wraps(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr("sys.stdout", Tty())
     assert ptb_console.output_console().width != ptb_console.UNWRAPPED
+
+
+def test_a_sweep_summary_says_how_many_runs_ran_cleanly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from ptb.fsutil import write_json
+
+    runs = [RunDir(tmp_path / name) for name in ("a", "b", "c")]
+    write_json(runs[0].score, {"final": 0.5, "fallback": None})
+    write_json(runs[1].score, {"final": 0.1, "fallback": "eval_failed"})
+    outcomes = [RunOutcome(runs[0]), RunOutcome(runs[1]), RunOutcome(runs[2], error="judge down")]
+    ptb_console.print_outcomes(outcomes)
+    out = capsys.readouterr().out
+    assert "2/3 runs scored (67% clean), 1 of them as base" in out
+    assert "1 not scored yet" in out and "not scored (re-run retries it): judge down" in out
