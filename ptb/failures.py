@@ -93,7 +93,11 @@ class Failure:
         return {"kind": self.kind, "reason": self.reason}
 
 
-_OOM = re.compile(r"out of memory|OutOfMemoryError|CUDA_ERROR_OUT_OF_MEMORY|\bOOM\b", re.I)
+_OOM = re.compile(
+    r"out of memory|OutOfMemoryError|CUDA_ERROR_OUT_OF_MEMORY|\bOOM\b"
+    r"|No available memory for the cache blocks|can be stored in KV cache",  # vLLM's
+    re.I,
+)
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("judge", re.compile(r"JudgeError|GraderUnavailable|judge endpoint", re.I)),
     ("code_sandbox", re.compile(r"CodeSandboxError|sandboxed code run failed", re.I)),
