@@ -239,7 +239,8 @@ def evaluate(
         return _scored(result, task, items, outputs, prompts)
     failure = ladder_failure(result.attempts)
     if failure.kind == INFRA:  # a rung lost to the GPU or node says nothing about the model
-        raise InfraError(f"every attempt of the retry ladder failed: {failure.message}", "cuda")
+        message = f"every attempt of the retry ladder failed: {failure.message}"
+        raise InfraError(message, failure.reason)
     return _failed(
         result, "eval_failed", "every attempt of the retry ladder failed", failure.reason
     )
