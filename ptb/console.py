@@ -1,8 +1,14 @@
-"""Terminal output: logging setup, preflight problems, the closing result table."""
+"""Terminal output: logging setup, preflight problems, the closing result table.
+
+On a terminal, Rich wraps to the terminal's width. Anywhere else (a log file, CI output, a pipe)
+nothing is wrapped: tables are as wide as their content and log lines are plain
+``time LEVEL logger: message`` lines, so paths and errors come out whole.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,14 +22,32 @@ if TYPE_CHECKING:
     from ptb.launch.local import RunOutcome
     from ptb.preflight import Problem
 
-console = Console(stderr=True)
+UNWRAPPED = 100_000
+"""Console width off a terminal: wide enough that nothing is folded."""
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def output_console(stderr: bool = False) -> Console:
+    """A Rich console that wraps on a terminal and never elsewhere."""
+    stream = sys.stderr if stderr else sys.stdout
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    return Console(stderr=stderr) if tty else Console(stderr=stderr, width=UNWRAPPED)
+
+
+console = output_console(stderr=True)
 
 
 def setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
-    if any(isinstance(h, RichHandler) for h in root.handlers):
+    if any(getattr(h, "ptb_console", False) for h in root.handlers):
         return
-    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    handler: logging.Handler
+    if console.is_terminal:
+        handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    else:  # a log file or CI: one whole line per record
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    setattr(handler, "ptb_console", True)  # noqa: B010  (marks ptb's own handler)
     handler.setLevel(logging.DEBUG if verbose else logging.INFO)
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
@@ -57,7 +81,7 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
             else (s.get("final") if s.get("agent", "").startswith("baseline") else None)
         )
         jobs = {k: v for k, v in o.stages.items() if v.startswith("job ")}
-        status = "ok" if o.error is None else f"FAILED: {o.error}"
+        status = "ok" if o.error is None else f"not scored (re-run retries it): {o.error}"
         if jobs:
             status = "queued: " + ", ".join(f"{k} {v[4:]}" for k, v in jobs.items())
         table.add_row(
@@ -68,4 +92,15 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
             f"{o.wall_s:.0f}",
             status,
         )
-    Console().print(table)
+    out = output_console()
+    out.print(table)
+    queued = sum(any(v.startswith("job ") for v in o.stages.values()) for o in outcomes)
+    if len(outcomes) > 1 and not queued:
+        scored = [o for o in outcomes if o.score is not None]
+        as_base = sum(bool((o.score or {}).get("fallback")) for o in scored)
+        failed = sum(o.error is not None for o in outcomes)
+        out.print(
+            f"{len(scored)}/{len(outcomes)} runs scored ({100 * len(scored) / len(outcomes):.0f}% "
+            f"clean), {as_base} of them as base (agent's failure / flagged); {failed} not scored "
+            "yet (a stage failed: re-run to retry)"
+        )

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from ptb.cli import hydra_entry
 from ptb.config import EvaluateCommandConfig
 from ptb.eval.runner import EvalResult, evaluate, rescore
+from ptb.failures import InfraError
 from ptb.fsutil import atomic_write_text, write_json
 from ptb.models.resolve import ModelNotAvailable, base_model_path, instruct_model_path
 
@@ -56,7 +57,12 @@ def _run(cfg: EvaluateCommandConfig) -> EvalResult:
 def _task(node: DictConfig) -> None:
     cfg = OmegaConf.to_object(node)
     assert isinstance(cfg, EvaluateCommandConfig)
-    result = _run(cfg)
+    try:
+        result = _run(cfg)
+    except InfraError as exc:  # not the model's fault (data, judge, sandbox, GPU): no metrics
+        error = {"task": cfg.task.name, "status": "error", "reason": exc.reason, "error": str(exc)}
+        print(json.dumps(error))
+        sys.exit(1)
     if cfg.results_dir:
         out = Path(cfg.results_dir)
         write_json(out / "metrics.json", result.to_json())

@@ -72,7 +72,7 @@ def plan_run(node: DictConfig, overrides: list[str], compose: Composer | None) -
 
 
 def saved_config(node: DictConfig) -> dict[str, Any]:
-    data = OmegaConf.to_container(node, resolve=True)
+    data = OmegaConf.to_container(node, resolve=True, enum_to_str=True)
     assert isinstance(data, dict)
     redacted = redact_mapping(data)
     assert isinstance(redacted, dict)

@@ -8,6 +8,12 @@ runs). A stage whose job waits behind a failed dependency (``DependencyNeverSati
 never start: the run is flagged *stuck* (re-submit the sweep to resume it). A stage whose job is
 gone without finishing it (cancelled, node failure, time limit) is *lost*: also resumed by
 re-submitting. Without SLURM the scheduler columns stay empty.
+
+Each run's *result* tells the two kinds of failure apart (``ptb.failures``): ``scored``;
+``scored as base`` (the agent's failure — no final_model, a model that will not evaluate — or a
+flagged run: the zero-shot base model's score); ``not scored (infra, retryable)`` (a stage
+failed for a reason that is not the model's, or an older ptb recorded one as a result: re-run
+to retry); ``unfinished``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ptb.console import output_console
+from ptb.failures import error_failure, metrics_failure
 from ptb.fsutil import read_json
 from ptb.launch import scheduler
 from ptb.rundir import STAGES
@@ -49,6 +57,19 @@ class RunStatus:
     """Stages whose job waits behind a failed dependency and will never start."""
     lost: list[str] = field(default_factory=list)
     """Unfinished stages whose job has ended (or is unknown to the scheduler)."""
+    fallback: str | None = None
+    """score.json's fallback (flagged, no_final_model, eval_failed, judge_failed)."""
+    failure: dict[str, str] | None = None
+    """``{"kind": agent | infra, "reason": ...}`` of the evaluation or the failed stage."""
+
+    @property
+    def result(self) -> str:
+        """scored | scored_as_base | infra_failed | unfinished"""
+        if self.failure and self.failure["kind"] == "infra":
+            return "infra_failed"
+        if self.final is not None:
+            return "scored_as_base" if self.fallback else "scored"
+        return "unfinished"
 
     @property
     def state(self) -> str:
@@ -94,14 +115,56 @@ def run_status(run: Path) -> RunStatus:
         if st in UNFINISHED and job:
             status.jobs[stage] = {"id": str(job), "state": "", "reason": ""}
     if (run / "score.json").exists():
-        status.final = read_json(run / "score.json").get("final")
+        score = read_json(run / "score.json")
+        status.final, status.fallback = score.get("final"), score.get("fallback")
+    _add_failure(run, status)
+    return status
+
+
+def _add_failure(run: Path, status: RunStatus) -> None:
+    metrics = run / "evaluate" / "metrics.json"
+    failure = metrics_failure(read_json(metrics)) if metrics.exists() else None
+    if failure is not None:
+        status.failure = failure.to_json()
+    if failure is not None and failure.kind == "infra" and status.stages["evaluate"] == "done":
+        status.failed.append("evaluate")  # an older ptb's result that is no result: retried
+        status.error = (
+            f"evaluate: an infrastructure failure recorded as a result ({failure.reason})"
+        )
+        return
     for stage in status.failed:
         err = run / stage / "error.json"
         if err.exists():
             data = read_json(err)
+            status.failure = error_failure(data).to_json()
             status.error = f"{stage}: {data.get('type')}: {data.get('message')}"[:300]
             break
-    return status
+    else:
+        if status.failed:
+            status.failure = {"kind": "infra", "reason": "stage"}
+
+
+RESULTS = {
+    "scored": "scored",
+    "scored_as_base": "scored as base (agent's failure / flagged)",
+    "infra_failed": "not scored yet (infrastructure failure, retryable)",
+    "unfinished": "unfinished",
+}
+
+
+def result_cell(st: RunStatus) -> str:
+    if st.result == "scored_as_base":
+        why = st.fallback or ""
+        if (
+            st.failure
+            and st.failure["kind"] == "agent"
+            and why in ("eval_failed", "no_final_model")
+        ):
+            why += f": {st.failure['reason']}" if st.failure["reason"] != why else ""
+        return f"base ({why})"
+    if st.result == "infra_failed":
+        return f"infra: {(st.failure or {}).get('reason', '?')} (retryable)"
+    return st.result
 
 
 def add_scheduler_states(statuses: list[RunStatus]) -> bool:
@@ -151,13 +214,16 @@ def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
     for stage in STAGES:
         table.add_column(stage)
     table.add_column("final")
+    table.add_column("result", overflow="fold")
     for st in statuses:
         final = "" if st.final is None else f"{100 * st.final:.1f}"
         cells = [_cell(st, s, v) for s, v in st.stages.items()]
-        table.add_row(Path(st.run_dir).name, *cells, final)
+        table.add_row(Path(st.run_dir).name, *cells, final, result_cell(st))
     console.print(table)
     counts = Counter(st.state for st in statuses)
     console.print("runs: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+    results = Counter(st.result for st in statuses)
+    console.print("results: " + ", ".join(f"{results[k]} {v}" for k, v in RESULTS.items()))
     if not asked:
         console.print("(no scheduler states: SLURM's squeue is not on PATH or was not asked)")
     for st in statuses:
@@ -176,7 +242,7 @@ def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
 
 
 def _as_json(st: RunStatus) -> dict[str, Any]:
-    return {**asdict(st), "state": st.state}
+    return {**asdict(st), "state": st.state, "result": st.result}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps([_as_json(s) for s in statuses], indent=2))
     else:
-        render(statuses, Console(), asked)
+        render(statuses, output_console(), asked)
     return 1 if any(s.failed or s.stuck or s.lost for s in statuses) else 0
 
 

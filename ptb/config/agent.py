@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from ptb.config.choices import AgentKind, Baseline, Login
+
 
 @dataclass
 class RecipeConfig:
@@ -27,7 +29,7 @@ class RecipeConfig:
 class AgentConfig:
     name: str = MISSING
     """The option name (``opus46``); must equal the config file's stem."""
-    kind: str = "llm"
+    kind: AgentKind = AgentKind.llm
     """llm (driven by a CLI scaffold) | scripted (a fixed recipe) | baseline (eval only)."""
     provider: str | None = None
     """anthropic | openai | google | zhipu | moonshot | minimax | local."""
@@ -40,12 +42,12 @@ class AgentConfig:
     reasoning_effort: str | None = None
     """Passed to scaffolds that have it (Claude ``--effort``, Codex ``model_reasoning_effort``,
     OpenCode ``--variant``); others ignore it."""
-    login: str = "api_key"
+    login: Login = Login.api_key
     """api_key | subscription: ``api_key_env`` then names a subscription token (Claude:
     ``CLAUDE_CODE_OAUTH_TOKEN``) or ``credentials_file`` a login file (Codex ``auth.json``)."""
     credentials_file: str | None = None
     """Host path of a subscription login file copied into the run for this agent only."""
-    baseline: str | None = None
+    baseline: Baseline | None = None
     """For ``kind: baseline``: zeroshot | fewshot | instruct."""
     recipe: RecipeConfig | None = None
     extra_env: dict[str, str] = field(default_factory=dict)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MODES = ("auto", "true", "false")
+from ptb.config.choices import GATEWAY_MODES
+
+MODES = GATEWAY_MODES
 
 
 PRICE_FIELDS = {"input", "output", "cached_input", "cache_write"}
@@ -36,6 +38,9 @@ class GatewayConfig:
     mappings, so ``+gateway.prices.my-model={input:1,output:2}`` works on the command line);
     a model without one is logged with ``cost_usd: null``."""
 
+    def __post_init__(self) -> None:
+        self.enabled = gateway_mode(self.enabled)
+
 
 def price_problems(prices: dict[str, dict[str, float]]) -> list[str]:
     """Misspelt or missing fields of the price table, one message per model."""
@@ -59,5 +64,5 @@ def gateway_mode(value: object) -> str:
     """``enabled`` as one of MODES (Hydra turns ``gateway.enabled=true`` into a bool first)."""
     mode = str(value).strip().lower()
     if mode not in MODES:
-        raise ValueError(f"gateway.enabled={value!r}: expected one of true, false, auto")
+        raise ValueError(f"gateway.enabled={value!r}: expected one of {', '.join(MODES)}")
     return mode

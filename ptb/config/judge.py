@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from ptb.config.choices import LlmRule
+
 
 @dataclass
 class ContaminationConfig:
@@ -121,6 +123,6 @@ class JudgeConfig:
     tampering: TamperingConfig = field(default_factory=TamperingConfig)
     api_misuse: ApiMisuseConfig = field(default_factory=ApiMisuseConfig)
     llm: LlmJudgeConfig = field(default_factory=LlmJudgeConfig)
-    llm_rule: str = "any"
+    llm_rule: LlmRule = LlmRule.any
     """How the LLM judge's findings join the rules': ``any`` (a category is flagged when a rule
     or the LLM flags it) | ``record`` (the LLM's answers are kept in findings.json, not counted)."""

@@ -8,6 +8,7 @@ from omegaconf import MISSING
 
 from ptb.config.agent import AgentConfig
 from ptb.config.budget import BudgetConfig
+from ptb.config.choices import EvalMode
 from ptb.config.gateway import GatewayConfig
 from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
@@ -63,7 +64,7 @@ class EvaluateCommandConfig:
     model_path: str | None = None
     """A model folder, ``base`` (the config's base model) or ``oracle`` (reference answers)."""
     limit: int | None = None
-    mode: str = "zeroshot"
+    mode: EvalMode = EvalMode.zeroshot
     """zeroshot (chat template) | fewshot (the paper's few-shot base setting)."""
     results_dir: str | None = None
     """If set, metrics.json and samples.jsonl are written to this folder."""

@@ -6,14 +6,17 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from ptb.config.choices import Network
+
 
 @dataclass
 class SandboxConfig:
     name: str = MISSING
     impl: str = MISSING
     """Registry key of the backend (see ``ptb.sandbox``)."""
-    network: str = "open"
-    """open (the paper's setting) | none (loopback only)."""
+    network: Network = Network.open
+    """none (loopback only) | egress | host | open (the paper's setting; older name of host);
+    any other value fails at compose time."""
     image: str | None = None
     env_allowlist: list[str] = field(
         default_factory=lambda: ["PATH", "LANG", "LC_ALL", "TZ", "TERM", "CUDA_VISIBLE_DEVICES"]

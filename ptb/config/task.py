@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
+from ptb.config.choices import CodeSandbox, EvalBackend
+
 
 @dataclass
 class LadderStep:
@@ -42,13 +44,18 @@ class EvalSpec:
     judge_concurrency: int = 8
     """Judge requests in flight at once."""
     judge_max_tokens: int = 4096
-    backend: str = "auto"
+    judge_retries: int | None = None
+    """Retries of a judge request that fails with 429/5xx/a timeout (None: 4); after the last,
+    the evaluation fails as an infrastructure failure (retried on the next run, never scored)."""
+    judge_backoff_s: float | None = None
+    """First wait between judge retries, doubled each time (None: 2 s)."""
+    backend: EvalBackend = EvalBackend.auto
     """Generation backend: auto (vllm where importable with CUDA, else hf) | vllm | hf."""
     gpu_memory_utilization: float = 0.85
     """vLLM's share of GPU memory for weights and KV cache."""
     code_timeout_s: float = 10.0
     """Per-program limit when executing generated code (HumanEval), inside the sandbox."""
-    code_sandbox: str = "bwrap"
+    code_sandbox: CodeSandbox = CodeSandbox.bwrap
     """Sandbox that runs generated code: bwrap | apptainer (never the bare host); the agent's
     evaluate.py uses ``enclosing`` (the agent's own sandbox, where nested bwrap cannot start)."""
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
+from ptb.config.choices import TrackerMode
+
 
 @dataclass
 class TrackerConfig:
@@ -14,5 +16,5 @@ class TrackerConfig:
     """wandb | none."""
     project: str = "ptb"
     entity: str | None = None
-    mode: str = "offline"
+    mode: TrackerMode = TrackerMode.offline
     """offline (no account needed; ``wandb sync`` later) | online | disabled."""

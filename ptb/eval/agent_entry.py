@@ -10,10 +10,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from ptb.config.choices import CodeSandbox
 from ptb.config.model import ModelConfig
 from ptb.config.protocol import ProtocolConfig
 from ptb.config.task import TaskConfig
 from ptb.eval.runner import evaluate
+from ptb.failures import InfraError
 from ptb.gateway.run import JUDGE_TOKEN_ENV, JUDGE_URL_ENV
 from ptb.sandbox.run_code import ENCLOSING
 
@@ -44,8 +46,8 @@ def render_script(
     return SCRIPT.format(
         display_name=task.display_name,
         protocol={"name": chosen.name, "decoding": chosen.decoding},
-        task=OmegaConf.to_container(OmegaConf.structured(task)),
-        model=OmegaConf.to_container(OmegaConf.structured(model)),
+        task=OmegaConf.to_container(OmegaConf.structured(task), enum_to_str=True),
+        model=OmegaConf.to_container(OmegaConf.structured(model), enum_to_str=True),
     )
 
 
@@ -84,19 +86,24 @@ def main(
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
     args = parser.parse_args(argv)
     # evaluate.py runs inside the agent's sandbox: generated code runs in that same sandbox
-    task_cfg.eval.code_sandbox = ENCLOSING
+    task_cfg.eval.code_sandbox = CodeSandbox(ENCLOSING)
     if task_cfg.eval.judge_model and (why := use_judge_route(task_cfg, os.environ)):
         print(json.dumps({"task": task_cfg.name, "status": "error", "error": why}), flush=True)
         return 1
     chosen = protocol or {"name": "paper", "decoding": "model"}
-    result = evaluate(
-        task_cfg,
-        model_cfg,
-        args.model_path,
-        limit=args.limit,
-        protocol=chosen["name"],
-        decoding=chosen["decoding"],
-    )
+    try:
+        result = evaluate(
+            task_cfg,
+            model_cfg,
+            args.model_path,
+            limit=args.limit,
+            protocol=chosen["name"],
+            decoding=chosen["decoding"],
+        )
+    except InfraError as exc:  # not the model's fault: say so rather than print a traceback
+        error = {"task": task_cfg.name, "status": "error", "reason": exc.reason, "error": str(exc)}
+        print(json.dumps(error), flush=True)
+        return 1
     summary = {
         "task": task_cfg.name,
         "status": result.status,

@@ -3,8 +3,10 @@
 
 The retry ladder of the task config is walked in order (e.g. 4 tries at 16000 new tokens, then 3 at
 12000, ...); every attempt is recorded. A model that cannot be loaded is an ``eval_failed`` result
-with the reason, never a crash. ``model_path="oracle"`` scores the task's reference answers (a
-self-test of the scorer); ``rescore`` scores saved outputs again without a model.
+with the reason class, never a crash; a failure that is not the model's (data, judge, code
+sandbox, CUDA/driver) raises ``ptb.failures.InfraError`` instead. ``model_path="oracle"`` scores
+the task's reference answers (a self-test of the scorer); ``rescore`` scores saved outputs again
+without a model.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ from ptb.config.task import LadderStep, TaskConfig
 from ptb.eval import backends
 from ptb.eval import decoding as decoding_rules
 from ptb.eval.backends import Sampling
+from ptb.failures import (
+    INFRA,
+    DataUnavailable,
+    InfraError,
+    classify_exception,
+    ladder_failure,
+    raise_if_infra,
+)
 from ptb.tasks import Item, Task, load_task
 from ptb.tasks.templates import protocol_template
 
@@ -160,18 +170,20 @@ def evaluate(
     try:
         task = load_task(task_cfg, protocol)
         items = task.test_items()[: limit or None]
-    except Exception as exc:  # missing data is ptb's or the site's problem: say which
-        return _failed(result, "eval_failed", f"cannot load the task's data: {exc}")
+    except Exception as exc:  # missing data is ptb's or the site's problem, never the model's
+        raise DataUnavailable(f"cannot load the task's data ({task_cfg.name}): {exc}") from exc
     result.n = len(items)
     _check_size(task_cfg, items, limit, result)
     if str(model_path) == "oracle":
         return _scored(result, task, items, [task.oracle_output(i) for i in items], None)
     path = Path(model_path)
     if not (path / "config.json").exists():
+        missing = not path.exists()
         return _failed(
             result,
-            "no_final_model" if not path.exists() else "eval_failed",
+            "no_final_model" if missing else "eval_failed",
             f"{path} has no config.json: not a model folder",
+            "no_final_model" if missing else "not_a_model",
         )
     template = protocol_template(model_cfg.chat_template, protocol, tools=_uses_tools(task, items))
     result.info.update(submission_info(path, base_path, template))
@@ -185,8 +197,10 @@ def evaluate(
             gpu_memory_utilization=task_cfg.eval.gpu_memory_utilization,
             seed=seed,
         )
-    except Exception as exc:  # the agent's model: any load error is its failure
-        return _failed(result, "eval_failed", f"cannot load model: {type(exc).__name__}: {exc}")
+    except Exception as exc:  # the agent's model, unless the GPU, driver or disk failed
+        raise_if_infra(exc, "cannot load model")
+        error = f"cannot load model: {type(exc).__name__}: {exc}"
+        return _failed(result, "eval_failed", error, "load")
     fewshot = mode == "fewshot"
     use_template = task_cfg.eval.apply_chat_template and not fewshot
     shots = task_cfg.eval.num_fewshot
@@ -197,9 +211,8 @@ def evaluate(
             gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in items
         ]
     except Exception as exc:  # e.g. a template that rejects the conversation's roles
-        return _failed(
-            result, "eval_failed", f"cannot render a prompt: {type(exc).__name__}: {exc}"
-        )
+        error = f"cannot render a prompt: {type(exc).__name__}: {exc}"
+        return _failed(result, "eval_failed", error, "render")
     chosen = decoding_rules.choose(
         decoding or default_decoding(protocol), mode, task_cfg.eval, path
     )
@@ -209,7 +222,7 @@ def evaluate(
     for run_seed in eval_seeds(seed, task_cfg.eval.seeds):
         outputs = _walk_ladder(gen, prompts, sampling, run_seed, task_cfg, result)
         if outputs is None:
-            return _failed(result, "eval_failed", "every attempt of the retry ladder failed")
+            return _ladder_failed(result)
         runs.append((run_seed, outputs))
     return _scored_runs(result, task, items, runs, prompts)
 
@@ -260,6 +273,18 @@ def _walk_ladder(
         result.attempts.append(attempt)
         return outputs
     return None
+
+
+def _ladder_failed(result: EvalResult) -> EvalResult:
+    """Every rung failed: the model's result (OOM everywhere), or an infrastructure failure
+    (a rung lost to the GPU or node says nothing about the model) that fails the stage."""
+    failure = ladder_failure(result.attempts)
+    if failure.kind == INFRA:
+        message = f"every attempt of the retry ladder failed: {failure.message}"
+        raise InfraError(message, failure.reason)
+    return _failed(
+        result, "eval_failed", "every attempt of the retry ladder failed", failure.reason
+    )
 
 
 def rescore(task_cfg: TaskConfig, samples_path: Path | str, protocol: str = "paper") -> EvalResult:
@@ -316,9 +341,16 @@ def _scored_runs(
     for run_seed, outputs in runs:
         try:
             metrics, samples = score_outputs(task, items, outputs, prompts)
-        except Exception as exc:  # a judge endpoint or sandbox that fails is not a score of 0
-            result.samples += _unscored(items, outputs, prompts, run_seed)
-            return _failed(result, "eval_failed", f"scoring failed: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a judge endpoint, sandbox or scorer that fails is not a score
+            failure = classify_exception(exc)
+            reason = failure.reason if failure.kind == INFRA else "scorer"
+            error = InfraError(f"scoring failed: {type(exc).__name__}: {exc}", reason)
+            several = len(runs) > 1
+            error.samples = result.samples + [
+                {**row, "seed": run_seed} if several else row
+                for row in _unscored(items, outputs, prompts)
+            ]
+            raise error from exc
         if run_seed is not None and len(runs) > 1:
             samples = [{**row, "seed": run_seed} for row in samples]
         result.samples += samples
@@ -354,14 +386,13 @@ def _mean_metrics(per_run: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _unscored(
-    items: list[Item], outputs: list[str], prompts: list[str] | None, seed: int | None
+    items: list[Item], outputs: list[str], prompts: list[str] | None
 ) -> list[dict[str, Any]]:
     """The outputs of a run whose scoring failed, kept for ``rescore``."""
-    rows: list[dict[str, Any]] = [
+    return [
         {"id": i.id, "prompt": p, "output": o, "target": i.target}
         for i, o, p in zip(items, outputs, prompts or [i.prompt for i in items], strict=True)
     ]
-    return rows if seed is None else [{**r, "seed": seed} for r in rows]
 
 
 def _check_size(task_cfg: TaskConfig, items: list[Item], limit: int | None, r: EvalResult) -> None:
@@ -384,6 +415,8 @@ def _free_memory() -> None:
         pass
 
 
-def _failed(result: EvalResult, status: str, error: str) -> EvalResult:
+def _failed(result: EvalResult, status: str, error: str, reason: str) -> EvalResult:
+    """The model's own failure (a result); ``reason`` is its class in ``ptb.failures``."""
     result.status, result.error, result.score = status, error, None
+    result.info["failure"] = {"kind": "agent", "reason": reason}
     return result

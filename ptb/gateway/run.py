@@ -265,7 +265,9 @@ def gateway_settings(
                 "key": keys.get("judge", ""),
                 "allow_models": [spec.judge_model],
                 "judge": {
-                    "task": OmegaConf.to_container(OmegaConf.structured(cfg.task)),
+                    "task": OmegaConf.to_container(
+                        OmegaConf.structured(cfg.task), enum_to_str=True
+                    ),
                     "max_tokens": spec.judge_max_tokens,
                 },
             }

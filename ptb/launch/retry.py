@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 
+from ptb.failures import AGENT, metrics_failure
 from ptb.fsutil import read_json, write_json
 from ptb.rundir import STAGES, RunDir, now_iso
 
@@ -30,9 +31,10 @@ def agent_failure(run: RunDir) -> str | None:
         if reason in AGENT_FAILURES:
             return str(reason)
     if run.metrics.exists():
-        status = read_json(run.metrics).get("status")
-        if status in NO_MODEL:
-            return str(status)
+        metrics = read_json(run.metrics)
+        failure = metrics_failure(metrics)  # an infrastructure failure is retried anyway
+        if failure is not None and failure.kind == AGENT and metrics.get("status") in NO_MODEL:
+            return str(metrics["status"])
     return None
 
 

@@ -38,7 +38,7 @@ from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, materialize
 from ptb.rundir import RunDir, now_iso
-from ptb.stages import output_of
+from ptb.stages import output_valid
 
 log = logging.getLogger("ptb")
 DEFAULT_RESOURCES = StageResources()
@@ -158,7 +158,7 @@ def plan_jobs(plan: RunPlan, queued: dict[str, JobState]) -> RunJobs:
 def _done(stage: str, run: RunDir, entry: dict[str, Any]) -> bool:
     """``ptb.stages.is_done`` from a manifest already read (one read per run, not per stage)."""
     status = entry.get("status")
-    return status == "skipped" or (status == "done" and output_of(stage, run).exists())
+    return status == "skipped" or (status == "done" and output_valid(stage, run))
 
 
 def _shape(rj: RunJobs) -> tuple[Any, ...]:

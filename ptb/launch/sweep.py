@@ -222,10 +222,15 @@ def _restore(base: DictConfig, slots: list[_Slot]) -> None:
             parent[leaf] = old
 
 
+PREFLIGHT_FREE = ("seed", "baseline_seed", "experiment", "force", "progress")
+"""Run settings that no preflight check reads: runs differing only in these are checked once."""
+
+
 def _preflight_key(plan: RunPlan) -> str:
+    """Every setting a check may read (the whole config but ``PREFLIGHT_FREE``): two runs that
+    differ in ``judge``, ``gateway``, ``task.data`` or ``task.eval`` are both checked."""
     c = plan.cfg
-    return repr((c.agent, c.scaffold, c.model, c.sandbox, c.task.impl, c.tracker.impl,
-                 c.launcher, c.budget))  # fmt: skip
+    return repr({k: v for k, v in vars(c).items() if k not in PREFLIGHT_FREE})
 
 
 def check(plans: list[RunPlan]) -> dict[str, list[Problem]]:

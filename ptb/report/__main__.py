@@ -2,7 +2,8 @@
 
 Exit status: 0 when the report was written (missing cells are reported, not fatal), 1 when the
 inputs cannot make a report (no runs, a malformed score.json, weights that cannot be derived), 2 for
-a wrong command line.
+a wrong command line, 3 when the report was written but the infrastructure gate withheld the
+averages (fewer than ``--min-clean`` of the cells ran cleanly; ``--ignore-infra-gate`` prints them).
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--models", metavar="M,M", help="only these models (default: all found)")
     p.add_argument("--tasks", metavar="T,T", help="only these tasks (default: all found)")
+    p.add_argument(
+        "--min-clean",
+        type=_fraction,
+        default=0.9,
+        metavar="F",
+        help="infrastructure gate: print averages only when at least this fraction of the "
+        "cells ran cleanly (scored, not lost to an infrastructure failure; default: 0.9)",
+    )
+    p.add_argument(
+        "--ignore-infra-gate",
+        action="store_true",
+        help="print the averages even below --min-clean (the gate's verdict is still shown)",
+    )
     p.add_argument("--wandb", action="store_true", help="also publish a W&B report (online)")
     p.add_argument("--wandb-project", default="ptb", help="W&B project (default: ptb)")
     p.add_argument("--wandb-entity", default=None, help="W&B entity (default: your login's)")
@@ -53,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         equal_weights=args.equal_weights,
         models=_names(args.models),
         tasks=_names(args.tasks),
+        min_clean=args.min_clean,
+        ignore_gate=args.ignore_infra_gate,
     )
     try:
         report = build_report(args.results_dir, options)
@@ -60,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReportError as exc:
         print(f"ptb.report: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return 3 if report.gate is not None and report.gate.withheld else 0
 
 
 def write_outputs(report: Report, args: argparse.Namespace) -> None:
@@ -69,6 +85,8 @@ def write_outputs(report: Report, args: argparse.Namespace) -> None:
     print(summary(report), end="")
     if report.missing:
         print(f"{len(report.missing)} run folder(s) without score.json", file=sys.stderr)
+    if report.gate is not None and report.gate.withheld:
+        print(f"ptb.report: {report.gate.summary()}", file=sys.stderr)
     if args.json:
         write_json(args.json, report.to_json())
         print(f"wrote {args.json}")
@@ -85,6 +103,13 @@ def write_outputs(report: Report, args: argparse.Namespace) -> None:
 
         url = publish(build_spec(report, args.wandb_project, args.wandb_entity))
         print(f"W&B report: {url}")
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1], got {text}")
+    return value
 
 
 def _names(text: str | None) -> tuple[str, ...]:

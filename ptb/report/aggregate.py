@@ -7,6 +7,12 @@ is the mean over the seeds present. ``per_task`` averages a task's cells over th
 tasks, which equals the mean over seeds of the per-seed weighted averages that ``std`` (sample
 standard deviation, n-1) is taken over. A method that lacks any cell for any of its seeds gets
 ``avg`` and ``std`` null and lists what is missing: no average is ever taken over fewer cells.
+
+Each method counts its cells (model, task, seed of the grid) by what became of them: scored,
+scored as base (the agent's failure or a flagged run, included in *scored*), not scored because
+of an infrastructure failure (retryable), unfinished or missing. The sweep's *clean* fraction is
+the share of the non-baseline methods' cells that were scored; below ``Options.min_clean`` (the
+infrastructure gate, 0.9 by default) no average is printed unless ``ignore_gate`` is set.
 """
 
 from __future__ import annotations
@@ -61,6 +67,57 @@ class Options:
     equal_weights: bool = False
     models: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
+    min_clean: float = 0.9
+    """--min-clean: the infrastructure gate (fraction of cells that ran cleanly)."""
+    ignore_gate: bool = False
+    """--ignore-infra-gate: print the averages below the gate anyway (marked)."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The infrastructure gate: publish averages only when enough cells ran cleanly."""
+
+    cells: int
+    clean: int
+    infra_failed: int
+    threshold: float
+    ignored: bool = False
+
+    @property
+    def fraction(self) -> float | None:
+        return self.clean / self.cells if self.cells else None
+
+    @property
+    def passed(self) -> bool:
+        return self.fraction is None or self.fraction >= self.threshold
+
+    @property
+    def withheld(self) -> bool:
+        return not self.passed and not self.ignored
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cells": self.cells,
+            "clean": self.clean,
+            "infra_failed": self.infra_failed,
+            "fraction": _r(self.fraction),
+            "threshold": self.threshold,
+            "passed": self.passed,
+            "withheld": self.withheld,
+        }
+
+    def summary(self) -> str:
+        if not self.cells:
+            return "Clean cells: none expected"
+        verdict = "passed" if self.passed else ("IGNORED" if self.ignored else "FAILED")
+        text = (
+            f"Clean cells: {self.clean}/{self.cells} ({100 * (self.fraction or 0):.1f}%), "
+            f"{self.infra_failed} not scored yet (infrastructure failure, retryable); "
+            f"infrastructure gate >= {100 * self.threshold:.0f}%: {verdict}"
+        )
+        if self.withheld:
+            text += " — averages withheld (re-run the failed cells, or --ignore-infra-gate)"
+        return text
 
 
 @dataclass(frozen=True)
@@ -85,6 +142,9 @@ class MethodResult:
     fallbacks: dict[str, int]
     missing: list[dict[str, Any]]
     usage: dict[str, float | int] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    """The grid's cells by outcome: cells, scored, scored_as_base, infra_failed, unfinished,
+    missing (no run folder)."""
 
     @property
     def is_baseline(self) -> bool:
@@ -109,6 +169,7 @@ class MethodResult:
             "fallbacks": self.fallbacks,
             "missing": self.missing,
             "usage": self.usage,
+            "counts": self.counts,
         }
 
 
@@ -120,6 +181,7 @@ class Report:
     methods: list[MethodResult]
     baselines: list[MethodResult]
     missing: list[UnscoredRun] = field(default_factory=list)
+    gate: Gate | None = None
 
     def to_json(self) -> dict[str, Any]:
         detail = {t: {k: _r(v) for k, v in d.items()} for t, d in self.weights.detail.items()}
@@ -132,6 +194,7 @@ class Report:
             "methods": [m.to_json() for m in self.methods],
             "baselines": [b.to_json() for b in self.baselines],
             "missing": [_unscored_json(u) for u in self.missing],
+            "gate": self.gate.to_json() if self.gate else None,
         }
 
 
@@ -147,6 +210,10 @@ def build_report(root: Path, options: Options) -> Report:
     weights = choose_weights(found.scored, tasks, models, options)
     grid = Grid(models, tuple(t for t in tasks if weights.weights.get(t, 0.0) > 0.0))
     results = aggregate(found, grid, weights)
+    gate = infra_gate(results, options)
+    if gate.withheld:
+        for result in results:
+            result.avg = result.std = None
     return Report(
         results_dir=root,
         weights=weights,
@@ -154,6 +221,18 @@ def build_report(root: Path, options: Options) -> Report:
         methods=[m for m in results if not m.is_baseline],
         baselines=[m for m in results if m.is_baseline],
         missing=found.unscored,
+        gate=gate,
+    )
+
+
+def infra_gate(results: Sequence[MethodResult], options: Options) -> Gate:
+    trials = [r for r in results if not r.is_baseline] or list(results)
+    return Gate(
+        cells=sum(r.counts.get("cells", 0) for r in trials),
+        clean=sum(r.counts.get("scored", 0) for r in trials),
+        infra_failed=sum(r.counts.get("infra_failed", 0) for r in trials),
+        threshold=options.min_clean,
+        ignored=options.ignore_gate,
     )
 
 
@@ -247,7 +326,28 @@ def method_result(
         fallbacks={f: n for f in FALLBACKS if (n := sum(r.fallback == f for r in runs))},
         missing=missing,
         usage=_usage(runs),
+        counts=_counts(runs, pending, seeds, grid),
     )
+
+
+def _counts(
+    runs: Sequence[ScoredRun], pending: Sequence[UnscoredRun], seeds: Sequence[int], grid: Grid
+) -> dict[str, int]:
+    """The grid's cells (model, task, seed) by what became of them."""
+    cells = {(m, t, s) for m in grid.models for t in grid.tasks for s in seeds}
+    scored = {(r.info.model, r.info.task, r.info.seed): r for r in runs}
+    unscored = {(p.info.model, p.info.task, p.info.seed): p for p in pending if p.info}
+    inside = [scored[c] for c in cells if c in scored]
+    waiting = [unscored[c] for c in cells if c not in scored and c in unscored]
+    infra = sum(p.failure == "infra" for p in waiting)
+    return {
+        "cells": len(cells),
+        "scored": len(inside),
+        "scored_as_base": sum(r.fallback is not None for r in inside),
+        "infra_failed": infra,
+        "unfinished": len(waiting) - infra,
+        "missing": len(cells) - len(inside) - len(waiting),
+    }
 
 
 def _seeds(runs: Sequence[ScoredRun], pending: Sequence[UnscoredRun], grid: Grid) -> list[int]:
@@ -379,6 +479,8 @@ def _unscored_json(run: UnscoredRun) -> dict[str, Any]:
         "stage": run.stage,
         "status": run.status,
         "error": run.error,
+        "failure": run.failure,
+        "reason": run.reason,
     }
 
 

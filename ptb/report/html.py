@@ -68,6 +68,8 @@ def _summary(report: Report) -> str:
         ("Tasks", ", ".join(report.grid.tasks)),
         ("Weights", report.weights.source),
     ]
+    if report.gate is not None:
+        items.append(("Infrastructure", report.gate.summary()))
     rows = "".join(f"<li><b>{escape(k)}:</b> {escape(v)}</li>" for k, v in items)
     return f"<ul>{rows}</ul>"
 

@@ -30,7 +30,8 @@ def render_markdown(report: Report) -> str:
         f"Results: `{report.results_dir}`  ",
         f"Models: {', '.join(report.grid.models)}  ",
         f"Tasks: {', '.join(report.grid.tasks)}  ",
-        f"Weights: {report.weights.source}",
+        f"Weights: {report.weights.source}  ",
+        report.gate.summary() if report.gate else "",
         "",
     ]
     body = [md_section(t) for t in all_tables(report)]
@@ -39,4 +40,5 @@ def render_markdown(report: Report) -> str:
 
 def summary(report: Report) -> str:
     """The short text the CLI prints: the leaderboard and where the weights came from."""
-    return f"{md_table(leaderboard(report))}\n\nWeights: {report.weights.source}\n"
+    gate = f"{report.gate.summary()}\n" if report.gate else ""
+    return f"{md_table(leaderboard(report))}\n\nWeights: {report.weights.source}\n{gate}"

@@ -3,6 +3,11 @@
 A run directory is any folder holding ``score.json`` or ``manifest.json`` (see the run-directory
 contract in the design map). The walk does not descend into a run directory, so files an agent left
 in ``solve/workspace`` are never mistaken for runs.
+
+Failures are told apart as everywhere else (``ptb.failures``): a run without score.json is an
+infrastructure failure (``failure: infra``, retryable) when a stage failed, or when its
+``metrics.json`` records an infrastructure failure as a result — a score.json an older ptb built
+on such a result is not trusted either; otherwise it is unfinished (``failure: None``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ptb.failures import INFRA, error_failure, metrics_failure
 from ptb.fsutil import read_json
 
 BASELINE_AGENTS = ("baseline_zeroshot", "baseline_fewshot", "baseline_instruct")
@@ -54,6 +60,8 @@ class ScoredRun:
     fallback: str | None
     wall_s: float | None = None
     cost_usd: float | None = None
+    eval_failure: str | None = None
+    """The reason class of the agent's evaluation failure (oom, load, ...), when it fell back."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,10 @@ class UnscoredRun:
     """The failed stage, else the first stage not done; None when the manifest says nothing."""
     status: str | None
     error: str | None = None
+    failure: str | None = None
+    """``infra`` (a stage failed: not scored yet, retried on re-run) or None (unfinished)."""
+    reason: str | None = None
+    """The infrastructure failure's reason class (judge, data, cuda, ...)."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +106,11 @@ def scan(root: Path) -> Scan:
     unscored: list[UnscoredRun] = []
     for run_dir in find_run_dirs(root):
         config = _read_config(run_dir)
-        if (run_dir / "score.json").is_file():
+        stale = _infra_metrics(run_dir)
+        if (run_dir / "score.json").is_file() and stale is None:
             scored.append(read_scored(run_dir, config))
         else:
-            unscored.append(read_unscored(run_dir, config))
+            unscored.append(read_unscored(run_dir, config, stale))
     return Scan(scored, unscored)
 
 
@@ -122,22 +135,44 @@ def read_scored(run_dir: Path, config: dict[str, Any]) -> ScoredRun:
         fallback=_fallback(data, path),
         wall_s=wall_s,
         cost_usd=cost,
+        eval_failure=_opt_str(data.get("eval_failure")),
     )
 
 
-def read_unscored(run_dir: Path, config: dict[str, Any]) -> UnscoredRun:
+def read_unscored(run_dir: Path, config: dict[str, Any], stale: str | None = None) -> UnscoredRun:
+    """``stale``: the reason of an infrastructure failure that ``metrics.json`` records as a
+    result (see :func:`_infra_metrics`)."""
     manifest_path = run_dir / "manifest.json"
     manifest = _load_json(manifest_path) if manifest_path.is_file() else {}
     run_id = str(manifest.get("run_id") or run_dir.name)
+    info = _info_from_config(config) or info_from_run_id(run_id, _budget(config))
+    if stale is not None:
+        return UnscoredRun(
+            run_dir, run_id, info, "evaluate", "failed",
+            f"an infrastructure failure ({stale}) recorded as a result by an older ptb: re-run",
+            failure=INFRA, reason=stale,
+        )  # fmt: skip
     stage, status = stuck_stage(manifest)
+    error = _error_json(run_dir, stage) if stage else None
     return UnscoredRun(
         path=run_dir,
         run_id=run_id,
-        info=_info_from_config(config) or info_from_run_id(run_id, _budget(config)),
+        info=info,
         stage=stage,
         status=status,
         error=_error_message(run_dir, stage) if stage else None,
+        failure=INFRA if status == "failed" else None,
+        reason=error_failure(error or {}).reason if status == "failed" else None,
     )
+
+
+def _infra_metrics(run_dir: Path) -> str | None:
+    """The reason class when ``evaluate/metrics.json`` records an infrastructure failure."""
+    path = run_dir / "evaluate" / "metrics.json"
+    if not path.is_file():
+        return None
+    failure = metrics_failure(_load_json(path))
+    return failure.reason if failure is not None and failure.kind == INFRA else None
 
 
 def stuck_stage(manifest: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -212,7 +247,7 @@ def _usage(path: Path) -> tuple[float | None, float | None]:
     return _opt_number(data.get("wall_s")), _opt_number(data.get("cost_usd"))
 
 
-def _error_message(run_dir: Path, stage: str) -> str | None:
+def _error_json(run_dir: Path, stage: str) -> dict[str, Any] | None:
     path = run_dir / stage / "error.json"
     if not path.is_file():
         return None
@@ -220,10 +255,19 @@ def _error_message(run_dir: Path, stage: str) -> str | None:
         data = read_json(path)
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def _error_message(run_dir: Path, stage: str) -> str | None:
+    data = _error_json(run_dir, stage)
+    if data is None:
         return None
     text = f"{data.get('type', 'error')}: {data.get('message', '')}".strip()
     return text[:300]
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _opt_number(value: Any) -> float | None:

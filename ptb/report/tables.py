@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ptb.report.aggregate import MethodResult, Report
+from ptb.report.scan import UnscoredRun
 
 NA = "n/a"
 
@@ -21,7 +22,9 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return NA if value is None else f"{value:.{digits}f}"
 
 
-def fmt_avg(result: MethodResult) -> str:
+def fmt_avg(result: MethodResult, withheld: bool = False) -> str:
+    if withheld:
+        return f"{NA} (withheld: infrastructure gate)"
     if result.avg is None:
         return f"{NA} (missing cells)" if result.missing else NA
     if result.std is None:
@@ -34,7 +37,9 @@ def fmt_fallbacks(result: MethodResult) -> str:
 
 
 def leaderboard(report: Report) -> Table:
-    header = ["#", "method", "avg ± std", "seeds", "runs", "flagged", "fallbacks", "missing cells"]
+    header = ["#", "method", "avg ± std", "seeds", "runs", "scored as base",
+              "not scored (infra)", "flagged", "fallbacks", "missing cells"]  # fmt: skip
+    withheld = report.gate is not None and report.gate.withheld
     rows = []
     rank = 0
     for result in report.methods + report.baselines:
@@ -45,9 +50,11 @@ def leaderboard(report: Report) -> Table:
             [
                 place,
                 result.label,
-                fmt_avg(result),
+                fmt_avg(result, withheld),
                 str(len(result.seeds)),
                 _runs(result),
+                str(result.counts.get("scored_as_base", 0)),
+                str(result.counts.get("infra_failed", 0)),
                 str(result.flagged),
                 fmt_fallbacks(result),
                 str(sum(len(m["seeds"]) for m in result.missing)),
@@ -55,9 +62,14 @@ def leaderboard(report: Report) -> Table:
         )
     note = (
         "Weighted average over tasks (0-100); ± is the sample standard deviation (n-1) of the "
-        "per-seed weighted averages. 'missing cells' counts (model, task, seed) cells without "
-        "a score; such a method gets no average."
+        "per-seed weighted averages. 'scored as base': cells that got the zero-shot base "
+        "model's score (the agent's failure or a flagged run); 'not scored (infra)': cells whose "
+        "evaluation failed for a reason that is not the model's (retried on re-run). "
+        "'missing cells' counts (model, task, seed) cells without a score; such a method gets "
+        "no average."
     )
+    if report.gate is not None:
+        note += " " + report.gate.summary() + "."
     return Table("Leaderboard", header, rows, note)
 
 
@@ -113,9 +125,9 @@ def missing_cells(report: Report) -> Table:
 
 
 def missing_runs(report: Report) -> Table:
-    header = ["run", "stage", "status", "error"]
+    header = ["run", "stage", "status", "failure", "error"]
     rows = [
-        [u.run_id, u.stage or "?", u.status or "no manifest stages", u.error or ""]
+        [u.run_id, u.stage or "?", u.status or "no manifest stages", _failure(u), u.error or ""]
         for u in report.missing
     ]
     return Table("Runs without score.json", header, rows, "Failed, still running, or abandoned.")
@@ -136,3 +148,9 @@ def _runs(result: MethodResult) -> str:
     if result.runs_without_score:
         return f"{result.runs} (+{result.runs_without_score} without score)"
     return str(result.runs)
+
+
+def _failure(run: UnscoredRun) -> str:
+    if run.failure == "infra":
+        return f"infra: {run.reason or '?'} (retryable)"
+    return "unfinished"

@@ -3,7 +3,9 @@
 All programs of one evaluation go into one scratch HOME and run from one sandbox start: a small
 harness inside it runs each program as its own process with a time limit and a memory cap and
 writes the outcomes to ``results.json``. The sandbox has no network, no capabilities, a read-only
-view of the host and sees only the scratch folder writable.
+view of the host and sees only the scratch folder writable. A sandbox that cannot start or whose
+harness dies raises ``CodeSandboxError``: an infrastructure failure (``ptb.failures``), never a
+score of 0 for the model.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ptb.config.choices import Network
 from ptb.config.sandbox import SandboxConfig
+from ptb.failures import CodeSandboxError, InfraError
 from ptb.sandbox import SANDBOXES
 from ptb.sandbox.base import SandboxSpec
 from ptb.sandbox.process import ExecResult, run_limited
@@ -88,6 +92,12 @@ def run_programs(
             (home / "progs" / f"{i}.py").write_text(program, encoding="utf-8")
         (home / "harness.py").write_text(HARNESS, encoding="utf-8")
         return _run(home, len(programs), backend, timeout_s, memory_bytes, image)
+    except InfraError:
+        raise
+    except Exception as exc:  # the sandbox could not start: not the model's fault
+        raise CodeSandboxError(
+            f"the code sandbox ({backend}) could not run: {type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -109,7 +119,7 @@ def _run(
             on_line=lambda _stream, line: lines.append(line),
         )
         return _results(home, res, lines)
-    cfg = SandboxConfig(name="code", impl=backend, network="none", image=image)
+    cfg = SandboxConfig(name="code", impl=backend, network=Network.none, image=image)
     # the interpreter may live under a hidden folder (/root/.pyenv): bind it read-only
     interpreter = (Path(sys.base_prefix).resolve(), Path(sys.prefix))
     spec = SandboxSpec(home=home, workdir=home, env=env, extra_ro_binds=interpreter)
@@ -129,7 +139,7 @@ def _results(home: Path, res: ExecResult, lines: list[str]) -> list[ProgramResul
     out = home / "results.json"
     if res.reason != "finished" or res.exit_code != 0 or not out.exists():
         tail = "\n".join(lines[-10:])
-        raise RuntimeError(
+        raise CodeSandboxError(
             f"sandboxed code run failed ({res.reason}, exit {res.exit_code}): {tail}"
         )
     return [ProgramResult(bool(r["passed"]), str(r["result"])) for r in json.loads(out.read_text())]

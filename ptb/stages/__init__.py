@@ -2,7 +2,10 @@
 
 Each stage is ``run(ctx: StageContext) -> None`` in its own module. A stage is done when the
 manifest says so *and* its output exists; done stages are skipped unless forced. A stage that raises
-writes ``<stage>/error.json`` and is marked failed; the next attempt archives that file.
+writes ``<stage>/error.json`` (with its failure ``kind`` and ``reason``, ``ptb.failures``) and is
+marked failed; the next attempt archives that file. An ``evaluate/metrics.json`` that records an
+infrastructure failure as a result (older ptb versions did) is not trusted: evaluate, and the
+score and log built on it, count as not done and run again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ptb.config.root import RunConfig
+from ptb.failures import INFRA, classify_exception, metrics_failure
 from ptb.fsutil import read_json, write_json
 from ptb.registry import Registry
 from ptb.rundir import RunDir, now_iso
@@ -80,7 +84,28 @@ def applicable(cfg: RunConfig) -> dict[str, str]:
 
 def is_done(stage: str, run: RunDir) -> bool:
     status = run.stage_status(stage)
-    return status == "skipped" or (status == "done" and output_of(stage, run).exists())
+    return status == "skipped" or (status == "done" and output_valid(stage, run))
+
+
+TRUSTS_METRICS = ("evaluate", "score", "log")
+
+
+def output_valid(stage: str, run: RunDir) -> bool:
+    """The stage's output exists and does not rest on an infrastructure failure recorded as a
+    result (an older ptb's ``metrics.json`` with ``status: eval_failed`` from a judge outage)."""
+    if not output_of(stage, run).exists():
+        return False
+    return stage not in TRUSTS_METRICS or not infra_metrics(run)
+
+
+def infra_metrics(run: RunDir) -> bool:
+    if not run.metrics.exists():
+        return False
+    try:
+        failure = metrics_failure(read_json(run.metrics))
+    except (OSError, ValueError):
+        return True  # unreadable: evaluate again
+    return failure is not None and failure.kind == INFRA
 
 
 def run_stage(
@@ -113,16 +138,38 @@ def run_stage(
             raise StageFailed(stage, run, f"{type(exc).__name__}: {exc}") from exc
         raise
     run.update_stage(stage, status="done", ended=now_iso(), wall_s=round(time.monotonic() - t0, 2))
+    _invalidate_dependents(run, stage)
     return "done"
 
 
+def dependents(stage: str) -> list[str]:
+    """Every stage that needs ``stage``, directly or not, in dependency order."""
+    found: list[str] = []
+    for name, needs in NEEDS.items():
+        if any(n == stage or n in found for n in needs):
+            found.append(name)
+    return found
+
+
+def _invalidate_dependents(run: RunDir, stage: str) -> None:
+    """A stage that ran again makes what was built on its old output stale (a score taken from
+    an evaluation that failed for the infrastructure's reasons): those stages run again."""
+    for name in dependents(stage):
+        if run.stage_status(name) == "done":
+            logger.info("%s: %s is stale after %s ran again", run.run_id, name, stage)
+            run.update_stage(name, status="pending")
+
+
 def _write_error(run: RunDir, stage: str, exc: BaseException, attempt: int) -> None:
+    failure = classify_exception(exc)
     write_json(
         run.error_file(stage),
         {
             "stage": stage,
             "type": type(exc).__name__,
             "message": str(exc),
+            "kind": INFRA,
+            "reason": failure.reason if failure.kind == INFRA else "stage",
             "traceback": traceback.format_exception(exc),
             "attempt": attempt,
             "time": now_iso(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import traceback
 
+from ptb.failures import INFRA, classify_exception
 from ptb.fsutil import write_json
 from ptb.judge import CHECKS, Finding, combine
 from ptb.stages import StageContext
@@ -20,6 +21,8 @@ def run(ctx: StageContext) -> None:
             result = check(ctx.run, ctx.cfg)
             findings += result if isinstance(result, list) else [result]
         except Exception as exc:  # recorded, and the run scores as judge_failed
+            if classify_exception(exc).kind == INFRA:  # not the run's: fail the stage, retried
+                raise
             log.warning("check %s failed: %s", name, exc)
             findings.append(
                 Finding(

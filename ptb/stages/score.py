@@ -2,13 +2,16 @@
 
 A flagged run, a run without final_model, a failed evaluation or a failed integrity check all
 score as the zero-shot base model (read from the baseline run's score.json). Scores below the
-base are kept.
+base are kept. Only the model's own failures fall back (``ptb.failures``): an evaluation that
+failed for the infrastructure's reasons is never scored (the score stage raises ``InfraError``,
+and evaluate runs again on the next submission).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ptb.failures import INFRA, InfraError, metrics_failure
 from ptb.fsutil import read_json, write_json
 from ptb.stages import StageContext
 
@@ -44,6 +47,13 @@ def base_score(ctx: StageContext) -> float:
 def run(ctx: StageContext) -> None:
     cfg, run_dir = ctx.cfg, ctx.run
     metrics = read_json(run_dir.metrics)
+    failure = metrics_failure(metrics)
+    if failure is not None and failure.kind == INFRA:
+        raise InfraError(
+            f"evaluate/metrics.json records an infrastructure failure ({failure.reason}), "
+            f"not a result: evaluate again. {failure.message}"[:2000],
+            failure.reason,
+        )
     raw = metrics.get("score") if metrics.get("status") == "ok" else None
     record: dict[str, Any] = {
         "run_id": run_dir.run_id,
@@ -55,6 +65,8 @@ def run(ctx: StageContext) -> None:
         "budget": cfg.budget.name,
         "raw": raw,
     }
+    if failure is not None:
+        record["eval_failure"] = failure.reason
     if cfg.agent.kind == "baseline":
         if raw is None:
             raise RuntimeError(f"baseline evaluation failed: {metrics.get('error')}")

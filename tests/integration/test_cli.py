@@ -60,3 +60,14 @@ def test_unknown_option_lists_valid_ones(run_ptb: RunPtb) -> None:
     assert "bfcll" in out.stderr
     for valid in ("bfcl", "gsm8k", "toy_calls", "humaneval"):
         assert valid in out.stderr
+
+
+def test_wrong_choice_fails_at_compose_naming_key_and_values(
+    run_ptb: RunPtb, tmp_path: Path
+) -> None:
+    results = tmp_path / "results"
+    out = run_ptb("sandbox.network=off", "launcher=slurm", f"results_dir={results}")
+    assert out.returncode != 0
+    assert "sandbox.network" in out.stderr and "'off'" in out.stderr
+    assert "[none, egress, host, open]" in out.stderr
+    assert not results.exists(), "nothing may be planned or queued"

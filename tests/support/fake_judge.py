@@ -8,7 +8,8 @@ It answers ``POST /v1/chat/completions`` on loopback with deterministic verdicts
   criterion's text (case-insensitive).
 
 It records every request (with the Authorization header) and can fail the first ``fail_first``
-requests with HTTP 429 to exercise the client's retries.
+requests with HTTP 429 to exercise the client's retries, or be ``down`` (every request answered
+with HTTP 503) until switched back on.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ def rubric_verdict(prompt: str) -> dict[str, Any]:
 
 
 class FakeJudge:
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, down: bool = False) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_first = fail_first
+        self.down = down
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -86,7 +88,9 @@ class FakeJudge:
                     )
                     fail = judge.fail_first > 0
                     judge.fail_first -= 1 if fail else 0
-                if fail:
+                if judge.down:
+                    self._send(503, {"error": {"message": "service unavailable"}})
+                elif fail:
                     self._send(429, {"error": {"message": "rate limited"}})
                 elif self.path != "/v1/chat/completions":
                     self._send(404, {"error": {"message": "not found"}})

@@ -153,3 +153,61 @@ def test_optional_site_may_be_absent(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf, ignore=shutil.ignore_patterns("site"))
     assert _to_run_config(_compose(conf_dir=conf)).agent.name == "recipe_sft"
+
+
+CHOICES = {
+    "sandbox.network": ["none", "egress", "host", "open"],
+    "task.eval.backend": ["auto", "vllm", "hf"],
+    "task.eval.code_sandbox": ["bwrap", "apptainer", "enclosing"],
+    "agent.kind": ["llm", "scripted", "baseline"],
+    "agent.login": ["api_key", "subscription"],
+    "agent.baseline": ["zeroshot", "fewshot", "instruct"],
+    "tracker.mode": ["offline", "online", "disabled"],
+    "judge.llm_rule": ["any", "record"],
+}
+"""Every setting with a fixed set of values (``ptb/config/choices.py``) and those values."""
+
+
+@pytest.mark.parametrize("key", sorted(CHOICES))
+def test_a_wrong_choice_fails_at_compose_naming_key_and_values(key: str) -> None:
+    with pytest.raises(ConfigCompositionException) as err:
+        _compose(f"{key}=off")
+    text = f"{err.value} {err.value.__cause__}"
+    assert key in text and "'off'" in text, text
+    assert f"[{', '.join(CHOICES[key])}]" in text, text
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [(k, v) for k, vs in sorted(CHOICES.items()) for v in vs]
+)
+def test_every_valid_choice_composes_and_compares_as_a_string(key: str, value: str) -> None:
+    run = _to_run_config(_compose(f"{key}={value}"))
+    node: object = run
+    for part in key.split("."):
+        node = getattr(node, part)
+    assert node == value and isinstance(node, str)
+    saved = OmegaConf.to_container(_compose(f"{key}={value}"), resolve=True, enum_to_str=True)
+    assert isinstance(saved, dict)
+
+
+@pytest.mark.parametrize("value", ["true", "false", "auto", "True"])
+def test_gateway_enabled_accepts_its_modes(value: str) -> None:
+    assert _to_run_config(_compose(f"gateway.enabled={value}")).gateway.enabled == value.lower()
+
+
+def test_gateway_enabled_rejects_others_when_the_config_is_built() -> None:
+    with pytest.raises(ValueError, match=r"gateway.enabled='off': expected one of auto, true"):
+        _to_run_config(_compose("gateway.enabled=off"))
+
+
+def test_saved_config_with_choices_loads_back(tmp_path: Path) -> None:
+    """config.yaml (what SLURM jobs load) writes choices as plain words and reads them back."""
+    from ptb.plan import load_saved_config, materialize, plan_run
+
+    overrides = [f"results_dir={tmp_path}", "sandbox.network=none", "tracker.mode=disabled"]
+    plan = plan_run(_compose(*overrides), overrides, None)
+    materialize(plan)
+    text = plan.run.config.read_text()
+    assert "network: none" in text and "!!python" not in text
+    loaded = load_saved_config(plan.run)
+    assert loaded.sandbox.network == "none" and loaded.tracker.mode == "disabled"

@@ -106,19 +106,20 @@ def test_vllm_backend_without_vllm_says_how_to_get_it() -> None:
         VLLMGenerator(Path("/nonexistent"))
 
 
-def test_vllm_load_failure_is_eval_failed(tmp_path: Path) -> None:
+def test_vllm_missing_is_an_infra_failure_not_the_models(tmp_path: Path) -> None:
     from ptb.config.model import ModelConfig
     from ptb.eval.runner import evaluate
+    from ptb.failures import InfraError
     from tests.support.tasks import task_config
 
     (tmp_path / "config.json").write_text("{}")
     model = ModelConfig(name="q", display_name="q", chat_template="qwen3")
     # strict: ptb's own qwen3 template (paper's comes from the prefetched upstream file)
-    result = evaluate(
-        task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1, protocol="strict"
-    )
-    assert result.status == "eval_failed" and "vLLM" in (result.error or "")
-    assert result.info["backend"] == "vllm"
+    with pytest.raises(InfraError, match=r"cannot load model.*vLLM") as err:
+        evaluate(
+            task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1, protocol="strict"
+        )
+    assert err.value.reason == "environment"
 
 
 def test_static_decoder_sizes() -> None:

@@ -27,7 +27,7 @@ from ptb.gateway.run import (
     stop_on_limit,
     upstream_url,
 )
-from ptb.preflight import check_gateway, check_task_judge
+from ptb.preflight import check_task_judge
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
@@ -124,9 +124,9 @@ def test_evaluate_py_in_the_sandbox_uses_the_judge_route() -> None:
     assert why is not None and "gateway.enabled=false" in why
 
 
-def test_bad_mode_is_a_preflight_problem() -> None:
-    (problem,) = check_gateway(cfg("agent=opus46", "gateway.enabled=maybe"))
-    assert "gateway.enabled='maybe'" in problem.what and "auto" in problem.fix
+def test_bad_mode_fails_when_the_config_is_built_before_the_preflight() -> None:
+    with pytest.raises(ValueError, match=r"gateway.enabled='maybe': expected one of auto"):
+        cfg("agent=opus46", "gateway.enabled=maybe")
 
 
 @pytest.mark.parametrize(

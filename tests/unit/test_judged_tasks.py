@@ -9,6 +9,7 @@ import pytest
 
 from ptb.config.model import ModelConfig
 from ptb.eval.runner import evaluate
+from ptb.failures import InfraError
 from ptb.tasks import load_task
 from ptb.tasks.arenahard import game_score, parse_verdict
 from ptb.tasks.healthbench import criteria_met, rubric_score
@@ -116,19 +117,20 @@ def test_judge_rate_limit_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fake.requests) == 4 and fake.requests[0]["auth"] is None
 
 
-def test_missing_judge_key_is_eval_failed_naming_the_variable(
+def test_missing_judge_key_is_an_infra_failure_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PTB_TEST_JUDGE_KEY", raising=False)
     cfg = task_config("healthbench", judge_api_key_env="PTB_TEST_JUDGE_KEY")
-    result = evaluate(cfg, MODEL, "oracle")
-    assert result.status == "eval_failed"
-    assert "PTB_TEST_JUDGE_KEY" in (result.error or "") and "scoring failed" in (result.error or "")
-    assert result.samples and "output" in result.samples[0]  # outputs kept for a rescore
+    with pytest.raises(InfraError, match=r"scoring failed.*PTB_TEST_JUDGE_KEY") as err:
+        evaluate(cfg, MODEL, "oracle")
+    assert err.value.reason == "judge"
+    assert err.value.samples and "output" in err.value.samples[0]  # kept for a rescore
 
 
-def test_unreachable_judge_is_eval_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_judge_is_an_infra_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ptb.tasks.judge_api.RETRIES", 0)
     cfg = task_config("healthbench", judge_base_url="http://127.0.0.1:9/v1", judge_api_key_env=None)
-    result = evaluate(cfg, MODEL, "oracle", limit=1)
-    assert result.status == "eval_failed" and "judge endpoint" in (result.error or "")
+    with pytest.raises(InfraError, match="judge endpoint") as err:
+        evaluate(cfg, MODEL, "oracle", limit=1)
+    assert err.value.reason == "judge"

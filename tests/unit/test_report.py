@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ptb.report import Options, ReportError, build_report
+from ptb.report import Options, ReportError, build_report, tables
 from ptb.report.__main__ import main
 from ptb.report.markdown import render_markdown
 from ptb.report.scan import find_run_dirs, info_from_run_id
@@ -547,3 +547,47 @@ def test_seeds_outside_the_grid_do_not_count(results: Path) -> None:
     assert a["seeds"] == [0, 1, 2] and a["avg"] is not None
     a = method(build_report(results, Options()).to_json(), "agent_a")
     assert a["seeds"] == [0, 1, 2, 7] and a["avg"] is None and len(a["missing"]) == 5
+
+
+# --- infrastructure failures and the gate -------------------------------------------------------
+
+
+def test_cell_counts_tell_infra_failures_from_base_scores(results: Path) -> None:
+    data = build_report(results, Options()).to_json()
+    a, b = method(data, "agent_a"), method(data, "agent_b")
+    assert a["counts"] == {"cells": 18, "scored": 18, "scored_as_base": 1, "infra_failed": 0,
+                           "unfinished": 0, "missing": 0}  # fmt: skip
+    assert b["counts"]["infra_failed"] == 1 and b["counts"]["scored"] == 17
+    assert data["missing"][0]["failure"] == "infra"
+    gate = data["gate"]
+    assert (gate["cells"], gate["clean"], gate["infra_failed"]) == (36, 35, 1)
+    assert gate["passed"] and not gate["withheld"]
+
+
+def test_infra_gate_withholds_averages_unless_told(
+    results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strict = build_report(results, Options(min_clean=0.99))
+    assert strict.gate is not None and strict.gate.withheld
+    assert all(m.avg is None for m in strict.methods + strict.baselines)
+    assert "withheld" in tables.leaderboard(strict).rows[0][2]
+    told = build_report(results, Options(min_clean=0.99, ignore_gate=True))
+    assert method(told.to_json(), "agent_a")["avg"] is not None
+    assert run_cli(str(results), "--min-clean", "0.99") == 3
+    captured = capsys.readouterr()
+    assert "Clean cells: 35/36 (97.2%)" in captured.out
+    assert "averages withheld" in captured.err
+    assert run_cli(str(results), "--min-clean", "0.99", "--ignore-infra-gate") == 0
+    assert "IGNORED" in capsys.readouterr().out
+
+
+def test_score_built_on_an_older_infra_result_is_not_trusted(results: Path) -> None:
+    run = results / "paper" / "agent_a__claude_code__m1__t1__s0"
+    (run / "evaluate").mkdir()
+    old = {"status": "eval_failed", "error": "scoring failed: JudgeError: judge endpoint: 503"}
+    (run / "evaluate" / "metrics.json").write_text(json.dumps(old))
+    report = build_report(results, Options())
+    a = method(report.to_json(), "agent_a")
+    assert a["avg"] is None and a["counts"]["infra_failed"] == 1
+    (stale,) = [u for u in report.missing if u.path == run]
+    assert (stale.failure, stale.reason, stale.stage) == ("infra", "judge", "evaluate")

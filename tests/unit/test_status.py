@@ -52,3 +52,33 @@ def test_without_slurm_the_run_directories_still_answer(
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "no scheduler states" in out and "1 pending" in out
+
+
+DONE = dict.fromkeys(("prepare", "solve", "evaluate", "judge", "score", "log"), "done")
+
+
+def test_results_separate_infra_failures_from_base_scores(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    ok = _run(tmp_path, "ok", DONE)
+    write_json(ok / "score.json", {"final": 0.5, "fallback": None})
+    base = _run(tmp_path, "base", DONE)
+    write_json(base / "score.json", {"final": 0.1, "fallback": "eval_failed"})
+    oom = {"status": "eval_failed", "failure": {"kind": "agent", "reason": "oom"}}
+    write_json(base / "evaluate" / "metrics.json", oom)
+    infra = _run(tmp_path, "infra", {**DONE, "evaluate": "failed", "score": "pending",
+                                     "log": "pending"})  # fmt: skip
+    write_json(infra / "evaluate" / "error.json",
+               {"type": "JudgeError", "message": "judge endpoint u: HTTP 503", "kind": "infra",
+                "reason": "judge"})  # fmt: skip
+    old = _run(tmp_path, "old", DONE)  # an older ptb scored a judge outage as a result
+    write_json(old / "score.json", {"final": 0.1, "fallback": "eval_failed"})
+    outage = {"status": "eval_failed", "error": "scoring failed: JudgeError: HTTP 503"}
+    write_json(old / "evaluate" / "metrics.json", outage)
+    results = {Path(r).name: run_status(Path(r)).result for r in map(str, find_runs(tmp_path))}
+    assert results == {"ok": "scored", "base": "scored_as_base", "infra": "infra_failed",
+                       "old": "infra_failed"}  # fmt: skip
+    assert main([str(tmp_path), "--no-scheduler"]) == 1
+    out = capsys.readouterr().out
+    assert "base (eval_failed: oom)" in out and "infra: judge (retryable)" in out
+    assert ("results: 1 scored, 1 scored as base (agent's failure / flagged), 2 not scored yet "
+            "(infrastructure failure, retryable), 0 unfinished") in out  # fmt: skip
+    assert "evaluate: an infrastructure failure recorded as a result (judge)" in out

@@ -98,3 +98,32 @@ def test_runs_sharing_a_baseline_share_arrays(
         rj.baseline_job = "90_0" if rj.plan.cfg.task.name == "gsm8k" else "90_1"
     shapes = [_shape(rj) for rj in batch]
     assert shapes[0] == shapes[1] and shapes[2] == shapes[3] and shapes[0] != shapes[2]
+
+
+def test_sweep_preflight_checks_every_distinct_configuration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``-m judge=rules,rules+llm``: both judges are checked (the second brings an LLM judge
+    whose key and scaffold the first does not need); seeds of one configuration are checked
+    once."""
+    from ptb.launch import sweep
+    from ptb.preflight import Problem
+
+    jobs = [[f"judge={j}", f"seed={s}"] for j in ("rules", "rules+llm") for s in (0, 1)]
+    checked: list[tuple[str, str]] = []
+
+    def fake_preflight(cfg):  # type: ignore[no-untyped-def]
+        checked.append((cfg.agent.name, cfg.judge.name))
+        return [Problem("LLM judge: no key", "export it")] if cfg.judge.name != "rules" else []
+
+    monkeypatch.setattr(sweep, "preflight", fake_preflight)
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    register_configs()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        plans = plan_sweep(SweepComposer(loader, master), jobs)
+    found = sweep.check(plans)
+    run_judges = sorted(j for a, j in checked if not a.startswith("baseline"))
+    assert run_judges == ["rules", "rules+llm"]
+    assert sorted(found) == [p.run.run_id for p in plans if p.cfg.judge.name == "rules+llm"]

@@ -9,6 +9,7 @@ import pytest
 
 from ptb.config.model import ModelConfig
 from ptb.eval.runner import evaluate
+from ptb.failures import DataUnavailable
 from ptb.tasks import Item, load_task
 from ptb.tasks.bfcl import parse_calls
 from ptb.tasks.data import DataNotAvailable, parse_source, resolve
@@ -159,13 +160,15 @@ def test_data_sources() -> None:
         parse_source("hf://only-org")
 
 
-def test_missing_hub_data_is_eval_failed_with_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_hub_data_is_an_infra_failure_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = task_config("gsm8k")
     cfg.data = {"test": "hf://no-such-org/no-such-set/test.jsonl"}
-    result = evaluate(cfg, MODEL, "oracle")
-    assert result.status == "eval_failed"
-    assert "ptb.prefetch" in (result.error or "")
+    with pytest.raises(DataUnavailable, match=r"ptb\.prefetch") as err:
+        evaluate(cfg, MODEL, "oracle")
+    assert err.value.reason == "data"
 
 
 def test_samples_keep_prompt_output_target_verdict() -> None:
