@@ -27,12 +27,12 @@ pytest.importorskip(
 )
 pytest.importorskip("openai", reason="the parity tier needs `bash scripts/setup.sh dev,parity`")
 
-from inspect_ai.model import ChatCompletionChoice, ChatMessageUser, ModelOutput  # noqa: E402
-from inspect_ai.model._model import ModelName  # noqa: E402
-from inspect_ai.model._openai import chat_message_assistant_from_openai  # noqa: E402
-from inspect_ai.scorer import CORRECT, Score, Target, choice, match  # noqa: E402
-from inspect_ai.solver import TaskState, multiple_choice  # noqa: E402
-from openai.types.chat import ChatCompletionMessage  # noqa: E402
+from inspect_ai.model import ChatCompletionChoice, ChatMessageUser, ModelOutput
+from inspect_ai.model._model import ModelName
+from inspect_ai.model._openai import chat_message_assistant_from_openai
+from inspect_ai.scorer import CORRECT, Score, Target, choice, match
+from inspect_ai.solver import TaskState, multiple_choice
+from openai.types.chat import ChatCompletionMessage
 
 CORPUS = Path(__file__).parent / "corpus"
 MODEL = ModelName("vllm/final_model")
@@ -126,7 +126,9 @@ def aime_score(model_output: str, target: str) -> Score:
     return score
 
 
-def gpqa_score(model_output: str, choices: list[str], target: str) -> tuple[Score, str]:
+def gpqa_score(
+    model_output: str, choices: list[str], target: str, question: str = "What is the ratio?"
+) -> tuple[Score, str]:
     """The original's GPQA: ``multiple_choice(cot=True)`` (prompt, generate, answer parsing),
     then ``choice()``. Returns the score and the prompt the solver sent."""
     sent: dict[str, str] = {}
@@ -140,7 +142,6 @@ def gpqa_score(model_output: str, choices: list[str], target: str) -> tuple[Scor
         )
         return st
 
-    question = "What is the ratio?"
     st = TaskState(
         model=MODEL,
         sample_id="s",

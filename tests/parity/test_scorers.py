@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.parity import reference as ref  # skips the module without inspect
 from ptb.tasks import Item, load_task
 from ptb.tasks.data import load
 from ptb.tasks.humaneval import paper_program
 from ptb.tasks.inspect_rules import completion
+from tests.parity import reference as ref  # skips the module without inspect
 from tests.support.tasks import task_config
 
 GSM8K = ref.corpus("gsm8k")
