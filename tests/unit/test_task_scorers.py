@@ -209,3 +209,33 @@ def test_gsm8k_paper_fewshot_system_message_keeps_calculator_notes() -> None:
     assert system["role"] == "system"
     assert "<<3+2=5>>" in system["content"]
     assert "3 + 2 = <<3+2=5>>5\n\nANSWER: 5" in system["content"]
+
+
+def test_paper_prompts_need_the_pinned_inspect_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No silent fallback: a missing or different inspect_evals is an error naming the fix."""
+    from ptb.tasks import inspect_rules
+
+    inspect_rules.inspect_text.cache_clear()
+    monkeypatch.setattr(inspect_rules.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(inspect_rules.InspectNotAvailable, match=r"scripts/setup.sh"):
+        load_task(task_config("aime2025"), "paper").test_items()
+    monkeypatch.undo()
+    monkeypatch.setattr(inspect_rules.metadata, "version", lambda name: "0.0.1")
+    inspect_rules.inspect_text.cache_clear()
+    with pytest.raises(inspect_rules.InspectNotAvailable, match=r"0\.0\.1 is installed"):
+        load_task(task_config("humaneval"), "paper").test_items()
+    monkeypatch.undo()
+    inspect_rules.inspect_text.cache_clear()
+    assert load_task(task_config("aime2025"), "strict").test_items()  # strict needs neither
+
+
+def test_gpqa_paper_shuffle_follows_the_seed() -> None:
+    orders = set()
+    for seed in range(4):
+        task = load_task(task_config("gpqa"), "paper")
+        task.seed = seed  # type: ignore[attr-defined]
+        items = task.test_items()
+        orders.add(tuple(i.meta["answer"] for i in items))
+        for item in items:
+            assert task.judge(item, item.target).score == 1.0
+    assert len(orders) > 1
