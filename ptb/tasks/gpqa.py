@@ -6,11 +6,11 @@ The data lists the correct answer first, so the choices are shuffled.
 multiple-choice chain-of-thought template (read from the installed inspect_ai), the question and
 choices as the CSV has them, ``shuffle_choices=True``, i.e. one ``random.Random`` drawing a
 permutation per row in file order (``MemoryDataset.shuffle_choices``). The original passes no seed,
-so each of its runs drew another order; ptb seeds that generator with the evaluation's seed
-(``GPQA.seed``, 0 unless the runner sets it), so a run is reproducible and seeds differ as the
-original's runs did. The answer is the letter inspect's ``multiple_choice`` solver reads — the
-first line-anchored ``ANSWER: X`` with one bare capital letter, no fallback to a trailing letter —
-after inspect's ``<think>`` handling.
+so each of its runs drew another order; ptb seeds that generator with ``GPQA.seed`` (0 unless the
+caller sets it before ``test_items()``; the evaluation's seed belongs there), so a run is
+reproducible and seeds differ as the original's runs did. The answer is the letter inspect's
+``multiple_choice`` solver reads — the first line-anchored ``ANSWER: X`` with one bare capital
+letter, no fallback to a trailing letter — after inspect's ``<think>`` handling.
 
 ``protocol=strict``: ptb's template; choices shuffled by a generator seeded with the record id
 (the same order on every machine, run and seed); the letter of the last ``ANSWER:`` line (``(B)``
