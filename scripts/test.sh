@@ -4,7 +4,7 @@
 #   bash scripts/test.sh -m "not slow"    pass extra pytest arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev
+bash scripts/setup.sh dev,parity
 # Headless Chromium opens the offline HTML report in tests/integration/test_report_html.py.
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing chromium (apt-get) for the report test"

@@ -1,4 +1,6 @@
-"""Pulling the final answer out of a model's output, shared by the exact-match tasks.
+"""Pulling the final answer out of a model's output: ptb's own rules (``protocol=strict``).
+
+The original harness's rules (``protocol=paper``) are in ``ptb.tasks.inspect_rules``.
 
 Reasoning models (Qwen3, SmolLM3 in think mode) write ``<think>…</think>`` before answering; only
 the text after the last ``</think>`` is the answer. An unfinished thought (``<think>`` without its
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+
+from ptb.tasks.base import Judgement
 
 THINK_END = "</think>"
 NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
@@ -73,3 +77,11 @@ def code_block(output: str) -> str:
     if blocks:
         return str(blocks[-1])
     return text
+
+
+def for_protocol(scores: dict[str, Judgement], protocol: str) -> Judgement:
+    """The judgement under the run's ``protocol``, with the same output's score under each other
+    protocol in ``alt`` (``{"paper": …, "strict": …}`` → one ``Judgement``)."""
+    own = scores[protocol]
+    alt = {p: j.score for p, j in scores.items() if p != protocol}
+    return Judgement(own.score, own.extracted, own.detail, alt)

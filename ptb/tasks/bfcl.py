@@ -3,10 +3,19 @@
 Data ships in the ``bfcl-eval`` package (``bfcl_eval/data/unused_datasets/question`` and
 ``possible_answer``): each item's ground truth is one Python call string such as
 ``calc_binomial_probability(n=20, k=5, p=0.6)``. The model gets the function as a tool through
-its chat template (``tools=``) and answers with a call, which is parsed
-(``<tool_call>{json}</tool_call>`` as the Qwen3/SmolLM3/Gemma3 templates ask for, a bare JSON
-object, or Python call syntax) and scored by bfcl-eval's own AST checker: right function name,
-every required argument, no unexpected one, each value equal to the target's.
+its chat template (``tools=``) and answers with a call.
+
+``protocol=paper`` is the original harness (inspect_evals' ``bfcl`` task behind vLLM's ``hermes``
+tool parser; ``ptb.tasks.inspect_rules``): only ``<tool_call>{"name": …, "arguments": {…}}
+</tool_call>`` blocks count, anywhere in the reply (inside ``<think>`` too); one malformed block
+drops every call; exactly one call; its name and argument dict must be Python-``==`` to the
+target's (``20.0 == 20``; ``"Cairo" != "cairo"``).
+
+``protocol=strict``: the call is parsed leniently (``<tool_call>{json}</tool_call>``, a bare JSON
+object, ``parameters`` for ``arguments``, stringified arguments, or Python call syntax; after the
+last ``</think>``) and scored by bfcl-eval's own AST checker: right function name, every required
+argument, no unexpected one, each value equal to the target's (strings case- and
+space-insensitive, types strict).
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ import types
 from functools import cached_property
 from typing import Any
 
-from ptb.tasks.answers import strip_thinking
+from ptb.tasks import inspect_rules as paper
+from ptb.tasks.answers import for_protocol, strip_thinking
 from ptb.tasks.base import Item, Judgement, Task
 from ptb.tasks.data import load
 
@@ -184,6 +194,16 @@ class BFCL(Task):
         return f"<tool_call>\n{item.target}\n</tool_call>"
 
     def judge(self, item: Item, output: str) -> Judgement:
+        ok, got, reason = paper.bfcl_correct(
+            output, item.meta["ground_truth"], item.meta["functions"]
+        )
+        scores = {
+            "paper": Judgement(float(ok), got, reason),
+            "strict": self._judge_strict(item, output),
+        }
+        return for_protocol(scores, self.protocol)
+
+    def _judge_strict(self, item: Item, output: str) -> Judgement:
         from bfcl_eval.constants.enums import Language
 
         calls = parse_calls(output)
