@@ -16,6 +16,15 @@ class LadderStep:
 
 
 @dataclass
+class JudgeSettings:
+    """A judged task's judge request settings under one protocol (``EvalSpec.judge_protocols``);
+    None keeps the task's ``judge_max_tokens`` / ``judge_reasoning_effort``."""
+
+    max_tokens: int | None = None
+    reasoning_effort: str | None = None
+
+
+@dataclass
 class EvalSpec:
     num_fewshot: int = 0
     apply_chat_template: bool = True
@@ -37,6 +46,11 @@ class EvalSpec:
     judge_concurrency: int = 8
     """Judge requests in flight at once."""
     judge_max_tokens: int = 4096
+    """The judge's completion budget (``max_completion_tokens``; reasoning tokens count in it)."""
+    judge_reasoning_effort: str | None = None
+    """``reasoning_effort`` sent to the judge (minimal | low | medium | high); None: not sent."""
+    judge_protocols: dict[str, JudgeSettings] = field(default_factory=dict)
+    """Per protocol (``paper``, ``strict``): judge settings that replace the two above."""
     backend: str = "auto"
     """Generation backend: auto (vllm where importable with CUDA, else hf) | vllm | hf."""
     gpu_memory_utilization: float = 0.85

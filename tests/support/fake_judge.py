@@ -8,7 +8,8 @@ It answers ``POST /v1/chat/completions`` on loopback with deterministic verdicts
   criterion's text (case-insensitive).
 
 It records every request (with the Authorization header) and can fail the first ``fail_first``
-requests with HTTP 429 to exercise the client's retries.
+requests with HTTP 429 to exercise the client's retries, or refuse ``reasoning_effort`` with
+HTTP 400 as a judge model without reasoning does (``reject_reasoning_effort``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER = re.compile(
-    r"<\|The Start of Assistant ([AB])'s Answer\|>\n(.*?)\n<\|The End of Assistant \1's Answer\|>",
-    re.DOTALL,
+    r"\[Assistant ([AB])'s Answer\]\n(.*?)\n\[End of Assistant \1's Answer\]", re.DOTALL
 )
+"""The answers in the fixture judge template (tests/fixtures/tasks/upstream/)."""
 
 
 def pairwise_verdict(prompt: str) -> str:
@@ -44,9 +45,10 @@ def rubric_verdict(prompt: str) -> dict[str, Any]:
 
 
 class FakeJudge:
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, reject_reasoning_effort: bool = False) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_first = fail_first
+        self.reject_reasoning_effort = reject_reasoning_effort
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -88,6 +90,9 @@ class FakeJudge:
                     judge.fail_first -= 1 if fail else 0
                 if fail:
                     self._send(429, {"error": {"message": "rate limited"}})
+                elif judge.reject_reasoning_effort and "reasoning_effort" in body:
+                    message = "Unsupported parameter: 'reasoning_effort' is not supported."
+                    self._send(400, {"error": {"message": message}})
                 elif self.path != "/v1/chat/completions":
                     self._send(404, {"error": {"message": "not found"}})
                 else:
