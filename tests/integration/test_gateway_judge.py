@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from ptb.gateway.process import GatewayProcess
 from ptb.judge.api_misuse import gateway_violations
 from ptb.tasks import load_task
-from ptb.tasks.arenahard import judge_messages
+from ptb.tasks.arenahard import ArenaHardWriting
 from tests.integration.test_gateway import TOKEN, log_lines, post
 from tests.support.fake_judge import FakeJudge
 from tests.support.fake_upstream import FakeUpstream
@@ -28,8 +28,15 @@ JUDGE_KEY = "sk-real-judge-key-never-in-the-sandbox"
 AUTH = {"Authorization": f"Bearer {JUDGE_TOKEN}"}
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def judge_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
+    task = load_task(task_config("arenahard_writing"))
+    assert isinstance(task, ArenaHardWriting)
+    return task.prompt.messages(prompt, a, b)
+
+
+@pytest.fixture(params=["paper", "strict"])
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    protocol = request.param
     task = task_config("arenahard_writing")
     with FakeJudge() as judge, FakeUpstream() as agent_api:
         settings = {
@@ -39,14 +46,16 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 {"name": "judge", "token": JUDGE_TOKEN, "upstream": judge.base_url,
                  "key": JUDGE_KEY, "allow_models": ["gpt-5-mini"],
                  "judge": {"task": OmegaConf.to_container(OmegaConf.structured(task)),
-                           "max_tokens": 512}},
+                           "protocol": protocol, "max_tokens": 512,
+                           "reasoning_effort": "medium"}},
             ],
             "log_path": str(tmp_path / "solve" / "gateway.jsonl"),
         }  # fmt: skip
         gateway = GatewayProcess(settings, tmp_path / "solve" / "gateway.log")
         gateway.start()
         try:
-            yield {"gateway": gateway, "judge": judge, "task": task, "tmp": tmp_path}
+            yield {"gateway": gateway, "judge": judge, "task": task, "tmp": tmp_path,
+                   "protocol": protocol}  # fmt: skip
         finally:
             gateway.stop()
 
@@ -58,7 +67,7 @@ def _ask(world: dict[str, Any], body: dict[str, Any], headers: dict[str, str] = 
 
 def test_the_tasks_own_request_passes_and_only_the_verdict_comes_back(world: dict) -> None:
     item = load_task(world["task"]).test_items()[0]
-    messages = judge_messages(item.prompt, item.target, "word " * 400)
+    messages = judge_messages(item.prompt, item.target, " ".join(f"w{i}" for i in range(400)))
     body = {"model": "gpt-5-mini", "messages": messages, "max_completion_tokens": 99999,
             "temperature": 1.7, "n": 5}  # fmt: skip
     status, reply = _ask(world, body)
@@ -71,6 +80,7 @@ def test_the_tasks_own_request_passes_and_only_the_verdict_comes_back(world: dic
         "model": "gpt-5-mini",
         "messages": messages,
         "max_completion_tokens": 512,
+        "reasoning_effort": "medium",
     }
     (rec,) = log_lines(world["tmp"])
     assert (rec["route"], rec["allowed"], rec["status"], rec["gate"]) == ("judge", True, 200, None)
@@ -111,12 +121,13 @@ def test_scores_through_the_route_equal_scores_from_a_direct_call(
     monkeypatch.setenv("PTB_TEST_ROUTE_TOKEN", JUDGE_TOKEN)
     monkeypatch.setenv("PTB_TEST_JUDGE_KEY", JUDGE_KEY)
     port = world["gateway"].port
+    protocol = world["protocol"]
     routed = load_task(task_config("arenahard_writing", judge_base_url=f"http://127.0.0.1:{port}/v1",
-                                   judge_api_key_env="PTB_TEST_ROUTE_TOKEN"))  # fmt: skip
+                                   judge_api_key_env="PTB_TEST_ROUTE_TOKEN"), protocol)  # fmt: skip
     direct = load_task(task_config("arenahard_writing", judge_base_url=world["judge"].base_url,
-                                   judge_api_key_env="PTB_TEST_JUDGE_KEY"))  # fmt: skip
+                                   judge_api_key_env="PTB_TEST_JUDGE_KEY"), protocol)  # fmt: skip
     items = routed.test_items()
-    outputs = ["word " * 300, "short"]
+    outputs = [" ".join(f"w{i}" for i in range(300)), "short"]
     a = routed.judge_all(items, outputs)  # type: ignore[attr-defined]
     b = direct.judge_all(items, outputs)  # type: ignore[attr-defined]
     assert [j.score for j in a] == [j.score for j in b] == [1.0, 0.0]
