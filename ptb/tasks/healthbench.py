@@ -19,8 +19,8 @@ retried, never scored (the original counts such a criterion as not met; ptb does
   `````json`` and a trailing ````````, must be one JSON object whose ``criteria_met`` is
   ``true`` or ``false``.
 - ``strict``: ptb's thinking rule (the text after the last ``</think>``; an unclosed block
-  leaves nothing), the same cap; the verdict is the last ``{…}`` in the reply that parses as a
-  JSON object with a boolean ``criteria_met``.
+  leaves nothing), the same cap; the verdict is the last JSON object anywhere in the reply with
+  a boolean ``criteria_met`` (prose or a fence around it does not matter).
 
 Data (``task.data.test``): HealthBench JSON lines — ``prompt_id``, ``prompt`` (the conversation
 as role/content messages, ending with a user turn) and ``rubrics`` (``criterion``, ``points``,
@@ -100,14 +100,18 @@ def paper_criteria_met(reply: str) -> bool | None:
 
 
 def criteria_met(reply: str) -> bool | None:
-    """ptb's reading: the last JSON object with a boolean ``criteria_met``, else None."""
-    for block in re.findall(r"\{.*?\}", reply, re.DOTALL)[::-1]:
+    """ptb's reading: the last JSON object in the reply (fenced or not, nested values and
+    braces in strings allowed) with a boolean ``criteria_met``, else None."""
+    decoder = json.JSONDecoder()
+    start = reply.rfind("{")
+    while start >= 0:
         try:
-            obj = json.loads(block)
-        except json.JSONDecodeError:
-            continue
+            obj, _ = decoder.raw_decode(reply, start)
+        except (json.JSONDecodeError, RecursionError):
+            obj = None
         if isinstance(obj, dict) and isinstance(obj.get("criteria_met"), bool):
             return bool(obj["criteria_met"])
+        start = reply.rfind("{", 0, start)
     return None
 
 
