@@ -210,3 +210,51 @@ def test_unreachable_judge_is_eval_failed(monkeypatch: pytest.MonkeyPatch) -> No
     cfg = task_config("healthbench", judge_base_url="http://127.0.0.1:9/v1", judge_api_key_env=None)
     result = evaluate(cfg, MODEL, "oracle", limit=1)
     assert result.status == "eval_failed" and "judge endpoint" in (result.error or "")
+
+
+def test_limit_repetitions_caps_lines_blocks_and_patterns_at_five() -> None:
+    from ptb.tasks.repetitions import limit_repetitions
+
+    assert limit_repetitions("x\n" * 8 + "end") == "x\n" * 5 + "end"  # identical lines
+    assert limit_repetitions("a\nb\n" * 7) == "a\nb\n" * 5  # a block of lines
+    song = "verse one\nchorus\n" * 9 + "verse on"  # a cut-off copy after the run goes too
+    assert limit_repetitions(song) == "verse one\nchorus\n" * 4 + "verse one\nchorus"
+    assert limit_repetitions("abc" * 10) == "abc" * 5  # a repeated substring
+    assert limit_repetitions("Yes! " * 20 + "Done.") == "Yes! " * 5 + "Done."
+    text = "A poem.\n\nThe lamp turns slow above the sea,\nHe counts the ships.\n"
+    assert limit_repetitions(text) == text
+    assert limit_repetitions("ha" * 3) == "ha" * 3
+
+
+def test_the_capped_answer_is_what_the_judge_sees(judge: FakeJudge) -> None:
+    task = _task("arenahard_writing", judge)
+    items = task.test_items()[:1]  # type: ignore[attr-defined]
+    task.judge_all(items, ["Again and again. " * 50])  # type: ignore[attr-defined]
+    for request in judge.requests:
+        # stripped first, so the last copy lacks its space and stays out of the run: 5 + 1
+        assert request["messages"][1]["content"].count("Again and again.") == 6
+
+
+def test_prompt_constants_are_read_from_the_syntax_tree_without_running_the_file() -> None:
+    from ptb.tasks.upstream import python_constant
+
+    source = (
+        "import os\n"
+        "os.system('echo never run')\n"
+        "BASE = 'Judge well. '\n"
+        "SETTINGS = {'w': {'system_prompt': BASE + 'Be brief.', 'n': 3}, 'x': {}}\n"
+        'TEMPLATE = """\n<<conversation>>\n""".strip()\n'
+        "DYNAMIC = os.environ['HOME']\n"
+    )
+    assert python_constant(source, "SETTINGS", "w", "system_prompt") == "Judge well. Be brief."
+    assert python_constant(source, "SETTINGS", "w") == {
+        "system_prompt": "Judge well. Be brief.",
+        "n": 3,
+    }
+    assert python_constant(source, "TEMPLATE") == "<<conversation>>"
+    with pytest.raises(ValueError, match="no entry 'y'"):
+        python_constant(source, "SETTINGS", "y")
+    with pytest.raises(ValueError, match="no module-level constant"):
+        python_constant(source, "MISSING")
+    with pytest.raises(ValueError, match="without running the file"):
+        python_constant(source, "DYNAMIC")
