@@ -173,3 +173,23 @@ def test_healthbench_gives_back_criteria_met_alone() -> None:
 
 def test_tasks_without_a_judge_have_no_gate() -> None:
     assert not isinstance(load_task(task_config("gsm8k")), JudgedTask)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "effort"), [("paper", None), ("strict", "medium")]
+)  # fmt: skip
+def test_the_judge_route_gets_the_protocol_and_its_judge_settings(
+    protocol: str, effort: str | None
+) -> None:
+    from pathlib import Path
+
+    from ptb.gateway.run import gateway_settings
+    from tests.unit.test_gateway_config import cfg
+
+    run = cfg("agent=opus46", "task=healthbench", f"protocol={protocol}")
+    keys, tokens = {"agent": "sk-a", "judge": "sk-j"}, {"agent": "t1", "judge": "t2"}
+    (route,) = [r for r in gateway_settings(run, Path("g.jsonl"), keys, tokens)["routes"]
+                if r["name"] == "judge"]  # fmt: skip
+    assert route["judge"]["protocol"] == protocol
+    assert route["judge"]["max_tokens"] == 49152
+    assert route["judge"]["reasoning_effort"] == effort
