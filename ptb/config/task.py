@@ -80,5 +80,6 @@ class TaskConfig:
     size: dict[str, int] = field(default_factory=dict)
     """Sizes of generated splits (local tasks only)."""
     data: dict[str, str] = field(default_factory=dict)
-    """The task's files by role (``test``, ``train``, ``references``, ...): ``hf://org/set/file``,
-    ``pkg://package/file``, ``https://...`` or a local path (see ``ptb.tasks.data``)."""
+    """The task's files by role (``test``, ``train``, ``references``, a judged task's prompt files,
+    ...): ``hf://org/set/file``, ``pkg://package/file``, ``https://...``, ``upstream://<key>``
+    (pinned in ``ptb.tasks.upstream``) or a local path (see ``ptb.tasks.data``)."""
