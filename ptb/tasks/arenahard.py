@@ -151,15 +151,19 @@ def game_score(verdict: str, model_is_a: bool) -> tuple[float, int]:
     return (score if model_is_a else 1.0 - score), weight
 
 
-def judged_answer(output: str, protocol: str) -> str:
-    """The model's answer as the judge sees it under ``protocol``."""
+def without_thinking(output: str, protocol: str) -> str:
+    """The model's answer cut from its thinking under ``protocol`` (before the cap)."""
     text = output.strip()
     if protocol == "paper":
         if text.startswith("<think>") and "</think>" in text:
             text = text.split("</think>", 1)[1].strip()
-    else:
-        text = strip_thinking(text).strip()
-    return limit_repetitions(text)
+        return text
+    return strip_thinking(text).strip()
+
+
+def judged_answer(output: str, protocol: str) -> str:
+    """The model's answer as the judge sees it under ``protocol``."""
+    return limit_repetitions(without_thinking(output, protocol))
 
 
 def item_score(record: dict[str, Any], protocol: str) -> float | None:
@@ -246,10 +250,11 @@ class ArenaHardWriting(JudgedTask):
             verdicts = {p: VERDICT[p](reply, prompt.patterns) for p in PROTOCOLS}
             records[i]["games"].append({"model_is_a": model_is_a, "verdicts": verdicts})
         judgements = []
-        for out, answer, record in zip(outputs, answers, records, strict=True):
+        for out, record in zip(outputs, records, strict=True):
             # the other protocol would have judged the same text: its score is known too
+            cut = without_thinking(out, self.protocol)
             others = [
-                p for p in PROTOCOLS if p != self.protocol and judged_answer(out, p) == answer
+                p for p in PROTOCOLS if p != self.protocol and without_thinking(out, p) == cut
             ]
             record["other_protocols"] = others
             score = item_score(record, self.protocol)

@@ -74,15 +74,17 @@ def grader_prompt(template: str, conversation: list[dict[str, str]], answer: str
     return template.replace(CONVERSATION, turns).replace(RUBRIC, rubric_text(rubric))
 
 
-def judged_answer(output: str, protocol: str) -> str:
-    """The model's reply as the grader sees it under ``protocol``."""
+def without_thinking(output: str, protocol: str) -> str:
+    """The model's reply cut from its thinking under ``protocol`` (before the cap)."""
     text = output.strip()
     if protocol == "paper":
-        if text.startswith("<think>"):
-            text = text.split("</think>", 1)[-1].strip()
-    else:
-        text = strip_thinking(text).strip()
-    return limit_repetitions(text)
+        return text.split("</think>", 1)[-1].strip() if text.startswith("<think>") else text
+    return strip_thinking(text).strip()
+
+
+def judged_answer(output: str, protocol: str) -> str:
+    """The model's reply as the grader sees it under ``protocol``."""
+    return limit_repetitions(without_thinking(output, protocol))
 
 
 def paper_criteria_met(reply: str) -> bool | None:
@@ -178,8 +180,9 @@ class HealthBench(JudgedTask):
         for (i, _), grade_ in zip(jobs, grades, strict=True):
             per_item[i].append(grade_)
         judgements = []
-        for item, out, answer, graded in zip(items, outputs, answers, per_item, strict=True):
+        for item, out, graded in zip(items, outputs, per_item, strict=True):
             rubrics = item.meta["rubrics"]
+            cut = without_thinking(out, self.protocol)
             met = [g["met"][self.protocol] for g in graded]
             unread = sum(m is None for m in met)
             score = rubric_score(rubrics, [bool(m) for m in met])
@@ -192,7 +195,7 @@ class HealthBench(JudgedTask):
             for p in PROTOCOLS:
                 # the same reply text: its verdicts are known, unless this protocol stopped
                 # asking before the other could read one
-                if p == self.protocol or judged_answer(out, p) != answer:
+                if p == self.protocol or without_thinking(out, p) != cut:
                     continue
                 if all(g["met"][p] is not None or g["calls"] == CALLS for g in graded):
                     alt[p] = rubric_score(rubrics, [bool(g["met"][p]) for g in graded])
