@@ -265,3 +265,35 @@ def test_strict_and_paper_scores_on_the_pairs(monkeypatch: pytest.MonkeyPatch) -
         strict["prompts_counted"],
     )
     assert summary == (0.5395, 26, 0.5333, 26), summary
+
+
+OUTPUTS = [
+    "A plain answer.",
+    "  padded answer \n",
+    "<think>plan the poem</think>\n\nThe poem.",
+    "<think>a</think>B</think>C",
+    "<think>unfinished thinking, no answer",
+    "Preamble <think>x</think> answer",
+    "\n<think>leading newline</think>Answer",
+    "<think></think>",
+    "<THINK>upper</THINK>Answer",
+    "Answer with </think> inside",
+    "",
+    "<think>\nstep 1\nstep 2\n</think>\n\n# Title\n\nBody text.",
+]
+
+
+def original_answer(content: str) -> str:
+    """``generate_answers`` before ``limit_repetitions`` (the outputs here repeat nothing)."""
+    answer_text = content.strip()
+    if answer_text.startswith("<think>") and ("</think>" in answer_text):
+        answer_text = answer_text.split("</think>", maxsplit=1)[1]
+        answer_text = answer_text.strip()
+    return answer_text
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_the_answer_the_judge_sees_is_the_originals(output: str) -> None:
+    from ptb.tasks.arenahard import judged_answer
+
+    assert judged_answer(output, "paper") == original_answer(output)

@@ -268,3 +268,32 @@ def test_the_fixture_files_are_not_the_upstream_texts() -> None:
     text = (FIXTURES / "upstream" / "grader.py").read_text()
     assert "fixture" in text and "iron supplements" not in text
     assert Path(FIXTURES / "upstream" / "judge_utils.py").read_text().count("fixture") >= 2
+
+
+OUTPUTS = [
+    "A plain reply.",
+    "  padded reply \n",
+    "<think>triage first</think>\n\nCall emergency services.",
+    "<think>a</think>B</think>C",
+    "<think>unfinished thinking, no reply",
+    "Preamble <think>x</think> reply",
+    "\n<think>leading newline</think>Reply",
+    "<think></think>",
+    "<THINK>upper</THINK>Reply",
+    "",
+]
+
+
+def original_reply(content: str) -> str:
+    """HB ``generate_answers`` before ``limit_repetitions`` (the outputs repeat nothing)."""
+    answer_text = content.strip()
+    if answer_text.startswith("<think>"):
+        answer_text = answer_text.split("</think>", maxsplit=1)[-1].strip()
+    return answer_text
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_the_reply_the_grader_sees_is_the_originals(output: str) -> None:
+    from ptb.tasks.healthbench import judged_answer
+
+    assert judged_answer(output, "paper") == original_reply(output)
