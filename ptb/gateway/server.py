@@ -262,13 +262,11 @@ class Gateway:
             )
         if reason := self.ledger.limit_reached():
             return self.refuse(rec, 403, f"ptb gateway: {reason}; no further requests pass")
+        # the route's own settings; reasoning_effort only if the caller asked for one (the
+        # client asks again without it when a judge refuses the field)
+        effort = route.judge.get("reasoning_effort") if "reasoning_effort" in data else None
         upstream_body = json.dumps(
-            request_body(
-                model,
-                data["messages"],
-                int(route.judge["max_tokens"]),
-                route.judge.get("reasoning_effort"),
-            )
+            request_body(model, data["messages"], int(route.judge["max_tokens"]), effort)
         ).encode()
         self.log.write_body(rec["ts"], model, upstream_body)
         headers = upstream_headers(request.headers, where, route.key)

@@ -69,13 +69,14 @@ def test_the_tasks_own_request_passes_and_only_the_verdict_comes_back(world: dic
     item = load_task(world["task"]).test_items()[0]
     messages = judge_messages(item.prompt, item.target, " ".join(f"w{i}" for i in range(400)))
     body = {"model": "gpt-5-mini", "messages": messages, "max_completion_tokens": 99999,
-            "temperature": 1.7, "n": 5}  # fmt: skip
+            "temperature": 1.7, "n": 5, "reasoning_effort": "high"}  # fmt: skip
     status, reply = _ask(world, body)
     assert status == 200, reply
     assert reply["choices"][0]["message"]["content"] == "[[B>>A]]"  # no "Both are fine..."
     (seen,) = world["judge"].requests
     assert seen["auth"] == f"Bearer {JUDGE_KEY}"
-    # The gateway rebuilt the request: the template's messages, its own token limit, nothing else
+    # The gateway rebuilt the request: the template's messages, its own token limit and
+    # reasoning effort, nothing else
     assert {k: v for k, v in seen.items() if k not in ("path", "auth")} == {
         "model": "gpt-5-mini",
         "messages": messages,
@@ -133,3 +134,35 @@ def test_scores_through_the_route_equal_scores_from_a_direct_call(
     assert [j.score for j in a] == [j.score for j in b] == [1.0, 0.0]
     assert [j.extracted for j in a] == [j.extracted for j in b]
     assert all(r["allowed"] and r["status"] == 200 for r in log_lines(world["tmp"]))
+
+
+def test_a_judge_that_refuses_reasoning_effort_is_asked_without_it_through_the_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's second try (no ``reasoning_effort``) reaches the judge without it."""
+    task = task_config("arenahard_writing")
+    with FakeJudge(reject_reasoning_effort=True) as judge:
+        settings = {
+            "routes": [
+                {"name": "judge", "token": JUDGE_TOKEN, "upstream": judge.base_url,
+                 "key": JUDGE_KEY, "allow_models": ["gpt-5-mini"],
+                 "judge": {"task": OmegaConf.to_container(OmegaConf.structured(task)),
+                           "protocol": "paper", "max_tokens": 512,
+                           "reasoning_effort": "medium"}},
+            ],
+            "log_path": str(tmp_path / "solve" / "gateway.jsonl"),
+        }  # fmt: skip
+        gateway = GatewayProcess(settings, tmp_path / "solve" / "gateway.log")
+        gateway.start()
+        try:
+            monkeypatch.setenv("PTB_TEST_ROUTE_TOKEN", JUDGE_TOKEN)
+            routed = load_task(task_config("arenahard_writing",
+                                           judge_base_url=f"http://127.0.0.1:{gateway.port}/v1",
+                                           judge_api_key_env="PTB_TEST_ROUTE_TOKEN",
+                                           judge_concurrency=1))  # fmt: skip
+            items = routed.test_items()[:1]
+            (judgement,) = routed.judge_all(items, [items[0].target])  # type: ignore[attr-defined]
+        finally:
+            gateway.stop()
+    assert judgement.score == 0.5
+    assert [("reasoning_effort" in r) for r in judge.requests] == [True, False, True, False]
