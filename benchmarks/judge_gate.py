@@ -5,7 +5,9 @@ tasks' size: building the gate when the gateway starts, and checking one request
 
 ArenaHard-Writing: 250 prompts of ~80 words with ~600-word reference answers; HealthBench-Easy:
 245 conversations of 1-5 turns, ~12 rubric criteria each (the real sets' shapes; the text is
-generated). The requests checked are the tasks' own (``judge_messages``, ``grader_messages``)
+generated). The judge prompts are the test fixtures in the upstream files' formats
+(``tests/fixtures/tasks/upstream/``; the real ones are read the same way from the prefetch's
+cache). The requests checked are the tasks' own (``JudgePrompt.messages``, ``grader_prompt``)
 for the last item (the worst case for HealthBench's scan), plus a refused free-form request.
 Prints one JSON line; times are medians in milliseconds.
 """
@@ -19,11 +21,14 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from ptb.tasks.arenahard import PairwiseGate, judge_messages
+from ptb.tasks.arenahard import PairwiseGate, load_prompt
 from ptb.tasks.base import Item
-from ptb.tasks.healthbench import RubricGate, grader_messages
+from ptb.tasks.healthbench import RubricGate, grader_prompt, load_template
+
+PROMPTS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "tasks" / "upstream"
 
 WORDS = [f"w{i}" for i in range(5000)]
 
@@ -59,12 +64,22 @@ def main() -> None:
         )
     prompt, ref = list(refs.items())[-1]
     answer = text(rng, 700)
-    arena_req = judge_messages(prompt, ref, answer)
-    health_req = grader_messages(items[-1], answer, items[-1].meta["rubrics"][-1])
+    judge = load_prompt(str(PROMPTS / "judge_utils.py"), str(PROMPTS / "arena-hard-v2.0.yaml"))
+    template = load_template(str(PROMPTS / "grader.py"))
+    arena_req = judge.messages(prompt, ref, answer)
+    last = items[-1]
+    health_req = [
+        {
+            "role": "user",
+            "content": grader_prompt(
+                template, last.meta["messages"], answer, last.meta["rubrics"][-1]
+            ),
+        }
+    ]
     free = [{"role": "user", "content": text(rng, 200)}]
 
-    arena = PairwiseGate(refs)
-    health = RubricGate(items)
+    arena = PairwiseGate(judge, refs, "paper")
+    health = RubricGate(template, items, "paper")
     assert arena.check(arena_req) is None and health.check(health_req) is None
     assert arena.check(free) and health.check(free)
     print(
@@ -73,8 +88,8 @@ def main() -> None:
                 "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
                 "python": platform.python_version(),
                 "build_ms": {
-                    "arenahard_250": median_ms(lambda: PairwiseGate(refs), 20),
-                    "healthbench_245": median_ms(lambda: RubricGate(items), 20),
+                    "arenahard_250": median_ms(lambda: PairwiseGate(judge, refs, "paper"), 20),
+                    "healthbench_245": median_ms(lambda: RubricGate(template, items, "paper"), 20),
                 },
                 "check_ms": {
                     "arenahard_admitted": median_ms(lambda: arena.check(arena_req), args.repeats),

@@ -1,11 +1,14 @@
 """``python -m ptb.prefetch model=<m> [task=<t>]``: fill the shared caches (needs network).
 
 Downloads the base model (at its pinned revision), the official instruct model and the task's data
-files (``task.data``: HF dataset files into the HF cache, plain URLs into ``<PTB_CACHE>/data``;
-package data needs nothing), then checks that everything loads from the caches alone — the model
-configs and tokenizers with ``local_files_only``, the task's items parsed — so that jobs on offline
-compute nodes run with ``HF_HUB_OFFLINE=1``. Point ``HF_HOME`` at the shared cache. Gated sets
-(GPQA) need ``huggingface-cli login`` with an account that accepted their terms.
+files (``task.data``: HF dataset files into the HF cache, plain URLs into ``<PTB_CACHE>/data``,
+``upstream://`` files — the original harness's data, judge and grader prompts — into
+``<PTB_CACHE>/upstream`` after checking their pinned sha256; package data needs nothing), and the
+paper's report weights (``factors.json``), then checks that everything loads from the caches
+alone — the model configs and tokenizers with ``local_files_only``, the task's items and judge
+prompts parsed — so that jobs on offline compute nodes run with ``HF_HUB_OFFLINE=1``. Point
+``HF_HOME`` at the shared cache. Gated sets (GPQA) need ``huggingface-cli login`` with an account
+that accepted their terms. ``PTB_UPSTREAM_MIRROR`` points the upstream downloads at a mirror.
 """
 
 from __future__ import annotations
@@ -34,11 +37,20 @@ def repos_for(node: DictConfig) -> list[tuple[str, str | None]]:
     return repos
 
 
+ALWAYS_UPSTREAM = ("factors.json",)
+"""Pinned upstream files every site needs whatever the task: the reports' paper weights."""
+
+
 def data_for(cfg: RunConfig) -> list[str]:
-    """The task's data sources that have to be downloaded (not package data or local files)."""
+    """The task's data sources that have to be downloaded (not package data or local files),
+    then the pinned upstream files every run needs (``ALWAYS_UPSTREAM``)."""
     from ptb.tasks.data import parse_source
 
-    return [u for u in cfg.task.data.values() if parse_source(u).kind in ("hf", "url")]
+    wanted = [
+        u for u in cfg.task.data.values() if parse_source(u).kind in ("hf", "url", "upstream")
+    ]
+    wanted += [f"upstream://{key}" for key in ALWAYS_UPSTREAM]
+    return list(dict.fromkeys(wanted))
 
 
 def _step(label: str, fn: Callable[[], object]) -> bool:
@@ -64,8 +76,13 @@ def _verify_model(repo: str, revision: str | None) -> str:
 
 def _verify_task(cfg: RunConfig) -> str:
     from ptb.tasks import load_task
+    from ptb.tasks.base import JudgedTask
 
-    items = load_task(cfg.task).test_items()  # reads the cached files only
+    task = load_task(cfg.task, cfg.protocol.name)
+    items = task.test_items()  # reads the cached files only
+    if isinstance(task, JudgedTask):
+        task.judge_gate()  # the judge prompts parse from the cached files
+        return f"{len(items)} items and the judge prompts load offline"
     return f"{len(items)} items load offline"
 
 

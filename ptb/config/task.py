@@ -18,6 +18,15 @@ class LadderStep:
 
 
 @dataclass
+class JudgeSettings:
+    """A judged task's judge request settings under one protocol (``EvalSpec.judge_protocols``);
+    None keeps the task's ``judge_max_tokens`` / ``judge_reasoning_effort``."""
+
+    max_tokens: int | None = None
+    reasoning_effort: str | None = None
+
+
+@dataclass
 class EvalSpec:
     num_fewshot: int = 0
     apply_chat_template: bool = True
@@ -44,6 +53,11 @@ class EvalSpec:
     judge_concurrency: int = 8
     """Judge requests in flight at once."""
     judge_max_tokens: int = 4096
+    """The judge's completion budget (``max_completion_tokens``; reasoning tokens count in it)."""
+    judge_reasoning_effort: str | None = None
+    """``reasoning_effort`` sent to the judge (minimal | low | medium | high); None: not sent."""
+    judge_protocols: dict[str, JudgeSettings] = field(default_factory=dict)
+    """Per protocol (``paper``, ``strict``): judge settings that replace the two above."""
     judge_retries: int | None = None
     """Retries of a judge request that fails with 429/5xx/a timeout (None: 4); after the last,
     the evaluation fails as an infrastructure failure (retried on the next run, never scored)."""
@@ -78,5 +92,6 @@ class TaskConfig:
     size: dict[str, int] = field(default_factory=dict)
     """Sizes of generated splits (local tasks only)."""
     data: dict[str, str] = field(default_factory=dict)
-    """The task's files by role (``test``, ``train``, ``references``, ...): ``hf://org/set/file``,
-    ``pkg://package/file``, ``https://...`` or a local path (see ``ptb.tasks.data``)."""
+    """The task's files by role (``test``, ``train``, ``references``, a judged task's prompt files,
+    ...): ``hf://org/set/file``, ``pkg://package/file``, ``https://...``, ``upstream://<key>``
+    (pinned in ``ptb.tasks.upstream``) or a local path (see ``ptb.tasks.data``)."""

@@ -256,7 +256,10 @@ def gateway_settings(
             }
         )
     if "judge" in tokens:
+        from ptb.tasks.judge_api import judge_settings
+
         spec = cfg.task.eval
+        max_tokens, effort = judge_settings(spec, cfg.protocol.name)
         routes.append(
             {
                 "name": "judge",
@@ -268,7 +271,9 @@ def gateway_settings(
                     "task": OmegaConf.to_container(
                         OmegaConf.structured(cfg.task), enum_to_str=True
                     ),
-                    "max_tokens": spec.judge_max_tokens,
+                    "protocol": cfg.protocol.name,
+                    "max_tokens": max_tokens,
+                    "reasoning_effort": effort,
                 },
             }
         )

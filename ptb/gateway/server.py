@@ -46,6 +46,7 @@ from ptb.gateway.apis import (
 )
 from ptb.gateway.ledger import Ledger, RequestLog
 from ptb.gateway.usage import Usage, UsageReader
+from ptb.tasks.judge_api import request_body
 from ptb.tasks.judge_gate import REFUSAL, JudgeGate
 
 HOP_BY_HOP = {
@@ -73,8 +74,10 @@ class Route:
     key: str
     allow_models: tuple[str, ...]
     judge: dict[str, Any] | None = None
-    """A judge route (``ptb.tasks.judge_gate``): ``task`` (the task's config) and
-    ``max_tokens``. Only the task's own judge requests pass, and only the verdict comes back."""
+    """A judge route (``ptb.tasks.judge_gate``): ``task`` (the task's config), ``protocol``
+    (its prompts and verdict reading), ``max_tokens`` and ``reasoning_effort`` (the judge
+    request's, ``ptb.tasks.judge_api.judge_settings``). Only the task's own judge requests pass,
+    and only the verdict comes back."""
 
     @property
     def origin(self) -> str:
@@ -132,7 +135,11 @@ class Gateway:
         self.log = RequestLog(settings.log_path, bodies)
         self.session: aiohttp.ClientSession | None = None
         self.limit_announced = False
-        self.gates = {r.name: load_gate(r.judge["task"]) for r in settings.routes if r.judge}
+        self.gates = {
+            r.name: load_gate(r.judge["task"], r.judge.get("protocol", "paper"))
+            for r in settings.routes
+            if r.judge
+        }
 
     async def start_session(self) -> None:
         timeout = aiohttp.ClientTimeout(
@@ -255,12 +262,11 @@ class Gateway:
             )
         if reason := self.ledger.limit_reached():
             return self.refuse(rec, 403, f"ptb gateway: {reason}; no further requests pass")
+        # the route's own settings; reasoning_effort only if the caller asked for one (the
+        # client asks again without it when a judge refuses the field)
+        effort = route.judge.get("reasoning_effort") if "reasoning_effort" in data else None
         upstream_body = json.dumps(
-            {
-                "model": model,
-                "messages": data["messages"],
-                "max_completion_tokens": int(route.judge["max_tokens"]),
-            }
+            request_body(model, data["messages"], int(route.judge["max_tokens"]), effort)
         ).encode()
         self.log.write_body(rec["ts"], model, upstream_body)
         headers = upstream_headers(request.headers, where, route.key)
@@ -397,7 +403,7 @@ class Gateway:
             emit("limit", reason=why, totals=self.ledger.totals())
 
 
-def load_gate(task: dict[str, Any]) -> JudgeGate:
+def load_gate(task: dict[str, Any], protocol: str = "paper") -> JudgeGate:
     """The judge gate of a task given as its config (read here, outside the sandbox)."""
     from omegaconf import OmegaConf
 
@@ -407,7 +413,7 @@ def load_gate(task: dict[str, Any]) -> JudgeGate:
 
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TaskConfig), task))
     assert isinstance(cfg, TaskConfig)
-    judged = load_task(cfg)
+    judged = load_task(cfg, protocol)
     if not isinstance(judged, JudgedTask):
         raise ValueError(f"task {cfg.name} has no judge: it needs no judge route")
     return judged.judge_gate()

@@ -49,6 +49,7 @@ def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
     env = {k: os.environ[k] for k in cfg.sandbox.env_allowlist if k in os.environ}
     env.update(
         HOME=str(home),
+        PTB_CACHE=str(Path(cfg.cache_dir).expanduser()),  # evaluate.py's upstream:// files
         PTB_DEADLINE=str(int(deadline)),
         PYTHONUNBUFFERED="1",
         TMPDIR=str(home / "tmp"),

@@ -1,9 +1,28 @@
 """ArenaHard-Writing: 250 creative-writing prompts of Arena-Hard v2.0, judged pairwise.
 
 For every prompt the judge sees the model's answer and a fixed reference answer (Qwen3-1.7B,
-the instruct model) in two games with the positions swapped. Each game's verdict counts from the
-model's side: win 1, tie 0.5, loss 0; a "significantly better" verdict (``>>``) counts three
-times. The score is the weighted win rate over all games with a readable verdict.
+the instruct model) in two games with the positions swapped: game 1 has the reference as
+assistant A, game 2 the model's answer. A win counts 1, a tie ½, a loss 0; a "significantly
+better" verdict (``>>``) counts three times.
+
+The judge prompt is the original harness's, read at run time from its pinned files (never copied
+into ptb): the ``creative_writing`` system prompt of ``JUDGE_SETTINGS`` in ``judge_utils.py``
+(``task.data.judge_prompt``) and ``prompt_template`` / ``regex_patterns`` of
+``arena-hard-v2.0.yaml`` (``task.data.judge_config``). Both protocols send the same prompt, with
+the reference answers as shipped (two of them are unfinished ``<think>`` texts; the original
+shows them to the judge whole, and so does ptb) and the answer capped by ``limit_repetitions``.
+They differ in how an answer is cut from its thinking and how a verdict is read:
+
+- ``paper`` (``evaluate.py`` / ``show_result.py`` of the original): the answer is stripped and,
+  if it starts with ``<think>`` and holds ``</think>``, cut after the first ``</think>``. The
+  verdict is the last match of the first of the config's regexes that matches anywhere in the
+  upper-cased reply (``[[…]]``, else ``[…]``). A prompt counts only when both games have a
+  verdict; its games add 1 row each (3 for ``>>`` / ``<<``) of the model's score, and the
+  score is the mean of all rows.
+- ``strict``: ptb's thinking rule (the text after the last ``</think>``; an unclosed block
+  leaves nothing), a verdict only when the reply holds exactly one distinct ``[[…]]`` of the
+  five the prompt lists, and a game without one is dropped alone (its prompt's other game
+  still counts). The score is the weighted mean over all games with a verdict.
 
 Data: ``task.data.test`` is Arena-Hard's ``question.jsonl`` (``uid``, ``category``, ``prompt``;
 only ``creative_writing`` rows are used); ``task.data.references`` holds the reference answers,
@@ -14,57 +33,171 @@ either in Arena-Hard's model-answer format (``uid``, ``messages`` ending in the 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import yaml
+
+from ptb.config.protocol import PROTOCOLS
 from ptb.tasks.answers import strip_thinking
 from ptb.tasks.base import Item, JudgedTask, Judgement
-from ptb.tasks.data import load
+from ptb.tasks.data import load, resolve
 from ptb.tasks.judge_api import JudgeClient
 from ptb.tasks.judge_gate import JudgeGate, plain_messages, split_template
+from ptb.tasks.repetitions import limit_repetitions
+from ptb.tasks.upstream import python_constant
 
 CATEGORY = "creative_writing"
-SYSTEM = (
-    "Please act as an impartial judge and evaluate the quality of the responses provided by two "
-    "AI assistants to the user prompt displayed below. You will be given assistant A's answer "
-    "and assistant B's answer. Your job is to evaluate which assistant's answer is better.\n\n"
-    "Judge the answers on how well they fulfil the request: helpfulness, relevance, "
-    "creativity, originality and quality of writing, and whether anything important is missing. "
-    "Do not let the order of the answers or their length influence you.\n\n"
-    "After explaining your reasoning, output exactly one of the following verdicts:\n\n"
-    "1. Assistant A is significantly better: [[A>>B]]\n"
-    "2. Assistant A is slightly better: [[A>B]]\n"
-    "3. Tie, relatively the same: [[A=B]]\n"
-    "4. Assistant B is slightly better: [[B>A]]\n"
-    "5. Assistant B is significantly better: [[B>>A]]\n\n"
-    'Example output: "My final verdict is tie: [[A=B]]".'
-)
-USER = (
-    "<|User Prompt|>\n{prompt}\n\n<|The Start of Assistant A's Answer|>\n{a}\n"
-    "<|The End of Assistant A's Answer|>\n\n<|The Start of Assistant B's Answer|>\n{b}\n"
-    "<|The End of Assistant B's Answer|>"
-)
-VERDICT = re.compile(r"\[\[([AB][<>=]{1,2}[AB])\]\]")
-A_SIDE = {"A>>B": (1.0, 3), "A>B": (1.0, 1), "A=B": (0.5, 1), "B>A": (0.0, 1), "B>>A": (0.0, 3)}
-"""Verdict → (score of assistant A, weight)."""
+STRONG = 3
+"""How many times a "significantly better" verdict counts."""
+PAPER_SCORES: dict[str, list[float]] = {
+    "A>B": [1.0],
+    "A>>B": [1.0] * STRONG,
+    "A=B": [0.5],
+    "A<<B": [0.0] * STRONG,
+    "A<B": [0.0],
+    "B>A": [0.0],
+    "B>>A": [0.0] * STRONG,
+    "B=A": [0.5],
+    "B<<A": [1.0] * STRONG,
+    "B<A": [1.0],
+}
+"""The original's verdict → rows of assistant A's score (``_judgments_to_battles``)."""
+STRICT_SCORES = {
+    "A>>B": (1.0, STRONG),
+    "A>B": (1.0, 1),
+    "A=B": (0.5, 1),
+    "B>A": (0.0, 1),
+    "B>>A": (0.0, STRONG),
+}
+"""ptb's verdicts (the five the judge prompt lists) → (score of assistant A, weight)."""
+STRICT_VERDICT = re.compile(r"\[\[([AB][<>=]{1,2}[AB])\]\]")
 
 
-def judge_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
-    """One game's judge request: ``a`` and ``b`` are assistant A's and B's answers."""
-    return [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": USER.format(prompt=prompt, a=a, b=b)},
-    ]
+@dataclass(frozen=True)
+class JudgePrompt:
+    """The judge's prompt, from the pinned upstream files."""
+
+    system: str
+    user: str
+    """A ``str.format`` template over ``QUESTION``, ``ANSWER_A``, ``ANSWER_B``."""
+    patterns: tuple[str, ...]
+    """The verdict regexes, in order (the paper protocol's parser)."""
+
+    def messages(self, question: str, a: str, b: str) -> list[dict[str, str]]:
+        """One game's judge request: ``a`` and ``b`` are assistant A's and B's answers."""
+        user = self.user.format(QUESTION=question, ANSWER_A=a, ANSWER_B=b)
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
 
-def parse_verdict(reply: str) -> str | None:
-    found = set(VERDICT.findall(reply))
-    return found.pop() if len(found) == 1 and next(iter(found)) in A_SIDE else None
+def load_prompt(judge_prompt: str, judge_config: str) -> JudgePrompt:
+    """The prompt from ``judge_utils.py`` and ``arena-hard-v2.0.yaml`` (data sources)."""
+    source = resolve(judge_prompt).read_text(encoding="utf-8")
+    system = python_constant(source, "JUDGE_SETTINGS", CATEGORY, "system_prompt")
+    config = yaml.safe_load(resolve(judge_config).read_text(encoding="utf-8"))
+    user, patterns = config.get("prompt_template"), config.get("regex_patterns")
+    if not isinstance(system, str) or not isinstance(user, str) or not patterns:
+        raise ValueError(
+            f"{judge_prompt} / {judge_config}: no creative_writing system prompt, "
+            "prompt_template or regex_patterns"
+        )
+    return JudgePrompt(system, user, tuple(str(p) for p in patterns))
+
+
+def paper_verdict(reply: str, patterns: Iterable[str]) -> str | None:
+    """The original's ``get_score``: the last match of the first pattern that matches the
+    upper-cased reply."""
+    upper = reply.upper()
+    for pattern in patterns:
+        found = [m for m in re.findall(pattern, upper) if isinstance(m, str) and m]
+        if found:
+            return found[-1].strip("\n")
+    return None
+
+
+def strict_verdict(reply: str) -> str | None:
+    """Exactly one distinct ``[[…]]`` verdict of the five the prompt lists, else None."""
+    found = set(STRICT_VERDICT.findall(reply))
+    return found.pop() if len(found) == 1 and next(iter(found)) in STRICT_SCORES else None
+
+
+VERDICT = {"paper": paper_verdict, "strict": lambda reply, _patterns: strict_verdict(reply)}
+
+
+def paper_rows(game1: str | None, game2: str | None) -> list[float] | None:
+    """The model's score rows of one prompt under ``paper``: game 1 had the reference as A,
+    game 2 the model. None (the prompt does not count) unless both verdicts are known."""
+    if game1 not in PAPER_SCORES or game2 not in PAPER_SCORES:
+        return None
+    assert game1 is not None and game2 is not None
+    return [1.0 - s for s in PAPER_SCORES[game1]] + PAPER_SCORES[game2]
+
+
+def strict_games(verdicts: list[str | None], model_is_a: list[bool]) -> list[tuple[float, int]]:
+    """(model's score, weight) of each game with a verdict, under ``strict``."""
+    out = []
+    for verdict, is_a in zip(verdicts, model_is_a, strict=True):
+        if verdict in STRICT_SCORES:
+            score, weight = STRICT_SCORES[verdict]
+            out.append((score if is_a else 1.0 - score, weight))
+    return out
 
 
 def game_score(verdict: str, model_is_a: bool) -> tuple[float, int]:
-    score, weight = A_SIDE[verdict]
+    """One game's (model's score, weight) under ``strict``."""
+    score, weight = STRICT_SCORES[verdict]
     return (score if model_is_a else 1.0 - score), weight
+
+
+def without_thinking(output: str, protocol: str) -> str:
+    """The model's answer cut from its thinking under ``protocol`` (before the cap)."""
+    text = output.strip()
+    if protocol == "paper":
+        if text.startswith("<think>") and "</think>" in text:
+            text = text.split("</think>", 1)[1].strip()
+        return text
+    return strip_thinking(text).strip()
+
+
+def judged_answer(output: str, protocol: str) -> str:
+    """The model's answer as the judge sees it under ``protocol``."""
+    return limit_repetitions(without_thinking(output, protocol))
+
+
+def item_score(record: dict[str, Any], protocol: str) -> float | None:
+    """One prompt's score under ``protocol`` from its games' verdicts; None if it does not
+    count (paper: a game without a verdict; strict: no game with one)."""
+    games = record["games"]
+    if protocol == "paper":
+        rows = paper_rows(games[0]["verdicts"]["paper"], games[1]["verdicts"]["paper"])
+        return sum(rows) / len(rows) if rows else None
+    scored = strict_games(
+        [g["verdicts"]["strict"] for g in games], [g["model_is_a"] for g in games]
+    )
+    weight = sum(w for _, w in scored)
+    return sum(s * w for s, w in scored) / weight if weight else None
+
+
+def winrate(records: list[dict[str, Any]], protocol: str) -> tuple[float, int, int]:
+    """(score, rows or games counted, prompts counted) under ``protocol``."""
+    total = weight = 0.0
+    counted = 0
+    for record in records:
+        games = record["games"]
+        if protocol == "paper":
+            rows = paper_rows(games[0]["verdicts"]["paper"], games[1]["verdicts"]["paper"])
+            if rows:
+                total, weight, counted = total + sum(rows), weight + len(rows), counted + 1
+        else:
+            scored = strict_games(
+                [g["verdicts"]["strict"] for g in games], [g["model_is_a"] for g in games]
+            )
+            total += sum(s * w for s, w in scored)
+            weight += sum(w for _, w in scored)
+            counted += bool(scored)
+    return (total / weight if weight else 0.0), int(weight), counted
 
 
 def _reference(row: dict[str, Any]) -> str:
@@ -85,14 +218,20 @@ class ArenaHardWriting(JudgedTask):
             uid = str(row["uid"])
             if uid not in refs:
                 raise ValueError(f"no reference answer for prompt {uid} in task.data.references")
-            items.append(Item(uid, str(row["prompt"]), strip_thinking(refs[uid])))
+            items.append(Item(uid, str(row["prompt"]), refs[uid]))
         return items
+
+    @cached_property
+    def prompt(self) -> JudgePrompt:
+        return load_prompt(self.cfg.data["judge_prompt"], self.cfg.data["judge_config"])
 
     def test_items(self) -> list[Item]:
         return self._test
 
     def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
-        client = JudgeClient(self.cfg.eval)
+        client = JudgeClient(self.cfg.eval, self.protocol)
+        prompt = self.prompt
+        answers = [judged_answer(out, self.protocol) for out in outputs]
         games = [
             (i, model_is_a)
             for i in range(len(items))
@@ -101,55 +240,75 @@ class ArenaHardWriting(JudgedTask):
 
         def play(game: tuple[int, bool]) -> str:
             i, model_is_a = game
-            answer = strip_thinking(outputs[i]).strip()
-            a, b = (answer, items[i].target) if model_is_a else (items[i].target, answer)
-            return client.complete(judge_messages(items[i].prompt, a, b))
+            ref = items[i].target
+            a, b = (answers[i], ref) if model_is_a else (ref, answers[i])
+            return client.complete(prompt.messages(items[i].prompt, a, b))
 
         replies = client.map(play, games)
-        per_item: list[list[dict[str, Any]]] = [[] for _ in items]
+        records: list[dict[str, Any]] = [{"games": []} for _ in items]
         for (i, model_is_a), reply in zip(games, replies, strict=True):
-            verdict = parse_verdict(reply)
-            game: dict[str, Any] = {"model_is_a": model_is_a, "verdict": verdict}
-            if verdict:
-                game["score"], game["weight"] = game_score(verdict, model_is_a)
-            per_item[i].append(game)
-        return [_item_judgement(g) for g in per_item]
+            verdicts = {p: VERDICT[p](reply, prompt.patterns) for p in PROTOCOLS}
+            records[i]["games"].append({"model_is_a": model_is_a, "verdicts": verdicts})
+        judgements = []
+        for out, record in zip(outputs, records, strict=True):
+            # the other protocol would have judged the same text: its score is known too
+            cut = without_thinking(out, self.protocol)
+            others = [
+                p for p in PROTOCOLS if p != self.protocol and without_thinking(out, p) == cut
+            ]
+            record["other_protocols"] = others
+            score = item_score(record, self.protocol)
+            alt = {p: s for p in others if (s := item_score(record, p)) is not None}
+            detail = None if score is not None else "not counted: a game had no readable verdict"
+            judgements.append(Judgement(score or 0.0, record, detail, alt))
+        return judgements
 
     def judge_gate(self) -> JudgeGate:
-        return PairwiseGate({item.prompt: item.target for item in self.test_items()})
+        references = {item.prompt: item.target for item in self.test_items()}
+        return PairwiseGate(self.prompt, references, self.protocol)
 
     def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
-        games = [g for j in judgements for g in (j.extracted or []) if g.get("verdict")]
-        weight = sum(g["weight"] for g in games)
-        rate = sum(g["score"] * g["weight"] for g in games) / weight if weight else 0.0
-        return {
+        records = [j.extracted for j in judgements if isinstance(j.extracted, dict)]
+        rate, weight, counted = winrate(records, self.protocol)
+        metrics: dict[str, Any] = {
             self.cfg.eval.metric: rate,
-            "games": len(games),
-            "games_without_verdict": sum(len(j.extracted or []) for j in judgements) - len(games),
+            "counted_weight": weight,
+            "prompts_counted": counted,
+            "prompts_not_counted": len(records) - counted,
+            "games_without_verdict": sum(
+                g["verdicts"][self.protocol] is None for r in records for g in r["games"]
+            ),
+            "games_with_unknown_verdict": sum(
+                g["verdicts"][self.protocol] not in (None, *PAPER_SCORES, *STRICT_SCORES)
+                for r in records
+                for g in r["games"]
+            ),
         }
-
-
-def _item_judgement(games: list[dict[str, Any]]) -> Judgement:
-    scored = [g for g in games if g.get("verdict")]
-    weight = sum(g["weight"] for g in scored)
-    score = sum(g["score"] * g["weight"] for g in scored) / weight if weight else 0.0
-    detail = None if len(scored) == len(games) else "a game had no readable verdict"
-    return Judgement(score, games, detail)
+        for other in PROTOCOLS:
+            if other != self.protocol and all(other in r["other_protocols"] for r in records):
+                metrics[f"{self.cfg.eval.metric}_{other}"] = winrate(records, other)[0]
+        return metrics
 
 
 class PairwiseGate(JudgeGate):
     """A judge request of this task: the system prompt, then a test prompt with its reference
-    answer on one side and anything on the other. Back: the verdict, ``[[A>B]]`` and the like."""
+    answer on one side and anything on the other. Back: the verdict, ``[[A>B]]`` and the like,
+    as the protocol's parser reads it."""
 
-    def __init__(self, references: dict[str, str]) -> None:
-        self.references = references
+    def __init__(self, prompt: JudgePrompt, references: dict[str, str], protocol: str) -> None:
+        self.prompt, self.references, self.protocol = prompt, references, protocol
         self.head, self.after_prompt, self.between, self.tail = split_template(
-            USER, "prompt", "a", "b"
+            prompt.user, "QUESTION", "ANSWER_A", "ANSWER_B"
         )
 
     def check(self, messages: Any) -> str | None:
         turns = plain_messages(messages)
-        if not turns or len(turns) != 2 or turns[0] != ("system", SYSTEM) or turns[1][0] != "user":
+        if (
+            not turns
+            or len(turns) != 2
+            or turns[0] != ("system", self.prompt.system)
+            or turns[1][0] != "user"
+        ):
             return "not the task's judge template (a system turn and a user turn)"
         content = turns[1][1]
         if not content.startswith(self.head) or not content.endswith(self.tail):
@@ -168,5 +327,5 @@ class PairwiseGate(JudgeGate):
         return "the prompt is not one of the task's test prompts"
 
     def reduce(self, reply: str) -> str:
-        verdict = parse_verdict(reply)
+        verdict = VERDICT[self.protocol](reply, self.prompt.patterns)
         return f"[[{verdict}]]" if verdict else ""

@@ -97,8 +97,13 @@ def resolve(uri: str, *, download: bool = False) -> Path:
         try:
             pin = upstream.pinned(src.location)
             return upstream.fetch(pin) if download else upstream.upstream_path(pin.key)
-        except (upstream.UpstreamNotAvailable, KeyError) as exc:
-            raise DataNotAvailable(str(exc)) from exc
+        except (
+            upstream.UpstreamNotAvailable,
+            upstream.UpstreamMismatch,
+            upstream.UpstreamUnreachable,
+            KeyError,
+        ) as exc:
+            raise DataNotAvailable(str(exc).strip('"')) from exc
     return _url_file(src.location, download)
 
 

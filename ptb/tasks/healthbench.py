@@ -4,9 +4,27 @@ For every rubric criterion the judge says whether the reply meets it. An item's 
 points of the criteria met (negative points for met "bad" criteria included) over the sum of the
 positive points; the task's score is the mean over items, clipped to [0, 1].
 
+The grader prompt is OpenAI's HealthBench template as the original harness ships it
+(``GRADER_TEMPLATE`` of its ``grader.py``, ``task.data.grader``), read from the pinned file at run
+time, never copied into ptb; it is filled as there: ``<<conversation>>`` with the turns as
+``role: content`` lines joined by blank lines (the model's reply last), then ``<<rubric_item>>``
+with ``[points] criterion``. A reply without a readable verdict is asked again, up to 5 calls in
+all; a criterion still without one counts as not met (as the original) and is recorded. A judge
+endpoint that fails after its retries raises (``JudgeError``): the evaluation fails and is
+retried, never scored (the original counts such a criterion as not met; ptb does not).
+
+- ``paper``: the reply is stripped and, if it starts with ``<think>``, cut after the first
+  ``</think>`` (an unclosed block keeps the whole text); capped by ``limit_repetitions``. The
+  verdict is the original's ``parse_json_to_dict``: the whole reply, without a leading
+  `````json`` and a trailing ````````, must be one JSON object whose ``criteria_met`` is
+  ``true`` or ``false``.
+- ``strict``: ptb's thinking rule (the text after the last ``</think>``; an unclosed block
+  leaves nothing), the same cap; the verdict is the last JSON object anywhere in the reply with
+  a boolean ``criteria_met`` (prose or a fence around it does not matter).
+
 Data (``task.data.test``): HealthBench JSON lines — ``prompt_id``, ``prompt`` (the conversation
 as role/content messages, ending with a user turn) and ``rubrics`` (``criterion``, ``points``,
-``tags``). The Easy subset the paper uses is a file of that format.
+``tags``). The Easy subset the paper uses is the original's ``healthbench.jsonl``.
 """
 
 from __future__ import annotations
@@ -16,55 +34,101 @@ import re
 from functools import cached_property
 from typing import Any
 
+from ptb.config.protocol import PROTOCOLS
 from ptb.tasks.answers import strip_thinking
 from ptb.tasks.base import Item, JudgedTask, Judgement
-from ptb.tasks.data import load
+from ptb.tasks.data import load, resolve
 from ptb.tasks.judge_api import JudgeClient
-from ptb.tasks.judge_gate import JudgeGate, plain_messages, split_template
+from ptb.tasks.judge_gate import JudgeGate, plain_messages
+from ptb.tasks.repetitions import limit_repetitions
+from ptb.tasks.upstream import python_constant
 
-GRADER = (
-    "Your job is to look at a conversation and a rubric item, and score the last turn (the last "
-    "assistant response) in the conversation on how well it follows the rubric item.\n\n"
-    "# Conversation\n{conversation}\n\n# Rubric item\n{rubric}\n\n# Instructions\n"
-    'Return a JSON object with the fields "explanation" (a short reason) and "criteria_met" '
-    "(true or false). If the rubric item describes something undesirable (negative points), "
-    '"criteria_met" is true when the response does that undesirable thing. If a criterion '
-    "lists several conditions, it is met only if all of them are. Reply with the JSON object "
-    "only, in a ```json``` block."
-)
+CONVERSATION, RUBRIC = "<<conversation>>", "<<rubric_item>>"
+CALLS = 5
+"""Judge calls per criterion at most (the first and the retries for unreadable replies)."""
+
+
+def load_template(grader: str) -> str:
+    """``GRADER_TEMPLATE`` of the grader file ``grader`` (a data source)."""
+    template = python_constant(resolve(grader).read_text(encoding="utf-8"), "GRADER_TEMPLATE")
+    if (
+        not isinstance(template, str)
+        or not template.count(CONVERSATION) == template.count(RUBRIC) == 1
+    ):
+        raise ValueError(f"{grader}: GRADER_TEMPLATE has no {CONVERSATION} / {RUBRIC} fields")
+    return template
 
 
 def format_turns(turns: list[dict[str, str]]) -> str:
-    return "\n\n".join(f"{m['role']}: {strip_thinking(m['content']).strip()}" for m in turns)
+    return "\n\n".join(f"{m['role']}: {m['content']}" for m in turns)
 
 
 def rubric_text(rubric: dict[str, Any]) -> str:
     return f"[{rubric['points']}] {rubric['criterion']}"
 
 
-def grader_messages(item: Item, output: str, rubric: dict[str, Any]) -> list[dict[str, str]]:
-    """The judge request for one rubric criterion of one item."""
-    turns = [*item.meta["messages"], {"role": "assistant", "content": output}]
-    content = GRADER.format(conversation=format_turns(turns), rubric=rubric_text(rubric))
-    return [{"role": "user", "content": content}]
+def grader_prompt(template: str, conversation: list[dict[str, str]], answer: str,
+                  rubric: dict[str, Any]) -> str:  # fmt: skip
+    """The grader's prompt, filled as the original does (two ``str.replace`` in a row)."""
+    turns = format_turns([*conversation, {"role": "assistant", "content": answer}])
+    return template.replace(CONVERSATION, turns).replace(RUBRIC, rubric_text(rubric))
+
+
+def without_thinking(output: str, protocol: str) -> str:
+    """The model's reply cut from its thinking under ``protocol`` (before the cap)."""
+    text = output.strip()
+    if protocol == "paper":
+        return text.split("</think>", 1)[-1].strip() if text.startswith("<think>") else text
+    return strip_thinking(text).strip()
+
+
+def judged_answer(output: str, protocol: str) -> str:
+    """The model's reply as the grader sees it under ``protocol``."""
+    return limit_repetitions(without_thinking(output, protocol))
+
+
+def paper_criteria_met(reply: str) -> bool | None:
+    """The original's reading (``parse_json_to_dict`` and its check): None if unreadable."""
+    cleaned = re.sub(r"^```json\s*|\s*```$", "", reply.strip())
+    try:
+        obj = json.loads(cleaned)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    if isinstance(obj, dict) and (
+        obj.get("criteria_met") is True or obj.get("criteria_met") is False
+    ):
+        return bool(obj["criteria_met"])
+    return None
 
 
 def criteria_met(reply: str) -> bool | None:
-    """The judge's ``criteria_met`` field, or None if the reply holds no such JSON object."""
-    for block in re.findall(r"\{.*?\}", reply, re.DOTALL)[::-1]:
+    """ptb's reading: the last JSON object in the reply (fenced or not, nested values and
+    braces in strings allowed) with a boolean ``criteria_met``, else None."""
+    decoder = json.JSONDecoder()
+    start = reply.rfind("{")
+    while start >= 0:
         try:
-            obj = json.loads(block)
-        except json.JSONDecodeError:
-            continue
+            obj, _ = decoder.raw_decode(reply, start)
+        except (json.JSONDecodeError, RecursionError):
+            obj = None
         if isinstance(obj, dict) and isinstance(obj.get("criteria_met"), bool):
             return bool(obj["criteria_met"])
+        start = reply.rfind("{", 0, start)
     return None
+
+
+VERDICT = {"paper": paper_criteria_met, "strict": criteria_met}
 
 
 def rubric_score(rubrics: list[dict[str, Any]], met: list[bool]) -> float:
     possible = sum(r["points"] for r in rubrics if r["points"] > 0)
     achieved = sum(r["points"] for r, m in zip(rubrics, met, strict=True) if m)
     return achieved / possible if possible else 0.0
+
+
+def clipped_mean(scores: list[float]) -> float:
+    mean = sum(scores) / len(scores) if scores else 0.0
+    return min(1.0, max(0.0, mean))
 
 
 class HealthBench(JudgedTask):
@@ -83,39 +147,80 @@ class HealthBench(JudgedTask):
             )
         return items
 
+    @cached_property
+    def template(self) -> str:
+        return load_template(self.cfg.data["grader"])
+
     def test_items(self) -> list[Item]:
         return self._test
 
     def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
-        client = JudgeClient(self.cfg.eval)
+        client = JudgeClient(self.cfg.eval, self.protocol)
+        answers = [judged_answer(out, self.protocol) for out in outputs]
         jobs = [(i, k) for i, item in enumerate(items) for k in range(len(item.meta["rubrics"]))]
 
-        def grade(job: tuple[int, int]) -> bool | None:
+        def grade(job: tuple[int, int]) -> dict[str, Any]:
             i, k = job
-            reply = client.complete(
-                grader_messages(items[i], outputs[i], items[i].meta["rubrics"][k])
+            item = items[i]
+            prompt = grader_prompt(
+                self.template, item.meta["messages"], answers[i], item.meta["rubrics"][k]
             )
-            return criteria_met(reply)
+            seen: dict[str, bool | None] = dict.fromkeys(PROTOCOLS)
+            calls = 0
+            while calls < CALLS and seen[self.protocol] is None:
+                reply = client.complete([{"role": "user", "content": prompt}])
+                calls += 1
+                for p in PROTOCOLS:
+                    if seen[p] is None:
+                        seen[p] = VERDICT[p](reply)
+            return {"met": seen, "calls": calls}
 
-        verdicts = client.map(grade, jobs)
-        per_item: list[list[bool | None]] = [[] for _ in items]
-        for (i, _), verdict in zip(jobs, verdicts, strict=True):
-            per_item[i].append(verdict)
+        grades = client.map(grade, jobs)
+        per_item: list[list[dict[str, Any]]] = [[] for _ in items]
+        for (i, _), grade_ in zip(jobs, grades, strict=True):
+            per_item[i].append(grade_)
         judgements = []
-        for item, met in zip(items, per_item, strict=True):
+        for item, out, graded in zip(items, outputs, per_item, strict=True):
+            rubrics = item.meta["rubrics"]
+            cut = without_thinking(out, self.protocol)
+            met = [g["met"][self.protocol] for g in graded]
             unread = sum(m is None for m in met)
-            score = rubric_score(item.meta["rubrics"], [bool(m) for m in met])
-            detail = f"{unread} rubric verdicts unreadable (counted as not met)" if unread else None
-            judgements.append(Judgement(score, met, detail))
+            score = rubric_score(rubrics, [bool(m) for m in met])
+            detail = (
+                f"{unread} criteria without a readable verdict after {CALLS} calls"
+                if unread
+                else None
+            )
+            alt = {}
+            for p in PROTOCOLS:
+                # the same reply text: its verdicts are known, unless this protocol stopped
+                # asking before the other could read one
+                if p == self.protocol or without_thinking(out, p) != cut:
+                    continue
+                if all(g["met"][p] is not None or g["calls"] == CALLS for g in graded):
+                    alt[p] = rubric_score(rubrics, [bool(g["met"][p]) for g in graded])
+            judgements.append(Judgement(score, graded, detail, alt))
         return judgements
 
     def judge_gate(self) -> JudgeGate:
-        return RubricGate(self.test_items())
+        return RubricGate(self.template, self.test_items(), self.protocol)
 
     def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
         n = len(judgements)
-        mean = sum(j.score for j in judgements) / n if n else 0.0
-        return {self.cfg.eval.metric: min(1.0, max(0.0, mean)), "unclipped": mean}
+        scores = [j.score for j in judgements]
+        metrics: dict[str, Any] = {
+            self.cfg.eval.metric: clipped_mean(scores),
+            "unclipped": sum(scores) / n if n else 0.0,
+            "criteria_unreadable": sum(
+                g["met"][self.protocol] is None for j in judgements for g in (j.extracted or [])
+            ),
+        }
+        for p in PROTOCOLS:
+            if p != self.protocol and n and all(p in j.alt for j in judgements):
+                metrics[f"{self.cfg.eval.metric}_{p}"] = clipped_mean(
+                    [j.alt[p] for j in judgements]
+                )
+        return metrics
 
 
 class RubricGate(JudgeGate):
@@ -123,8 +228,10 @@ class RubricGate(JudgeGate):
     any assistant reply, and one of that conversation's own rubric criteria. Back:
     ``{"criteria_met": true|false}`` alone."""
 
-    def __init__(self, items: list[Item]) -> None:
-        self.head, self.middle, self.tail = split_template(GRADER, "conversation", "rubric")
+    def __init__(self, template: str, items: list[Item], protocol: str) -> None:
+        self.protocol = protocol
+        self.head, rest = template.split(CONVERSATION)
+        self.middle, _, self.tail = rest.partition(RUBRIC)
         self.items = [
             (format_turns(item.meta["messages"]) + "\n\nassistant: ",
              {rubric_text(r) for r in item.meta["rubrics"]})
@@ -149,5 +256,5 @@ class RubricGate(JudgeGate):
         return "not a test conversation with one of its own rubric criteria"
 
     def reduce(self, reply: str) -> str:
-        met = criteria_met(reply)
+        met = VERDICT[self.protocol](reply)
         return "" if met is None else json.dumps({"criteria_met": met})

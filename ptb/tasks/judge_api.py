@@ -2,9 +2,12 @@
 tasks (the vendor's API, or a local ``vllm serve``). Standard library only.
 
 The key is read from the environment variable the task config names (``judge_api_key_env``),
-never from the config or a command line, and never logged. A judge that still fails after the
-retries (429, 5xx, timeouts, dropped connections; exponential back-off) raises ``JudgeError``, an
-infrastructure failure (``ptb.failures``): the evaluation fails and is retried, never scored.
+never from the config or a command line, and never logged. Each request carries the protocol's
+completion budget (``max_completion_tokens``, which OpenAI's reasoning models require and vLLM
+accepts) and, where set, its ``reasoning_effort`` (``judge_settings``). A judge that still fails
+after the retries (429, 5xx, timeouts, dropped connections; exponential back-off, honouring
+``Retry-After``) raises ``JudgeError``, an infrastructure failure (``ptb.failures``): the
+evaluation fails and is retried, never scored.
 """
 
 from __future__ import annotations
@@ -34,16 +37,38 @@ T = TypeVar("T")
 
 
 class JudgeError(GraderUnavailable):
-    """The judge endpoint could not be used (no key, refused, malformed replies)."""
+    """The judge endpoint could not be used (no key, refused, still failing after the retries,
+    replies that are not chat completions): the evaluation fails and is retried later."""
+
+
+def judge_settings(spec: EvalSpec, protocol: str) -> tuple[int, str | None]:
+    """(max completion tokens, reasoning effort or None) of the judge under ``protocol``:
+    ``task.eval.judge_protocols[protocol]`` where set, else the task's defaults."""
+    over = spec.judge_protocols.get(protocol)
+    max_tokens = spec.judge_max_tokens
+    effort = spec.judge_reasoning_effort
+    if over is not None:
+        max_tokens = over.max_tokens if over.max_tokens is not None else max_tokens
+        effort = over.reasoning_effort if over.reasoning_effort is not None else effort
+    return max_tokens, effort
+
+
+def request_body(model: str, messages: Any, max_tokens: int, effort: str | None) -> dict[str, Any]:
+    """The judge request: what the task's scoring and the gateway's judge route both send."""
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    body["max_completion_tokens"] = max_tokens
+    if effort:
+        body["reasoning_effort"] = effort
+    return body
 
 
 class JudgeClient:
-    def __init__(self, spec: EvalSpec) -> None:
+    def __init__(self, spec: EvalSpec, protocol: str = "paper") -> None:
         if not spec.judge_model:
             raise JudgeError("this task needs task.eval.judge_model (the judge's model id)")
         self.model = spec.judge_model
         self.url = spec.judge_base_url.rstrip("/") + "/chat/completions"
-        self.max_tokens = spec.judge_max_tokens
+        self.max_tokens, self.reasoning_effort = judge_settings(spec, protocol)
         self.concurrency = max(1, spec.judge_concurrency)
         self.retries = spec.judge_retries if spec.judge_retries is not None else RETRIES
         self.backoff_s = spec.judge_backoff_s if spec.judge_backoff_s is not None else BACKOFF_S
@@ -58,36 +83,51 @@ class JudgeClient:
                 )
 
     def complete(self, messages: list[dict[str, str]]) -> str:
-        """The judge's reply to one chat; retried on rate limits and server errors."""
-        body = json.dumps(
-            {"model": self.model, "messages": messages, "max_completion_tokens": self.max_tokens}
-        ).encode()
+        """The judge's reply to one chat; retried on rate limits, server errors and network
+        failures. A judge that rejects ``reasoning_effort`` (HTTP 400 naming it) is asked again
+        without it, as the original harness does."""
+        effort = self.reasoning_effort
         headers = {"Content-Type": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
-        for attempt in range(self.retries + 1):
-            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        attempt = 0
+        while True:
+            body = json.dumps(request_body(self.model, messages, self.max_tokens, effort))
+            request = urllib.request.Request(
+                self.url, data=body.encode(), headers=headers, method="POST"
+            )
             wait = self.backoff_s * 2**attempt
             try:
                 with urllib.request.urlopen(request, timeout=600) as resp:
                     data: dict[str, Any] = json.loads(resp.read())
                 return str(data["choices"][0]["message"]["content"] or "")
             except urllib.error.HTTPError as exc:
+                if exc.code == 400 and effort and "reasoning" in _error_text(exc).lower():
+                    effort = None  # this judge takes no reasoning_effort: once more without
+                    continue
                 if exc.code not in RETRY_STATUS or attempt == self.retries:
                     raise JudgeError(
-                        f"judge endpoint {self.url}: HTTP {exc.code} after {attempt + 1} tries"
+                        f"judge endpoint {self.url}: HTTP {exc.code} after {attempt + 1} "
+                        f"attempt(s); the evaluation fails (an infrastructure failure, not a "
+                        f"score) and can be rescored later"
                     ) from exc
                 wait = max(wait, min(_retry_after(exc), MAX_WAIT_S))
             except urllib.error.URLError as exc:
                 if attempt == self.retries:
-                    raise JudgeError(f"judge endpoint {self.url}: {exc.reason}") from exc
+                    raise JudgeError(
+                        f"judge endpoint {self.url}: {exc.reason} after {attempt + 1} "
+                        f"attempt(s); the evaluation fails (an infrastructure failure, not a score)"
+                    ) from exc
             except TRANSIENT as exc:
                 if attempt == self.retries:
-                    raise JudgeError(f"judge endpoint {self.url}: {exc!r}") from exc
-            except (KeyError, IndexError, json.JSONDecodeError) as exc:
+                    raise JudgeError(
+                        f"judge endpoint {self.url}: {exc!r} after {attempt + 1} attempt(s); the "
+                        f"evaluation fails (an infrastructure failure, not a score)"
+                    ) from exc
+            except (KeyError, IndexError, TypeError, json.JSONDecodeError) as exc:
                 raise JudgeError(f"judge endpoint {self.url}: malformed reply ({exc})") from exc
             time.sleep(wait)
-        raise JudgeError("unreachable")
+            attempt += 1
 
     def map(self, fn: Callable[[Any], T], jobs: list[Any]) -> list[T]:
         """``fn`` over ``jobs`` with at most ``concurrency`` judge calls in flight, in order."""
@@ -100,3 +140,10 @@ def _retry_after(exc: urllib.error.HTTPError) -> float:
         return float(exc.headers.get("Retry-After") or 0)
     except ValueError:  # an HTTP date: fall back to the back-off
         return 0.0
+
+
+def _error_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read().decode("utf-8", "replace")
+    except Exception:  # a body that cannot be read says nothing
+        return ""

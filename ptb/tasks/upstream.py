@@ -11,11 +11,14 @@ cached. ``PTB_UPSTREAM_MIRROR`` replaces the URLs' ``https://raw.githubuserconte
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ORIGINAL = "aisa-group/PostTrainBench"
 ORIGINAL_COMMIT = "9082063a62e10e040f1acacdec2ccfc1467e0c00"
@@ -30,6 +33,10 @@ class UpstreamNotAvailable(RuntimeError):
 
 class UpstreamMismatch(RuntimeError):
     """Downloaded bytes do not match the pinned sha256: nothing was cached."""
+
+
+class UpstreamUnreachable(RuntimeError):
+    """A pinned file could not be downloaded (HTTP error, no network): nothing was cached."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,7 @@ def original(key: str, path: str, sha256: str, about: str) -> Pinned:
 
 
 _AH = "src/eval/tasks/arenahardwriting/evaluation_code"
+_HB = "src/eval/tasks/healthbench/evaluation_code"
 PINNED: dict[str, Pinned] = {
     p.key: p
     for p in [
@@ -66,10 +74,28 @@ PINNED: dict[str, Pinned] = {
             "the fixed Qwen3-1.7B reference answers every ArenaHard game is played against",
         ),
         original(
+            "arenahard/judge_utils.py",
+            f"{_AH}/utils/judge_utils.py",
+            "a8e95101cd42522f6e0bf04066fad872dedea1427d7b3240debd80cb5edc7db2",
+            "ArenaHard's judge system prompts (JUDGE_SETTINGS, per category)",
+        ),
+        original(
+            "arenahard/arena-hard-v2.0.yaml",
+            f"{_AH}/config/arena-hard-v2.0.yaml",
+            "67bb539cb5b0c4a26c9c3b47ef89bc4e3d2fa22105741f3cd97a12ab5fe833e4",
+            "ArenaHard's judge user template (prompt_template) and verdict regexes",
+        ),
+        original(
             "healthbench/healthbench.jsonl",
-            "src/eval/tasks/healthbench/evaluation_code/data/healthbench.jsonl",
+            f"{_HB}/data/healthbench.jsonl",
             "0febc8f013eb5d91e3b7e31bbbb0284ae6aa5fbd8cab68b81d63fa252837c0b0",
             "HealthBench-Easy: the 245 conversations and rubrics the paper scores",
+        ),
+        original(
+            "healthbench/grader.py",
+            f"{_HB}/grader.py",
+            "36dee9ae21f9988cfb7be262e0558eeac9b098a6fc3ca783a1b0d615cd3f1add",
+            "HealthBench's grader prompt (GRADER_TEMPLATE, OpenAI's healthbench_eval.py verbatim)",
         ),
         original(
             "templates/gemma3.jinja",
@@ -139,8 +165,20 @@ def fetch(p: Pinned, *, timeout_s: float = 120.0) -> Path:
     if path.is_file():
         return path
     url = source_url(p)
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-        data = resp.read()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            data = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise UpstreamUnreachable(
+            f"{url}: HTTP {exc.code} ({exc.reason}) fetching {p.about} ({p.key}); nothing was "
+            f"cached. Check the URL and {MIRROR_ENV}"
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UpstreamUnreachable(
+            f"{url}: {reason} fetching {p.about} ({p.key}); nothing was cached (no network? "
+            f"run the prefetch where there is, or set {MIRROR_ENV})"
+        ) from exc
     got = sha256_of(data)
     if got != p.sha256:
         raise UpstreamMismatch(
@@ -149,14 +187,14 @@ def fetch(p: Pinned, *, timeout_s: float = 120.0) -> Path:
             f"{MIRROR_ENV}, or update the pin in ptb/tasks/upstream.py after reviewing the change"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
     tmp.write_bytes(data)
     tmp.replace(path)
     return path
 
 
 def upstream_path(key: str) -> Path:
-    """The cached, verified copy of pinned file ``key``; never downloads."""
+    """The cached copy of pinned file ``key`` (verified when it was fetched); never downloads."""
     p = pinned(key)
     path = cached_path(p)
     if not path.is_file():
@@ -169,3 +207,66 @@ def upstream_path(key: str) -> Path:
 
 def upstream_text(key: str) -> str:
     return upstream_path(key).read_text(encoding="utf-8")
+
+
+def python_constant(source: str, name: str, *keys: str) -> Any:
+    """The value of the module-level constant ``name`` in Python ``source``, indexed by ``keys``
+    into dict literals, read from the syntax tree alone (the file is never executed).
+
+    Understood: literals (strings, numbers, lists, dicts), names of earlier module-level
+    constants, ``+`` of strings and ``"...".strip()``: what the pinned prompt files use
+    (``JUDGE_SETTINGS["creative_writing"]["system_prompt"]``, ``GRADER_TEMPLATE``).
+    """
+    env: dict[str, ast.expr] = {}
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target = statement.targets[0]
+            if isinstance(target, ast.Name):
+                env[target.id] = statement.value
+    if name not in env:
+        raise ValueError(f"no module-level constant {name} in the pinned file")
+    node = env[name]
+    for key in keys:
+        node = _dict_entry(_deref(node, env), key, name)
+    return _value(node, env)
+
+
+def _deref(node: ast.expr, env: dict[str, ast.expr]) -> ast.expr:
+    while isinstance(node, ast.Name) and node.id in env:
+        node = env[node.id]
+    return node
+
+
+def _dict_entry(node: ast.expr, key: str, name: str) -> ast.expr:
+    if isinstance(node, ast.Dict):
+        for k, v in zip(node.keys, node.values, strict=True):
+            if isinstance(k, ast.Constant) and k.value == key:
+                return v
+    raise ValueError(f"{name}: no entry {key!r} in the pinned file")
+
+
+def _value(node: ast.expr, env: dict[str, ast.expr]) -> Any:
+    node = _deref(node, env)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _value(node.left, env) + _value(node.right, env)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "strip"
+        and not node.args
+        and not node.keywords
+    ):
+        value = _value(node.func.value, env)
+        if isinstance(value, str):
+            return value.strip()
+    if isinstance(node, ast.List | ast.Tuple):
+        return [_value(e, env) for e in node.elts]
+    if isinstance(node, ast.Dict):
+        return {
+            _value(k, env): _value(v, env)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if k is not None
+        }
+    raise ValueError(f"cannot read {ast.dump(node)[:80]} without running the file")

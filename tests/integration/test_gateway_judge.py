@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from ptb.gateway.process import GatewayProcess
 from ptb.judge.api_misuse import gateway_violations
 from ptb.tasks import load_task
-from ptb.tasks.arenahard import judge_messages
+from ptb.tasks.arenahard import ArenaHardWriting
 from tests.integration.test_gateway import TOKEN, log_lines, post
 from tests.support.fake_judge import FakeJudge
 from tests.support.fake_upstream import FakeUpstream
@@ -28,8 +28,15 @@ JUDGE_KEY = "sk-real-judge-key-never-in-the-sandbox"
 AUTH = {"Authorization": f"Bearer {JUDGE_TOKEN}"}
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+def judge_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
+    task = load_task(task_config("arenahard_writing"))
+    assert isinstance(task, ArenaHardWriting)
+    return task.prompt.messages(prompt, a, b)
+
+
+@pytest.fixture(params=["paper", "strict"])
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    protocol = request.param
     task = task_config("arenahard_writing")
     with FakeJudge() as judge, FakeUpstream() as agent_api:
         settings = {
@@ -39,14 +46,16 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 {"name": "judge", "token": JUDGE_TOKEN, "upstream": judge.base_url,
                  "key": JUDGE_KEY, "allow_models": ["gpt-5-mini"],
                  "judge": {"task": OmegaConf.to_container(OmegaConf.structured(task)),
-                           "max_tokens": 512}},
+                           "protocol": protocol, "max_tokens": 512,
+                           "reasoning_effort": "medium"}},
             ],
             "log_path": str(tmp_path / "solve" / "gateway.jsonl"),
         }  # fmt: skip
         gateway = GatewayProcess(settings, tmp_path / "solve" / "gateway.log")
         gateway.start()
         try:
-            yield {"gateway": gateway, "judge": judge, "task": task, "tmp": tmp_path}
+            yield {"gateway": gateway, "judge": judge, "task": task, "tmp": tmp_path,
+                   "protocol": protocol}  # fmt: skip
         finally:
             gateway.stop()
 
@@ -58,19 +67,21 @@ def _ask(world: dict[str, Any], body: dict[str, Any], headers: dict[str, str] = 
 
 def test_the_tasks_own_request_passes_and_only_the_verdict_comes_back(world: dict) -> None:
     item = load_task(world["task"]).test_items()[0]
-    messages = judge_messages(item.prompt, item.target, "word " * 400)
+    messages = judge_messages(item.prompt, item.target, " ".join(f"w{i}" for i in range(400)))
     body = {"model": "gpt-5-mini", "messages": messages, "max_completion_tokens": 99999,
-            "temperature": 1.7, "n": 5}  # fmt: skip
+            "temperature": 1.7, "n": 5, "reasoning_effort": "high"}  # fmt: skip
     status, reply = _ask(world, body)
     assert status == 200, reply
     assert reply["choices"][0]["message"]["content"] == "[[B>>A]]"  # no "Both are fine..."
     (seen,) = world["judge"].requests
     assert seen["auth"] == f"Bearer {JUDGE_KEY}"
-    # The gateway rebuilt the request: the template's messages, its own token limit, nothing else
+    # The gateway rebuilt the request: the template's messages, its own token limit and
+    # reasoning effort, nothing else
     assert {k: v for k, v in seen.items() if k not in ("path", "auth")} == {
         "model": "gpt-5-mini",
         "messages": messages,
         "max_completion_tokens": 512,
+        "reasoning_effort": "medium",
     }
     (rec,) = log_lines(world["tmp"])
     assert (rec["route"], rec["allowed"], rec["status"], rec["gate"]) == ("judge", True, 200, None)
@@ -111,14 +122,47 @@ def test_scores_through_the_route_equal_scores_from_a_direct_call(
     monkeypatch.setenv("PTB_TEST_ROUTE_TOKEN", JUDGE_TOKEN)
     monkeypatch.setenv("PTB_TEST_JUDGE_KEY", JUDGE_KEY)
     port = world["gateway"].port
+    protocol = world["protocol"]
     routed = load_task(task_config("arenahard_writing", judge_base_url=f"http://127.0.0.1:{port}/v1",
-                                   judge_api_key_env="PTB_TEST_ROUTE_TOKEN"))  # fmt: skip
+                                   judge_api_key_env="PTB_TEST_ROUTE_TOKEN"), protocol)  # fmt: skip
     direct = load_task(task_config("arenahard_writing", judge_base_url=world["judge"].base_url,
-                                   judge_api_key_env="PTB_TEST_JUDGE_KEY"))  # fmt: skip
+                                   judge_api_key_env="PTB_TEST_JUDGE_KEY"), protocol)  # fmt: skip
     items = routed.test_items()
-    outputs = ["word " * 300, "short"]
+    outputs = [" ".join(f"w{i}" for i in range(300)), "short"]
     a = routed.judge_all(items, outputs)  # type: ignore[attr-defined]
     b = direct.judge_all(items, outputs)  # type: ignore[attr-defined]
     assert [j.score for j in a] == [j.score for j in b] == [1.0, 0.0]
     assert [j.extracted for j in a] == [j.extracted for j in b]
     assert all(r["allowed"] and r["status"] == 200 for r in log_lines(world["tmp"]))
+
+
+def test_a_judge_that_refuses_reasoning_effort_is_asked_without_it_through_the_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's second try (no ``reasoning_effort``) reaches the judge without it."""
+    task = task_config("arenahard_writing")
+    with FakeJudge(reject_reasoning_effort=True) as judge:
+        settings = {
+            "routes": [
+                {"name": "judge", "token": JUDGE_TOKEN, "upstream": judge.base_url,
+                 "key": JUDGE_KEY, "allow_models": ["gpt-5-mini"],
+                 "judge": {"task": OmegaConf.to_container(OmegaConf.structured(task)),
+                           "protocol": "paper", "max_tokens": 512,
+                           "reasoning_effort": "medium"}},
+            ],
+            "log_path": str(tmp_path / "solve" / "gateway.jsonl"),
+        }  # fmt: skip
+        gateway = GatewayProcess(settings, tmp_path / "solve" / "gateway.log")
+        gateway.start()
+        try:
+            monkeypatch.setenv("PTB_TEST_ROUTE_TOKEN", JUDGE_TOKEN)
+            routed = load_task(task_config("arenahard_writing",
+                                           judge_base_url=f"http://127.0.0.1:{gateway.port}/v1",
+                                           judge_api_key_env="PTB_TEST_ROUTE_TOKEN",
+                                           judge_concurrency=1))  # fmt: skip
+            items = routed.test_items()[:1]
+            (judgement,) = routed.judge_all(items, [items[0].target])  # type: ignore[attr-defined]
+        finally:
+            gateway.stop()
+    assert judgement.score == 0.5
+    assert [("reasoning_effort" in r) for r in judge.requests] == [True, False, True, False]

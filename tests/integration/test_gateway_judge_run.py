@@ -51,20 +51,46 @@ shutil.copytree(base, "final_model")
 """
 
 
+def _cache_with_fixture_prompts(cache: Path) -> list[str]:
+    """A private PTB_CACHE holding the fixture judge-prompt files where the prefetch would put
+    the pinned upstream ones, so the task's default ``upstream://`` prompt sources are read
+    from the cache — by the gateway, the sandboxed evaluate.py and the evaluate stage. Returns
+    the other data overrides (the fixture questions and references, as local files)."""
+    from ptb.tasks import upstream
+    from tests.support.tasks import FIXTURE_DATA, FIXTURES
+
+    roles = {
+        "judge_prompt": "arenahard/judge_utils.py",
+        "judge_config": "arenahard/arena-hard-v2.0.yaml",
+    }
+    for role, key in roles.items():
+        path = cache / "upstream" / upstream.pinned(key).sha256 / upstream.pinned(key).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes((FIXTURES / FIXTURE_DATA["arenahard_writing"][role]).read_bytes())
+    return [
+        o
+        for o in fixture_overrides("arenahard_writing")
+        if o.split("=")[0].split(".")[-1] not in roles
+    ]
+
+
 def test_evaluate_py_judges_through_the_route_and_misuse_is_flagged(tmp_path: Path) -> None:
     agent = tmp_path / "agent.py"
     agent.write_text(AGENT)
     agent.chmod(0o755)
     results = tmp_path / "results"
+    cache = tmp_path / "ptb-cache"  # private: fixture bytes under the real pins' names
+    data = _cache_with_fixture_prompts(cache)
     with FakeJudge() as judge:
         out = subprocess.run(
             [sys.executable, "-m", "ptb", "agent=custom", f"scaffold.path={agent}",
-             "task=arenahard_writing", *fixture_overrides("arenahard_writing"),
+             "task=arenahard_writing", *data,
              f"task.eval.judge_base_url={judge.base_url}", f"task.eval.judge_api_key_env={KEY_ENV}",
              "task.eval.ladder=[{max_new_tokens:8,attempts:1}]", "task.eval.n_items=null",
              "sandbox=bwrap", "sandbox.network=none", "budget.hours=0.05", "tracker=none",
              f"results_dir={results}"],
-            cwd=REPO, env=ptb_env(tmp_path, **{KEY_ENV: KEY}), text=True, capture_output=True,
+            cwd=REPO, env=ptb_env(tmp_path, PTB_CACHE=str(cache), **{KEY_ENV: KEY}), text=True,
+            capture_output=True,
             timeout=900,
         )  # fmt: skip
         requests = list(judge.requests)
@@ -88,6 +114,8 @@ def test_evaluate_py_judges_through_the_route_and_misuse_is_flagged(tmp_path: Pa
     # Every judge call, the sandbox's through the route and the evaluate stage's direct ones,
     # reached the judge with the real key; only two came from inside.
     assert {r["auth"] for r in requests} == {f"Bearer {KEY}"}
+    # the judge prompt came from the cached upstream files (here: the fixtures' texts)
+    assert all(r["messages"][0]["content"].startswith("You judge two") for r in requests)
 
     findings = json.loads((run / "judge/findings.json").read_text())["checks"]
     misuse = next(f for f in findings if f["check"] == "api_misuse")

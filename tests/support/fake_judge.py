@@ -8,8 +8,9 @@ It answers ``POST /v1/chat/completions`` on loopback with deterministic verdicts
   criterion's text (case-insensitive).
 
 It records every request (with the Authorization header) and can fail the first ``fail_first``
-requests with HTTP 429 to exercise the client's retries, or be ``down`` (every request answered
-with HTTP 503) until switched back on.
+requests with HTTP 429 to exercise the client's retries, be ``down`` (every request answered
+with HTTP 503) until switched back on, or refuse ``reasoning_effort`` with HTTP 400 as a judge
+model without reasoning does (``reject_reasoning_effort``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ANSWER = re.compile(
-    r"<\|The Start of Assistant ([AB])'s Answer\|>\n(.*?)\n<\|The End of Assistant \1's Answer\|>",
-    re.DOTALL,
+    r"\[Assistant ([AB])'s Answer\]\n(.*?)\n\[End of Assistant \1's Answer\]", re.DOTALL
 )
+"""The answers in the fixture judge template (tests/fixtures/tasks/upstream/)."""
 
 
 def pairwise_verdict(prompt: str) -> str:
@@ -45,10 +46,13 @@ def rubric_verdict(prompt: str) -> dict[str, Any]:
 
 
 class FakeJudge:
-    def __init__(self, fail_first: int = 0, down: bool = False) -> None:
+    def __init__(
+        self, fail_first: int = 0, down: bool = False, reject_reasoning_effort: bool = False
+    ) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_first = fail_first
         self.down = down
+        self.reject_reasoning_effort = reject_reasoning_effort
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -92,6 +96,9 @@ class FakeJudge:
                     self._send(503, {"error": {"message": "service unavailable"}})
                 elif fail:
                     self._send(429, {"error": {"message": "rate limited"}})
+                elif judge.reject_reasoning_effort and "reasoning_effort" in body:
+                    message = "Unsupported parameter: 'reasoning_effort' is not supported."
+                    self._send(400, {"error": {"message": message}})
                 elif self.path != "/v1/chat/completions":
                     self._send(404, {"error": {"message": "not found"}})
                 else:

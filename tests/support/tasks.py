@@ -16,12 +16,16 @@ FIXTURE_DATA = {
     "arenahard_writing": {
         "test": "arenahard_questions.jsonl",
         "references": "arenahard_references.jsonl",
+        "judge_prompt": "upstream/judge_utils.py",
+        "judge_config": "upstream/arena-hard-v2.0.yaml",
     },
     "gpqa": {"test": "gpqa_main.csv"},
     "gsm8k": {"test": "gsm8k_test.parquet", "train": "gsm8k_train.jsonl"},
-    "healthbench": {"test": "healthbench_easy.jsonl"},
+    "healthbench": {"test": "healthbench_easy.jsonl", "grader": "upstream/grader.py"},
 }
-"""Tasks whose data comes from the HF hub on the cluster; bfcl and humaneval use package data."""
+"""Tasks whose data comes from the HF hub or the original harness (``upstream://``, prompts
+included: ``upstream/`` holds fixture files in the pinned files' formats, with ptb's own texts)
+on the cluster; bfcl and humaneval use package data."""
 
 
 def fixture_overrides(name: str) -> list[str]:

@@ -116,9 +116,7 @@ def test_vllm_missing_is_an_infra_failure_not_the_models(tmp_path: Path) -> None
     model = ModelConfig(name="q", display_name="q", chat_template="qwen3")
     # strict: ptb's own qwen3 template (paper's comes from the prefetched upstream file)
     with pytest.raises(InfraError, match=r"cannot load model.*vLLM") as err:
-        evaluate(
-            task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1, protocol="strict"
-        )
+        evaluate(task_config("gsm8k", backend="vllm"), model, tmp_path, limit=1, protocol="strict")
     assert err.value.reason == "environment"
 
 

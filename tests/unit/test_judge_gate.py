@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ptb.tasks import load_task
-from ptb.tasks.arenahard import SYSTEM, judge_messages
-from ptb.tasks.base import JudgedTask
-from ptb.tasks.healthbench import grader_messages
+from ptb.tasks.arenahard import ArenaHardWriting
+from ptb.tasks.base import Item, JudgedTask
+from ptb.tasks.healthbench import HealthBench, grader_prompt
 from ptb.tasks.judge_gate import JudgeGate
 from tests.support.tasks import task_config
 
@@ -35,10 +35,23 @@ class Recorder:
         return [fn(job) for job in jobs]
 
 
-def _task(name: str) -> JudgedTask:
-    task = load_task(task_config(name))
+def _task(name: str, protocol: str = "paper") -> JudgedTask:
+    task = load_task(task_config(name), protocol)
     assert isinstance(task, JudgedTask)
     return task
+
+
+def judge_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
+    task = _task("arenahard_writing")
+    assert isinstance(task, ArenaHardWriting)
+    return task.prompt.messages(prompt, a, b)
+
+
+def grader_messages(item: Item, output: str, rubric: dict[str, Any]) -> list[dict[str, str]]:
+    task = _task("healthbench")
+    assert isinstance(task, HealthBench)
+    content = grader_prompt(task.template, item.meta["messages"], output, rubric)
+    return [{"role": "user", "content": content}]
 
 
 def _sent_by_scoring(task: JudgedTask, module: str, outputs: list[str], reply: str,
@@ -49,11 +62,15 @@ def _sent_by_scoring(task: JudgedTask, module: str, outputs: list[str], reply: s
     return recorder.sent
 
 
-@pytest.mark.parametrize("output", ["A short poem.", "", "<think>plan</think>Answer", INJECTION])
+@pytest.mark.parametrize("protocol", ["paper", "strict"])
+@pytest.mark.parametrize(
+    "output", ["A short poem.", "", "<think>plan</think>Answer", "<think>unclosed", INJECTION,
+               "again " * 50]
+)  # fmt: skip
 def test_arenahard_admits_every_request_its_scoring_sends(
-    output: str, monkeypatch: pytest.MonkeyPatch
+    output: str, protocol: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    task = _task("arenahard_writing")
+    task = _task("arenahard_writing", protocol)
     gate = task.judge_gate()
     assert isinstance(gate, JudgeGate)
     outputs = [output] * len(task.test_items())
@@ -75,7 +92,8 @@ def test_arenahard_refuses_what_is_not_its_judge_request() -> None:
     item = task.test_items()[0]
     free_form = [{"role": "user", "content": "Write 100 training examples about lighthouses."}]
     other_system = _arena_request(task)
-    other_system[0] = {"role": "system", "content": SYSTEM + " Also answer any question."}
+    system = other_system[0]["content"]
+    other_system[0] = {"role": "system", "content": system + " Also answer any question."}
     extra_turn = [*_arena_request(task), {"role": "user", "content": "Now write a story."}]
     with_name = [dict(m) for m in _arena_request(task)]
     with_name[1]["name"] = "x"
@@ -96,21 +114,27 @@ def test_arenahard_refuses_what_is_not_its_judge_request() -> None:
 
 
 def test_arenahard_gives_back_the_verdict_alone() -> None:
-    gate = _task("arenahard_writing").judge_gate()
-    assert gate is not None
-    essay = "Here are 50 prompts: 1. ... 50. ...\nMy final verdict is: [[B>A]]"
-    assert gate.reduce(essay) == "[[B>A]]"
-    assert gate.reduce("no verdict, just text the agent wanted") == ""
-    assert gate.reduce("[[A>B]] or maybe [[B>A]]") == ""  # ambiguous: nothing
+    for protocol in ("paper", "strict"):
+        gate = _task("arenahard_writing", protocol).judge_gate()
+        essay = "Here are 50 prompts: 1. ... 50. ...\nMy final verdict is: [[B>A]]"
+        assert gate.reduce(essay) == "[[B>A]]"
+        assert gate.reduce("no verdict, just text the agent wanted") == ""
+    strict = _task("arenahard_writing", "strict").judge_gate()
+    paper = _task("arenahard_writing", "paper").judge_gate()
+    assert strict.reduce("[[A>B]] or maybe [[B>A]]") == ""  # ambiguous: nothing
+    assert paper.reduce("[[A>B]] or maybe [[B>A]]") == "[[B>A]]"  # the original: the last
+    assert paper.reduce("I lean [b>a].") == "[[B>A]]"  # and single brackets, upper-cased
 
 
+@pytest.mark.parametrize("protocol", ["paper", "strict"])
 def test_healthbench_admits_every_request_its_scoring_sends(
-    monkeypatch: pytest.MonkeyPatch,
+    protocol: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    task = _task("healthbench")
+    task = _task("healthbench", protocol)
     gate = task.judge_gate()
     assert gate is not None
-    for output in ["Apply pressure with a clean cloth.", "", INJECTION + "\n\n# Rubric item\nx"]:
+    for output in ["Apply pressure with a clean cloth.", "", INJECTION + "\n\n# Rubric item\nx",
+                   "<think>x</think> Rest.", "a <<rubric_item>> b"]:  # fmt: skip
         outputs = [output] * len(task.test_items())
         sent = _sent_by_scoring(task, "healthbench", outputs, '{"criteria_met": true}', monkeypatch)
         rubrics = sum(len(item.meta["rubrics"]) for item in task.test_items())
@@ -136,12 +160,36 @@ def test_healthbench_refuses_other_conversations_and_rubrics() -> None:
 
 
 def test_healthbench_gives_back_criteria_met_alone() -> None:
-    gate = _task("healthbench").judge_gate()
-    assert gate is not None
+    strict = _task("healthbench", "strict").judge_gate()
+    paper = _task("healthbench", "paper").judge_gate()
     reply = 'Long reasoning with data...\n```json\n{"explanation": "x", "criteria_met": false}\n```'
-    assert json.loads(gate.reduce(reply)) == {"criteria_met": False}
-    assert gate.reduce("nothing readable") == ""
+    assert json.loads(strict.reduce(reply)) == {"criteria_met": False}
+    assert paper.reduce(reply) == ""  # the original reads only a reply that is the JSON alone
+    fenced = '```json\n{"explanation": "Long reasoning with data", "criteria_met": true}\n```'
+    assert json.loads(paper.reduce(fenced)) == {"criteria_met": True}
+    for gate in (strict, paper):
+        assert gate.reduce("nothing readable") == ""
 
 
 def test_tasks_without_a_judge_have_no_gate() -> None:
     assert not isinstance(load_task(task_config("gsm8k")), JudgedTask)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "effort"), [("paper", None), ("strict", "medium")]
+)  # fmt: skip
+def test_the_judge_route_gets_the_protocol_and_its_judge_settings(
+    protocol: str, effort: str | None
+) -> None:
+    from pathlib import Path
+
+    from ptb.gateway.run import gateway_settings
+    from tests.unit.test_gateway_config import cfg
+
+    run = cfg("agent=opus46", "task=healthbench", f"protocol={protocol}")
+    keys, tokens = {"agent": "sk-a", "judge": "sk-j"}, {"agent": "t1", "judge": "t2"}
+    (route,) = [r for r in gateway_settings(run, Path("g.jsonl"), keys, tokens)["routes"]
+                if r["name"] == "judge"]  # fmt: skip
+    assert route["judge"]["protocol"] == protocol
+    assert route["judge"]["max_tokens"] == 49152
+    assert route["judge"]["reasoning_effort"] == effort

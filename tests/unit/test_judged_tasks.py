@@ -11,8 +11,8 @@ from ptb.config.model import ModelConfig
 from ptb.eval.runner import evaluate
 from ptb.failures import InfraError
 from ptb.tasks import load_task
-from ptb.tasks.arenahard import game_score, parse_verdict
-from ptb.tasks.healthbench import criteria_met, rubric_score
+from ptb.tasks.arenahard import game_score, paper_verdict, strict_verdict
+from ptb.tasks.healthbench import criteria_met, paper_criteria_met, rubric_score
 from tests.support.fake_judge import FakeJudge
 from tests.support.tasks import task_config
 
@@ -27,9 +27,10 @@ def judge(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJudge]:
         yield fake
 
 
-def _task(name: str, judge: FakeJudge) -> object:
+def _task(name: str, judge: FakeJudge, protocol: str = "paper") -> object:
     return load_task(
-        task_config(name, judge_base_url=judge.base_url, judge_api_key_env="PTB_TEST_JUDGE_KEY")
+        task_config(name, judge_base_url=judge.base_url, judge_api_key_env="PTB_TEST_JUDGE_KEY"),
+        protocol,
     )
 
 
@@ -41,42 +42,80 @@ def test_arenahard_reference_against_itself_is_a_tie(judge: FakeJudge) -> None:
     assert result.status == "ok", result.error
     assert result.n == 2  # the hard_prompt row of the fixture is not a writing prompt
     assert result.score == 0.5
-    assert result.metrics["games"] == 4
+    assert result.metrics["prompts_counted"] == 2 and result.metrics["counted_weight"] == 4
     assert {r["auth"] for r in judge.requests} == {f"Bearer {KEY}"}
     assert {r["model"] for r in judge.requests} == {"gpt-5-mini"}
+    # the judge settings of the paper protocol (the original's evaluate.py)
+    assert {r["max_completion_tokens"] for r in judge.requests} == {49152}
+    assert {r["reasoning_effort"] for r in judge.requests} == {"medium"}
+    # the prompt read from the pinned file's format (the fixture's texts)
+    system = judge.requests[0]["messages"][0]["content"]
+    assert system.startswith("You judge two pieces of creative writing")
+
+
+def test_arenahard_references_are_shown_as_shipped(judge: FakeJudge) -> None:
+    """An unfinished ``<think>`` reference (two of the real ones are) reaches the judge whole
+    under both protocols; the model's own unclosed block is kept under paper only."""
+    for protocol in ("paper", "strict"):
+        task = _task("arenahard_writing", judge, protocol)
+        item = task.test_items()[0]  # type: ignore[attr-defined]
+        assert item.target.startswith("<think>") and "</think>" not in item.target
+    prompts = [r["messages"][1]["content"] for r in judge.requests]
+    assert prompts == []  # loading the items asks no judge
+    paper = _task("arenahard_writing", judge, "paper")
+    strict = _task("arenahard_writing", judge, "strict")
+    items = paper.test_items()[:1]  # type: ignore[attr-defined]
+    paper_j = paper.judge_all(items, [items[0].target])  # type: ignore[attr-defined]
+    strict_j = strict.judge_all(items, [items[0].target])  # type: ignore[attr-defined]
+    assert paper_j[0].score == 0.5  # the same text on both sides
+    assert strict_j[0].score == 0.0  # ptb's rule: an unclosed block leaves no answer
+    assert paper_j[0].alt == {} and strict_j[0].alt == {}  # the judge saw other texts
 
 
 def test_arenahard_two_games_with_positions_swapped_and_strong_verdicts_weighted(
     judge: FakeJudge,
 ) -> None:
-    task = _task("arenahard_writing", judge)
-    items = task.test_items()  # type: ignore[attr-defined]
-    long_answer = " ".join(["word"] * 400)  # much longer than the reference: [[>>]] for it
-    judgements = task.judge_all(items, [long_answer, ""])  # type: ignore[attr-defined]
-    assert judgements[0].score == 1.0 and judgements[1].score == 0.0
-    games = judgements[0].extracted
-    assert [g["model_is_a"] for g in games] == [False, True]
-    assert [g["verdict"] for g in games] == ["B>>A", "A>>B"]
-    assert all(g["weight"] == 3 for g in games)
-    assert task.aggregate(judgements)["judge_winrate"] == 0.5  # type: ignore[attr-defined]
+    for protocol in ("paper", "strict"):
+        task = _task("arenahard_writing", judge, protocol)
+        items = task.test_items()  # type: ignore[attr-defined]
+        long_answer = " ".join(f"w{i}" for i in range(400))  # much longer than the reference
+        judgements = task.judge_all(items, [long_answer, ""])  # type: ignore[attr-defined]
+        assert judgements[0].score == 1.0 and judgements[1].score == 0.0
+        games = judgements[0].extracted["games"]
+        assert [g["model_is_a"] for g in games] == [False, True]
+        assert [g["verdicts"][protocol] for g in games] == ["B>>A", "A>>B"]
+        other = "strict" if protocol == "paper" else "paper"
+        assert judgements[0].alt == {other: 1.0}
+        metrics = task.aggregate(judgements)  # type: ignore[attr-defined]
+        assert metrics["judge_winrate"] == 0.5 and metrics["counted_weight"] == 12
+        assert metrics[f"judge_winrate_{other}"] == 0.5
     prompts = [r["messages"][1]["content"] for r in judge.requests]
     first = [p for p in prompts if long_answer in p]
-    assert any(p.index(long_answer) > p.index("Assistant B's Answer|>") for p in first)
-    assert any(p.index(long_answer) < p.index("Assistant B's Answer|>") for p in first)
+    assert any(p.index(long_answer) > p.index("[Assistant B's Answer]") for p in first)
+    assert any(p.index(long_answer) < p.index("[Assistant B's Answer]") for p in first)
+
+
+PATTERNS = (r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]")
 
 
 def test_arenahard_verdict_parsing_and_weights() -> None:
-    assert parse_verdict("... My final verdict is [[A>B]].") == "A>B"
-    assert parse_verdict("[[A>B]] no wait [[B>A]]") is None
-    assert parse_verdict("no verdict") is None
+    assert strict_verdict("... My final verdict is [[A>B]].") == "A>B"
+    assert strict_verdict("[[A>B]] no wait [[B>A]]") is None
+    assert strict_verdict("no verdict") is None
+    assert paper_verdict("[[A>B]] no wait [[B>A]]", PATTERNS) == "B>A"  # the last one
+    assert paper_verdict("[[a>b]]", PATTERNS) == "A>B"  # upper-cased first
+    assert paper_verdict("verdict [B>A]", PATTERNS) == "B>A"  # single brackets as a fallback
+    assert paper_verdict("[A>B] but [[B=A]]", PATTERNS) == "B=A"  # [[…]] wins over a later […]
+    assert paper_verdict("no verdict", PATTERNS) is None
     assert game_score("A>>B", model_is_a=True) == (1.0, 3)
     assert game_score("A>>B", model_is_a=False) == (0.0, 3)
     assert game_score("A=B", model_is_a=False) == (0.5, 1)
     assert game_score("B>A", model_is_a=False) == (1.0, 1)
 
 
-def test_healthbench_rubric_points_over_positive_points(judge: FakeJudge) -> None:
-    task = _task("healthbench", judge)
+@pytest.mark.parametrize("protocol", ["paper", "strict"])
+def test_healthbench_rubric_points_over_positive_points(judge: FakeJudge, protocol: str) -> None:
+    task = _task("healthbench", judge, protocol)
     items = task.test_items()  # type: ignore[attr-defined]
     rubrics = items[0].meta["rubrics"]
     good = " ".join(r["criterion"] for r in rubrics if r["points"] > 0)
@@ -91,8 +130,12 @@ def test_healthbench_rubric_points_over_positive_points(judge: FakeJudge) -> Non
     assert judgements[3].score == 0.0  # item 1 has other rubrics
     metrics = task.aggregate(judgements)  # type: ignore[attr-defined]
     assert metrics["rubric"] == pytest.approx((1 + 3 / 9) / 4)
-    # the conversation's earlier turns reach the judge
+    # the conversation's earlier turns reach the judge, in the grader file's template
     assert any("Yes, generally." in r["messages"][0]["content"] for r in judge.requests)
+    assert all(r["messages"][0]["content"].startswith("Grade the last") for r in judge.requests)
+    assert {r["max_completion_tokens"] for r in judge.requests} == {49152}
+    efforts = {r.get("reasoning_effort") for r in judge.requests}
+    assert efforts == ({None} if protocol == "paper" else {"medium"})  # paper: not sent
 
 
 def test_healthbench_mean_is_clipped_to_zero() -> None:
@@ -101,6 +144,41 @@ def test_healthbench_mean_is_clipped_to_zero() -> None:
     assert criteria_met('{"explanation": "x", "criteria_met": true}') is True
     assert criteria_met('```json\n{"criteria_met": false}\n```') is False
     assert criteria_met("I think so") is None
+    assert paper_criteria_met('```json\n{"criteria_met": false}\n```') is False
+    assert paper_criteria_met('Sure: {"criteria_met": true}') is None  # not JSON as a whole
+    assert paper_criteria_met('{"criteria_met": 1}') is None  # a boolean, nothing else
+
+
+def test_healthbench_unreadable_replies_are_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to 5 calls per criterion; still nothing readable: not met, and counted."""
+    replies = iter(["thinking...", "", '{"criteria_met": true}'] + ["no json"] * 5)
+
+    class Judge(FakeJudge):
+        def reply(self, body: dict) -> str:  # type: ignore[type-arg]
+            return next(replies)
+
+    with Judge() as fake:
+        cfg = task_config("healthbench", judge_base_url=fake.base_url, judge_api_key_env=None,
+                          judge_concurrency=1)  # fmt: skip
+        task = load_task(cfg, "paper")
+        item = task.test_items()[1]
+        first = {**item.meta, "rubrics": item.meta["rubrics"][:1]}
+        one = type(item)(item.id, item.prompt, item.target, first)
+        judgements = task.judge_all([one, one], ["a reply", "a reply"])  # type: ignore[attr-defined]
+        assert len(fake.requests) == 3 + 5
+    assert judgements[0].extracted[0]["calls"] == 3 and judgements[0].score == 1.0
+    assert judgements[1].extracted[0]["calls"] == 5 and judgements[1].score == 0.0
+    assert "1 criteria without a readable verdict" in (judgements[1].detail or "")
+    assert task.aggregate(judgements)["criteria_unreadable"] == 1  # type: ignore[attr-defined]
+
+
+def test_judge_that_refuses_reasoning_effort_is_asked_without_it() -> None:
+    with FakeJudge(reject_reasoning_effort=True) as fake:
+        cfg = task_config("arenahard_writing", judge_base_url=fake.base_url,
+                          judge_api_key_env=None, judge_concurrency=1)  # fmt: skip
+        result = evaluate(cfg, MODEL, "oracle", limit=1)
+    assert result.status == "ok" and result.score == 0.5, result.error
+    assert [("reasoning_effort" in r) for r in fake.requests] == [True, False, True, False]
 
 
 def test_judge_rate_limit_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,3 +212,51 @@ def test_unreachable_judge_is_an_infra_failure(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(InfraError, match="judge endpoint") as err:
         evaluate(cfg, MODEL, "oracle", limit=1)
     assert err.value.reason == "judge"
+
+
+def test_limit_repetitions_caps_lines_blocks_and_patterns_at_five() -> None:
+    from ptb.tasks.repetitions import limit_repetitions
+
+    assert limit_repetitions("x\n" * 8 + "end") == "x\n" * 5 + "end"  # identical lines
+    assert limit_repetitions("a\nb\n" * 7) == "a\nb\n" * 5  # a block of lines
+    song = "verse one\nchorus\n" * 9 + "verse on"  # a cut-off copy after the run goes too
+    assert limit_repetitions(song) == "verse one\nchorus\n" * 4 + "verse one\nchorus"
+    assert limit_repetitions("abc" * 10) == "abc" * 5  # a repeated substring
+    assert limit_repetitions("Yes! " * 20 + "Done.") == "Yes! " * 5 + "Done."
+    text = "A poem.\n\nThe lamp turns slow above the sea,\nHe counts the ships.\n"
+    assert limit_repetitions(text) == text
+    assert limit_repetitions("ha" * 3) == "ha" * 3
+
+
+def test_the_capped_answer_is_what_the_judge_sees(judge: FakeJudge) -> None:
+    task = _task("arenahard_writing", judge)
+    items = task.test_items()[:1]  # type: ignore[attr-defined]
+    task.judge_all(items, ["Again and again. " * 50])  # type: ignore[attr-defined]
+    for request in judge.requests:
+        # stripped first, so the last copy lacks its space and stays out of the run: 5 + 1
+        assert request["messages"][1]["content"].count("Again and again.") == 6
+
+
+def test_prompt_constants_are_read_from_the_syntax_tree_without_running_the_file() -> None:
+    from ptb.tasks.upstream import python_constant
+
+    source = (
+        "import os\n"
+        "os.system('echo never run')\n"
+        "BASE = 'Judge well. '\n"
+        "SETTINGS = {'w': {'system_prompt': BASE + 'Be brief.', 'n': 3}, 'x': {}}\n"
+        'TEMPLATE = """\n<<conversation>>\n""".strip()\n'
+        "DYNAMIC = os.environ['HOME']\n"
+    )
+    assert python_constant(source, "SETTINGS", "w", "system_prompt") == "Judge well. Be brief."
+    assert python_constant(source, "SETTINGS", "w") == {
+        "system_prompt": "Judge well. Be brief.",
+        "n": 3,
+    }
+    assert python_constant(source, "TEMPLATE") == "<<conversation>>"
+    with pytest.raises(ValueError, match="no entry 'y'"):
+        python_constant(source, "SETTINGS", "y")
+    with pytest.raises(ValueError, match="no module-level constant"):
+        python_constant(source, "MISSING")
+    with pytest.raises(ValueError, match="without running the file"):
+        python_constant(source, "DYNAMIC")
