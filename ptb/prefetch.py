@@ -43,13 +43,20 @@ ALWAYS_UPSTREAM = ("factors.json",)
 
 def data_for(cfg: RunConfig) -> list[str]:
     """The task's data sources that have to be downloaded (not package data or local files),
-    then the pinned upstream files every run needs (``ALWAYS_UPSTREAM``)."""
+    the pinned upstream files every run needs (``ALWAYS_UPSTREAM``) and, under
+    ``protocol=paper``, the original's chat templates for the model's family."""
     from ptb.tasks.data import parse_source
+    from ptb.tasks.templates import upstream_template_keys
 
     wanted = [
         u for u in cfg.task.data.values() if parse_source(u).kind in ("hf", "url", "upstream")
     ]
     wanted += [f"upstream://{key}" for key in ALWAYS_UPSTREAM]
+    # the original's chat templates for the model's family, which protocol=paper renders with
+    wanted += [
+        f"upstream://{key}"
+        for key in upstream_template_keys(cfg.model.chat_template, cfg.protocol.name)
+    ]
     return list(dict.fromkeys(wanted))
 
 

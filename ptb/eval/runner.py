@@ -169,6 +169,7 @@ def evaluate(
     )
     try:
         task = load_task(task_cfg, protocol)
+        task.seed = seed
         items = task.test_items()[: limit or None]
     except Exception as exc:  # missing data is ptb's or the site's problem, never the model's
         raise DataUnavailable(f"cannot load the task's data ({task_cfg.name}): {exc}") from exc
@@ -176,6 +177,7 @@ def evaluate(
     _check_size(task_cfg, items, limit, result)
     if str(model_path) == "oracle":
         return _scored(result, task, items, [task.oracle_output(i) for i in items], None)
+    prompts_of: dict[int, tuple[list[Item], list[str]]] = {}
     path = Path(model_path)
     if not (path / "config.json").exists():
         missing = not path.exists()
@@ -207,9 +209,21 @@ def evaluate(
     if fewshot:  # a base model without a template needs examples to see the answer format
         shots = max(shots, FEWSHOT_MIN_SHOTS)
     try:
-        prompts = [
-            gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in items
-        ]
+        prompts_of[seed] = (
+            items,
+            [gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in items],
+        )
+        for run_seed in eval_seeds(seed, task_cfg.eval.seeds)[1:]:
+            if task.items_depend_on_seed:  # GPQA's paper shuffle: each seed its own order
+                task.seed = run_seed
+                seeded = task.test_items()[: limit or None]
+                prompts_of[run_seed] = (
+                    seeded,
+                    [
+                        gen.render(task.messages(it, shots), use_template, task.tools(it))
+                        for it in seeded
+                    ],
+                )
     except Exception as exc:  # e.g. a template that rejects the conversation's roles
         error = f"cannot render a prompt: {type(exc).__name__}: {exc}"
         return _failed(result, "eval_failed", error, "render")
@@ -218,13 +232,14 @@ def evaluate(
     )
     result.info["decoding"] = chosen
     sampling = {k: v for k, v in chosen.items() if k != "source"}
-    runs: list[tuple[int | None, list[str]]] = []
+    runs: list[Run] = []
     for run_seed in eval_seeds(seed, task_cfg.eval.seeds):
+        run_items, prompts = prompts_of.get(run_seed, prompts_of[seed])
         outputs = _walk_ladder(gen, prompts, sampling, run_seed, task_cfg, result)
         if outputs is None:
             return _ladder_failed(result)
-        runs.append((run_seed, outputs))
-    return _scored_runs(result, task, items, runs, prompts)
+        runs.append(Run(run_seed, run_items, prompts, outputs))
+    return _scored_runs(result, task, runs)
 
 
 def default_decoding(protocol: str) -> str:
@@ -288,32 +303,36 @@ def _ladder_failed(result: EvalResult) -> EvalResult:
 
 
 def rescore(task_cfg: TaskConfig, samples_path: Path | str, protocol: str = "paper") -> EvalResult:
-    """Score the outputs saved in a ``samples.jsonl`` again, without a model."""
+    """Score the outputs saved in a ``samples.jsonl`` again, without a model (each seed's rows
+    against that seed's items, for tasks whose items depend on it)."""
     task = load_task(task_cfg, protocol)
-    by_id = {it.id: it for it in task.test_items()}
     lines = Path(samples_path).read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
-    unknown = [r["id"] for r in rows if r["id"] not in by_id]
-    if unknown:
-        raise ValueError(
-            f"{samples_path}: {len(unknown)} item ids are not in task {task_cfg.name} "
-            f"(first: {unknown[0]}): were these samples written for another task?"
-        )
     by_seed: dict[int | None, list[dict[str, Any]]] = {}
     for row in rows:
         by_seed.setdefault(row.get("seed"), []).append(row)
-    first = next(iter(by_seed.values()))
+    first = next(iter(by_seed.values()), [])
     if any([r["id"] for r in g] != [r["id"] for r in first] for g in by_seed.values()):
         raise ValueError(f"{samples_path}: the seeds' samples do not cover the same items")
-    items = [by_id[r["id"]] for r in first]
+    runs: list[Run] = []
+    for seed, group in by_seed.items():
+        task.seed = seed or 0
+        by_id = {it.id: it for it in task.test_items()}
+        unknown = [r["id"] for r in group if r["id"] not in by_id]
+        if unknown:
+            raise ValueError(
+                f"{samples_path}: {len(unknown)} item ids are not in task {task_cfg.name} "
+                f"(first: {unknown[0]}): were these samples written for another task?"
+            )
+        items = [by_id[r["id"]] for r in group]
+        runs.append(Run(seed, items, [r["prompt"] for r in group], [r["output"] for r in group]))
     result = EvalResult(
         task=task_cfg.name,
         status="ok",
-        n=len(items),
+        n=len(first),
         info={"rescored": str(samples_path), "protocol": protocol},
     )
-    runs = [(seed, [r["output"] for r in group]) for seed, group in by_seed.items()]
-    return _scored_runs(result, task, items, runs, [r["prompt"] for r in first])
+    return _scored_runs(result, task, runs)
 
 
 def _scored(
@@ -323,35 +342,40 @@ def _scored(
     outputs: list[str],
     prompts: list[str] | None,
 ) -> EvalResult:
-    return _scored_runs(result, task, items, [(None, outputs)], prompts)
+    return _scored_runs(result, task, [Run(None, items, prompts, outputs)])
 
 
-def _scored_runs(
-    result: EvalResult,
-    task: Task,
-    items: list[Item],
-    runs: list[tuple[int | None, list[str]]],
-    prompts: list[str] | None,
-) -> EvalResult:
+@dataclass(frozen=True)
+class Run:
+    """One evaluation seed's generation: its items (their order and choices can depend on the
+    seed), the prompts as rendered and the outputs."""
+
+    seed: int | None
+    items: list[Item]
+    prompts: list[str] | None
+    outputs: list[str]
+
+
+def _scored_runs(result: EvalResult, task: Task, runs: list[Run]) -> EvalResult:
     """Score each run's outputs (one run per evaluation seed); the metrics are the means over
     the runs, with each run's score and the sample std (n-1) beside them when there are several.
     """
     per_run: list[dict[str, Any]] = []
     result.samples = []
-    for run_seed, outputs in runs:
+    for run in runs:
+        run_seed, items, prompts, outputs = run.seed, run.items, run.prompts, run.outputs
         try:
             metrics, samples = score_outputs(task, items, outputs, prompts)
         except Exception as exc:  # a judge endpoint, sandbox or scorer that fails is not a score
             failure = classify_exception(exc)
             reason = failure.reason if failure.kind == INFRA else "scorer"
             error = InfraError(f"scoring failed: {type(exc).__name__}: {exc}", reason)
-            several = len(runs) > 1
             error.samples = result.samples + [
-                {**row, "seed": run_seed} if several else row
+                row if run_seed is None else {**row, "seed": run_seed}
                 for row in _unscored(items, outputs, prompts)
             ]
             raise error from exc
-        if run_seed is not None and len(runs) > 1:
+        if run_seed is not None:  # rescore= regroups by it (and GPQA's items follow it)
             samples = [{**row, "seed": run_seed} for row in samples]
         result.samples += samples
         per_run.append(metrics)
@@ -364,7 +388,7 @@ def _scored_runs(
         result.info["score_std"] = statistics.stdev(scores)
         result.info["seed_scores"] = [
             {"seed": seed, "score": score, "scores": protocol_scores(m, metric, task.protocol)}
-            for (seed, _), score, m in zip(runs, scores, per_run, strict=True)
+            for (seed, score, m) in zip([r.seed for r in runs], scores, per_run, strict=True)
         ]
     return result
 

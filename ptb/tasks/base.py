@@ -68,6 +68,12 @@ class Task(ABC):
     scorers differ between the two fill ``Judgement.alt`` with the other protocol's score.
     """
 
+    seed: int = 0
+    """The evaluation's seed (``ptb.eval.runner`` sets it before ``test_items()``)."""
+    items_depend_on_seed = False
+    """True where the items themselves follow the seed (GPQA's choice shuffle under ``paper``):
+    each evaluation seed then gets its own items and prompts."""
+
     def __init__(self, cfg: TaskConfig, protocol: str = "paper") -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"unknown protocol {protocol!r}: use one of {', '.join(PROTOCOLS)}")

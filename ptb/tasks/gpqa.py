@@ -76,9 +76,12 @@ def paper_items(rows: list[dict[str, Any]], seed: int | None) -> list[Item]:
 
 
 class GPQA(Task):
-    seed: int = 0
-    """The evaluation's seed: under ``paper`` it seeds the choice shuffle (the original's was
-    unseeded); set before ``test_items()``."""
+    """``seed`` (the evaluation's) seeds the choice shuffle under ``paper``: the original's was
+    unseeded, so each of its runs drew another order."""
+
+    @property
+    def items_depend_on_seed(self) -> bool:  # type: ignore[override]
+        return self.protocol == "paper"
 
     @cache  # noqa: B019 - one task object per evaluation; keyed by seed
     def _items(self, protocol: str, seed: int) -> list[Item]:

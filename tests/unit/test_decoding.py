@@ -234,3 +234,33 @@ def test_preflight_names_the_uncached_upstream_templates(
     cache_upstream(monkeypatch, tmp_path, "templates/gemma3.jinja", "x")
     cache_upstream(monkeypatch, tmp_path, "templates/gemma3_tool_calling.jinja", "y")
     assert _upstream_templates("gemma3", "paper") == []
+
+
+def test_gpqa_paper_shuffles_its_choices_per_evaluation_seed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The original's GPQA shuffle was unseeded: each evaluation seed gets its own choice order
+    (targets and prompts), and rescore= scores each seed's rows against that seed's items."""
+    from tests.support.tasks import task_config
+
+    cfg = task_config("gpqa", seeds=6)
+    cfg.eval.ladder = [LadderStep(max_new_tokens=8, attempts=1)]
+    fake = SeededGenerator([])
+    fake.generate = lambda prompts, sampling, batch_size: ["ANSWER: A"] * len(prompts)  # type: ignore[method-assign]
+    monkeypatch.setattr(backends, "load_generator", lambda *a, **k: fake)
+    result = evaluate(cfg, MODEL, _folder(tmp_path / "m", None), protocol="paper")
+    assert result.status == "ok"
+    by_seed: dict[int, list[str]] = {}
+    for row in result.samples:
+        by_seed.setdefault(row["seed"], []).append(row["target"])
+    assert len(by_seed) == 6 and len({tuple(t) for t in by_seed.values()}) > 1
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps(s) + "\n" for s in result.samples))
+    again = rescore(cfg, samples, "paper")
+    assert again.score == pytest.approx(result.score)
+    assert [r["score"] for r in again.info["seed_scores"]] == [
+        r["score"] for r in result.info["seed_scores"]
+    ]
+    strict = evaluate(cfg, MODEL, _folder(tmp_path / "m", None), protocol="strict")
+    targets = {tuple(r["target"] for r in strict.samples if r["seed"] == s) for s in range(6)}
+    assert len(targets) == 1  # strict's order is fixed by the record id

@@ -45,6 +45,16 @@ def test_prefetch_lists_the_tasks_downloads_and_the_paper_weights() -> None:
         "upstream://healthbench/grader.py",
         "upstream://factors.json",
     ]
+    # protocol=paper renders with the original's template files for the model's family
+    gemma = data_for(_run_config("model=gemma3_4b", "task=bfcl"))
+    assert gemma == [
+        "upstream://factors.json",
+        "upstream://templates/gemma3.jinja",
+        "upstream://templates/gemma3_tool_calling.jinja",
+    ]
+    assert data_for(_run_config("model=gemma3_4b", "task=bfcl", "protocol=strict")) == [
+        "upstream://factors.json"
+    ]
 
 
 def test_preflight_names_missing_task_data_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
