@@ -181,8 +181,13 @@ def test_bootstrap_and_from_are_set(image: str, recipes: dict[str, Any]) -> None
 def test_both_images_share_the_base_and_the_python_stack(recipes: dict[str, Any]) -> None:
     assert header_fields("agent")["from"] == header_fields("eval")["from"]
     agent, evals = arguments("agent"), arguments("eval")
-    for name in ("ptb_version", "pip", "bfcl_eval"):
+    for name in ("ptb_version", "pip", "bfcl_eval", "inspect_ai", "inspect_evals"):
         assert agent[name] == evals[name], name
+    # protocol=paper reads the original's prompt templates from the same inspect packages the
+    # dev environment installs (scripts/setup.sh)
+    setup = (Path(__file__).resolve().parents[2] / "scripts" / "setup.sh").read_text()
+    assert f"inspect-ai=={evals['inspect_ai']}" in setup
+    assert f"inspect-evals=={evals['inspect_evals']}" in setup
     for flag in ("-c", "-r"):
         shared = set(installed_from(recipes["eval"], flag))
         assert shared and shared <= set(installed_from(recipes["agent"], flag)), flag
