@@ -15,7 +15,7 @@ import ptb.config
 from ptb.config.root import RunConfig
 from ptb.scaffolds import SCAFFOLDS, SolveContext, prompt_note
 from ptb.scaffolds.base import Scaffold
-from ptb.scaffolds.endpoint import Endpoint, endpoint_for
+from ptb.scaffolds.endpoint import Endpoint
 from ptb.scaffolds.errors import api_error_in_text, api_error_kind
 from ptb.stages.solve import (
     _copy_secrets,
@@ -176,9 +176,10 @@ def test_subscription_without_login_file_says_what_to_set(tmp_path: Path) -> Non
 
 
 def test_unknown_auth_mode(tmp_path: Path) -> None:
-    made = make("codex_cli", tmp_path, "agent.login=oauth")
-    with pytest.raises(ValueError, match="api_key, subscription"):
-        endpoint_for(made.ctx.cfg.agent)
+    """``agent.login`` is a typed choice: a wrong value fails at compose, naming the valid ones."""
+    with pytest.raises(Exception, match=r"agent\.login=oauth") as err:
+        make("codex_cli", tmp_path, "agent.login=oauth")
+    assert "api_key, subscription" in str(err.value.__cause__)
 
 
 def test_gemini_and_qwen_settings(tmp_path: Path) -> None:
