@@ -155,7 +155,7 @@ def _invalidate_dependents(run: RunDir, stage: str) -> None:
     """An evaluation that ran again makes the score built on its old output stale (a score an
     older ptb took from an evaluation that failed for the infrastructure's reasons): score and
     log run again. (A re-run judge leaves the score to ``python -m ptb.judge --rescore``.)"""
-    if stage not in TRUSTS_METRICS:
+    if stage != "evaluate":
         return
     for name in dependents(stage):
         if run.stage_status(name) == "done":
