@@ -152,8 +152,11 @@ def dependents(stage: str) -> list[str]:
 
 
 def _invalidate_dependents(run: RunDir, stage: str) -> None:
-    """A stage that ran again makes what was built on its old output stale (a score taken from
-    an evaluation that failed for the infrastructure's reasons): those stages run again."""
+    """An evaluation that ran again makes the score built on its old output stale (a score an
+    older ptb took from an evaluation that failed for the infrastructure's reasons): score and
+    log run again. (A re-run judge leaves the score to ``python -m ptb.judge --rescore``.)"""
+    if stage != "evaluate":
+        return
     for name in dependents(stage):
         if run.stage_status(name) == "done":
             logger.info("%s: %s is stale after %s ran again", run.run_id, name, stage)

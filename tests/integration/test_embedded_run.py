@@ -201,7 +201,10 @@ def test_failed_stage_writes_error_and_rerun_retries_only_it(embedded: dict) -> 
     run: Path = embedded["run"]
     before = _json(run / "manifest.json")["stages"]
     failing = before["log"]["attempts"] + 1
-    bad = _ptb(embedded["results"], embedded["env"], "force=[log]", "tracker.mode=bogus")
+    # (a wrong tracker.mode now fails at compose time; an unknown tracker past a skipped
+    # preflight still fails inside the stage)
+    bad = _ptb(embedded["results"], embedded["env"], "force=[log]", "tracker.impl=bogus",
+               "preflight=false")  # fmt: skip
     assert bad.returncode == 1
     error = _json(run / "log/error.json")
     assert error["stage"] == "log" and error["traceback"] and error["attempt"] == failing
