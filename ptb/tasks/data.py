@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ptb.failures import DataUnavailable
 
-class DataNotAvailable(RuntimeError):
+
+class DataNotAvailable(DataUnavailable):
     """A task's data file is not on this machine; the message says how to get it."""
 
 

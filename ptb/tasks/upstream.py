@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ptb.failures import DataUnavailable
+
 ORIGINAL = "aisa-group/PostTrainBench"
 ORIGINAL_COMMIT = "9082063a62e10e040f1acacdec2ccfc1467e0c00"
 """The paper's harness, ``main@9082063``."""
@@ -27,7 +29,7 @@ RAW = "https://raw.githubusercontent.com"
 MIRROR_ENV = "PTB_UPSTREAM_MIRROR"
 
 
-class UpstreamNotAvailable(RuntimeError):
+class UpstreamNotAvailable(DataUnavailable):
     """A pinned upstream file is not cached (or is corrupt); the message says how to fix it."""
 
 

@@ -203,9 +203,10 @@ def test_strict_decodes_greedily_whatever_the_folder_says(
 def test_paper_templates_are_the_originals_files(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    with pytest.raises(UpstreamNotAvailable, match=r"python -m ptb\.prefetch"):
+    with pytest.raises(UpstreamNotAvailable, match=r"python -m ptb\.prefetch") as err:
         monkeypatch.setenv("PTB_CACHE", str(tmp_path / "empty"))
         protocol_template("qwen3", "paper")
+    assert err.value.reason == "data"  # the site's cache, not the model: the stage fails
     cache = tmp_path / "cache"
     cache_upstream(monkeypatch, cache, "templates/gemma3.jinja", "GEMMA {{ messages }}")
     cache_upstream(monkeypatch, cache, "templates/gemma3_tool_calling.jinja", "TOOLS {{ tools }}")
