@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 import ptb.config
@@ -176,7 +177,12 @@ def test_subscription_without_login_file_says_what_to_set(tmp_path: Path) -> Non
 
 
 def test_unknown_auth_mode(tmp_path: Path) -> None:
-    made = make("codex_cli", tmp_path, "agent.login=oauth")
+    # agent.login is a typed choice: a wrong one fails at compose time, naming the valid ones
+    with pytest.raises(ConfigCompositionException, match=r"agent\.login=oauth") as err:
+        make("codex_cli", tmp_path, "agent.login=oauth")
+    assert "[api_key, subscription]" in str(err.value.__cause__)
+    made = make("codex_cli", tmp_path)
+    made.ctx.cfg.agent.login = "oauth"  # type: ignore[assignment]  # built in code, unchecked
     with pytest.raises(ValueError, match="api_key, subscription"):
         endpoint_for(made.ctx.cfg.agent)
 
