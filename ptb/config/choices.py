@@ -91,3 +91,26 @@ class LlmRule(StrEnum):
 
 GATEWAY_MODES = ("auto", "true", "false")
 """``gateway.enabled`` (checked by ``GatewayConfig.__post_init__``)."""
+
+
+class Protocol(StrEnum):
+    """``protocol.name``: paper (the original harness item for item) | strict (ptb's rules)."""
+
+    paper = "paper"
+    strict = "strict"
+
+
+class Decoding(StrEnum):
+    """``protocol.decoding``: model (the evaluated folder's generation_config.json over vLLM's
+    defaults) | task (``task.eval.temperature`` / ``top_p``)."""
+
+    model = "model"
+    task = "task"
+
+
+class FallbackRules(StrEnum):
+    """``protocol.fallback``: paper (only the paper's rules send a run to the base score) |
+    strict (every finding does)."""
+
+    paper = "paper"
+    strict = "strict"

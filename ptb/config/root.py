@@ -8,7 +8,7 @@ from omegaconf import MISSING
 
 from ptb.config.agent import AgentConfig
 from ptb.config.budget import BudgetConfig
-from ptb.config.choices import EvalMode
+from ptb.config.choices import EvalMode, Protocol
 from ptb.config.gateway import GatewayConfig
 from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
@@ -33,7 +33,7 @@ class RunConfig:
     tracker: TrackerConfig = MISSING
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     """The model-API gateway (a default, so run directories saved before it existed still load)."""
-    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(name="paper"))
+    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(name=Protocol.paper))
     """Evaluation and fallback rules (``conf/protocol``; a default for older run directories)."""
 
     seed: int = 0
@@ -69,7 +69,7 @@ class EvaluateCommandConfig:
     results_dir: str | None = None
     """If set, metrics.json and samples.jsonl are written to this folder."""
     rescore: str | None = None
-    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(name="paper"))
+    protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(name=Protocol.paper))
     """A samples.jsonl to score again without a model (``model_path`` is then not needed)."""
     seed: int = 0
     cache_dir: str = "${oc.env:PTB_CACHE,${oc.env:HOME}/.cache/ptb}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from ptb.config.choices import CodeSandbox
+from ptb.config.choices import CodeSandbox, Protocol
 from ptb.config.model import ModelConfig
 from ptb.config.protocol import ProtocolConfig
 from ptb.config.task import TaskConfig
@@ -42,10 +42,10 @@ def render_script(
     task: TaskConfig, model: ModelConfig, protocol: ProtocolConfig | None = None
 ) -> str:
     """The task folder's evaluate.py: the run's task, model and protocol, frozen."""
-    chosen = protocol or ProtocolConfig(name="paper")
+    chosen = protocol or ProtocolConfig(name=Protocol.paper)
     return SCRIPT.format(
         display_name=task.display_name,
-        protocol={"name": chosen.name, "decoding": chosen.decoding},
+        protocol={"name": str(chosen.name), "decoding": str(chosen.decoding)},
         task=OmegaConf.to_container(OmegaConf.structured(task), enum_to_str=True),
         model=OmegaConf.to_container(OmegaConf.structured(model), enum_to_str=True),
     )

@@ -164,6 +164,9 @@ CHOICES = {
     "agent.baseline": ["zeroshot", "fewshot", "instruct"],
     "tracker.mode": ["offline", "online", "disabled"],
     "judge.llm_rule": ["any", "record"],
+    "protocol.name": ["paper", "strict"],
+    "protocol.decoding": ["model", "task"],
+    "protocol.fallback": ["paper", "strict"],
 }
 """Every setting with a fixed set of values (``ptb/config/choices.py``) and those values."""
 

@@ -9,13 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 import ptb.config
 from ptb.config.root import RunConfig
 from ptb.scaffolds import SCAFFOLDS, SolveContext, prompt_note
 from ptb.scaffolds.base import Scaffold
-from ptb.scaffolds.endpoint import Endpoint
+from ptb.scaffolds.endpoint import Endpoint, endpoint_for
 from ptb.scaffolds.errors import api_error_in_text, api_error_kind
 from ptb.stages.solve import (
     _copy_secrets,
@@ -176,10 +177,14 @@ def test_subscription_without_login_file_says_what_to_set(tmp_path: Path) -> Non
 
 
 def test_unknown_auth_mode(tmp_path: Path) -> None:
-    """``agent.login`` is a typed choice: a wrong value fails at compose, naming the valid ones."""
-    with pytest.raises(Exception, match=r"agent\.login=oauth") as err:
+    # agent.login is a typed choice: a wrong one fails at compose time, naming the valid ones
+    with pytest.raises(ConfigCompositionException, match=r"agent\.login=oauth") as err:
         make("codex_cli", tmp_path, "agent.login=oauth")
-    assert "api_key, subscription" in str(err.value.__cause__)
+    assert "[api_key, subscription]" in str(err.value.__cause__)
+    made = make("codex_cli", tmp_path)
+    made.ctx.cfg.agent.login = "oauth"  # type: ignore[assignment]  # built in code, unchecked
+    with pytest.raises(ValueError, match="api_key, subscription"):
+        endpoint_for(made.ctx.cfg.agent)
 
 
 def test_gemini_and_qwen_settings(tmp_path: Path) -> None:
