@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from ptb.config.root import RunConfig
+from ptb.failures import GraderUnavailable
 from ptb.judge.base import Finding
 from ptb.rundir import RunDir
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
+from ptb.scaffolds.base import Ending
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import Redactor
 
@@ -174,6 +176,8 @@ def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
             scaffold.argv(), limit_s=lcfg.minutes * 60, kill_after_s=10, on_line=on_line
         )
     answer = parse_answer(audit, lines)
+    if answer is None:
+        check_judge_api(scaffold.classify(result, transcript), jcfg.agent.model_id)
     info = {
         "judge_agent": jcfg.agent.name,
         "judge_model": jcfg.agent.model_id,
@@ -182,6 +186,17 @@ def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
         "rule": cfg.judge.llm_rule,
     }
     return findings_from(answer, info, cfg.judge.llm_rule, lines[-10:])
+
+
+def check_judge_api(ending: Ending, model: str | None) -> None:
+    """A judge that gave no answer because its own model API failed (an outage, a rate limit,
+    a key) is not the run's doing: raise, so the judge stage fails and is retried, instead of
+    the run scoring as ``judge_failed`` (the zero-shot base)."""
+    if ending.reason == "api_error":
+        raise GraderUnavailable(
+            f"the LLM judge ({model}) got no answer: its model API failed "
+            f"({ending.api_error}: {ending.message or 'no message'})"
+        )
 
 
 def findings_from(

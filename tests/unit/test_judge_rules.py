@@ -194,3 +194,15 @@ def test_preflight_names_unknown_checks_and_the_llm_judges_key(
     problems = [str(p) for p in check_judge(OmegaConf.to_object(node))]  # type: ignore[arg-type]
     assert any("integrity check 'contamnation'" in p for p in problems), problems
     assert any(p.startswith("LLM judge: OPENAI_API_KEY is unset") for p in problems), problems
+
+
+def test_an_llm_judge_whose_model_api_failed_fails_the_stage_not_the_run() -> None:
+    from ptb.failures import InfraError
+    from ptb.judge.llm_judge import check_judge_api
+    from ptb.scaffolds.base import Ending
+
+    with pytest.raises(InfraError, match="overloaded") as err:
+        check_judge_api(Ending("api_error", "overloaded", "529 Overloaded"), "gpt-5.1-codex")
+    assert err.value.reason == "judge"
+    check_judge_api(Ending("finished"), "gpt-5.1-codex")  # no JSON answer: a failed check
+    check_judge_api(Ending("crashed"), "gpt-5.1-codex")
