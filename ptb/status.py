@@ -8,6 +8,10 @@ runs). A stage whose job waits behind a failed dependency (``DependencyNeverSati
 never start: the run is flagged *stuck* (re-submit the sweep to resume it). A stage whose job is
 gone without finishing it (cancelled, node failure, time limit) is *lost*: also resumed by
 re-submitting. Without SLURM the scheduler columns stay empty.
+
+The egress column counts the connections the agent made through the egress proxy
+(``solve/egress.jsonl``, ``sandbox.network=egress``) and how many were refused; ``--json`` has the
+hosts with their counts and bytes.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from rich.table import Table
 from ptb.fsutil import read_json
 from ptb.launch import scheduler
 from ptb.rundir import STAGES
+from ptb.sandbox.egress import read_log, summarize
 from ptb.stages import NEEDS
 
 UNFINISHED = ("pending", "running")
@@ -49,6 +54,8 @@ class RunStatus:
     """Stages whose job waits behind a failed dependency and will never start."""
     lost: list[str] = field(default_factory=list)
     """Unfinished stages whose job has ended (or is unknown to the scheduler)."""
+    egress: dict[str, Any] | None = None
+    """The egress log's summary (``ptb.sandbox.egress.summarize``); None without a log."""
 
     @property
     def state(self) -> str:
@@ -95,6 +102,8 @@ def run_status(run: Path) -> RunStatus:
             status.jobs[stage] = {"id": str(job), "state": "", "reason": ""}
     if (run / "score.json").exists():
         status.final = read_json(run / "score.json").get("final")
+    if (run / "solve" / "egress.jsonl").exists():
+        status.egress = summarize(read_log(run / "solve" / "egress.jsonl"))
     for stage in status.failed:
         err = run / stage / "error.json"
         if err.exists():
@@ -145,16 +154,24 @@ def _cell(st: RunStatus, stage: str, value: str) -> str:
     return cell
 
 
+def _egress_cell(egress: dict[str, Any] | None) -> str:
+    if egress is None:
+        return ""
+    refused = f" ({egress['refused']} refused)" if egress["refused"] else ""
+    return f"{egress['connections']}{refused}, {egress['bytes_down'] / 1e6:.1f} MB"
+
+
 def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
     table = Table(title=f"{len(statuses)} run(s)")
     table.add_column("run", overflow="fold")
     for stage in STAGES:
         table.add_column(stage)
     table.add_column("final")
+    table.add_column("egress")
     for st in statuses:
         final = "" if st.final is None else f"{100 * st.final:.1f}"
         cells = [_cell(st, s, v) for s, v in st.stages.items()]
-        table.add_row(Path(st.run_dir).name, *cells, final)
+        table.add_row(Path(st.run_dir).name, *cells, final, _egress_cell(st.egress))
     console.print(table)
     counts = Counter(st.state for st in statuses)
     console.print("runs: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))

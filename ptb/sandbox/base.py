@@ -138,9 +138,7 @@ def network_mode(value: object) -> str:
     the old name of ``host``)."""
     text = str(getattr(value, "value", value))
     if text in ALIASES:
-        log.warning(
-            "sandbox.network=%s is deprecated: it is now called %r", text, ALIASES[text]
-        )
+        log.warning("sandbox.network=%s is deprecated: it is now called %r", text, ALIASES[text])
         text = ALIASES[text]
     if text not in NETWORKS:
         raise ValueError(f"sandbox.network={text!r}: expected one of {', '.join(NETWORKS)}")

@@ -202,7 +202,7 @@ class EgressProxy:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         entry: dict[str, Any] = {"t_start": round(time.time(), 3), "method": None, "host": None,
                                  "port": None, "ip": None, "allowed": False, "reason": None,
                                  "status": None, "bytes_up": 0, "bytes_down": 0}  # fmt: skip
@@ -211,23 +211,25 @@ class EgressProxy:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEAD_TIMEOUT_S)
             method, host, port, first = self._parse(head)
             entry.update(method=method, host=host, port=port)
+            self._check_name(host)
             ip = await self._resolve(host, port)
             entry["ip"] = str(ip)
             try:
-                up_reader, upstream = await asyncio.wait_for(
+                up_reader, up_writer = await asyncio.wait_for(
                     asyncio.open_connection(str(ip), port), CONNECT_TIMEOUT_S
                 )
             except (OSError, TimeoutError) as exc:
                 raise Refused(502, f"cannot connect: {exc.__class__.__name__}") from exc
+            upstream = up_writer
             entry.update(allowed=True, status=200)
             if method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 await writer.drain()
             else:
-                upstream.write(first)
+                up_writer.write(first)
                 entry["bytes_up"] += len(first)
             await asyncio.gather(
-                self._pipe(reader, upstream, entry, "bytes_up"),
+                self._pipe(reader, up_writer, entry, "bytes_up"),
                 self._pipe(up_reader, writer, entry, "bytes_down"),
             )
         except Refused as exc:
@@ -236,7 +238,8 @@ class EgressProxy:
                 body = f"ptb egress proxy: {exc.reason}\n".encode()
                 writer.write(
                     f"HTTP/1.1 {exc.status} Refused\r\nContent-Type: text/plain\r\n"
-                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                    + body
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
@@ -252,7 +255,7 @@ class EgressProxy:
                         w.close()
             entry["t_end"] = round(time.time(), 3)
             self._write(entry)
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     def _parse(self, head: bytes) -> tuple[str, str, int, bytes]:
         """(method, host, port, the request head to send on, empty for CONNECT)."""
@@ -266,13 +269,11 @@ class EgressProxy:
             if not sep or not port_text.isdigit():
                 raise Refused(400, "CONNECT needs host:port")
             host = host.strip("[]")
-            self._check_name(host)
             return "CONNECT", host, int(port_text), b""
         url = urlsplit(target)
         if url.scheme != "http" or not url.hostname:
             raise Refused(400, "only CONNECT and absolute http:// requests are proxied")
         host, port = url.hostname, url.port or 80
-        self._check_name(host)
         path = url.path or "/"
         if url.query:
             path += "?" + url.query

@@ -6,6 +6,7 @@ and review the diff.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -274,7 +275,7 @@ def test_egress_points_the_agent_at_the_relayed_proxy(impl: str, tmp_path: Path)
 def test_bwrap_binds_no_host_root(tmp_path: Path) -> None:
     """An allow-list: no `--ro-bind / /`, and nothing of /run, /var, /home or /root is bound."""
     argv = _sandbox(tmp_path, "bwrap_default").wrap(["true"])
-    pairs = list(zip(argv, argv[1:], strict=False))
+    pairs = list(itertools.pairwise(argv))
     assert ("--ro-bind", "/") not in pairs and ("--bind", "/") not in pairs
     sources = {b for a, b in pairs if a in ("--ro-bind", "--bind", "--ro-bind-try", "--dev-bind")}
     for hidden in ("/run", "/var", "/var/run", "/var/tmp", "/home", "/root", "/tmp"):

@@ -52,3 +52,19 @@ def test_without_slurm_the_run_directories_still_answer(
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "no scheduler states" in out and "1 pending" in out
+
+
+def test_egress_log_is_shown(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    done = dict.fromkeys(("prepare", "solve", "evaluate", "judge", "score", "log"), "done")
+    run = _run(tmp_path, "net", done)
+    rows = [
+        {"host": "pypi.org", "allowed": True, "bytes_up": 10, "bytes_down": 2_500_000},
+        {"host": "127.0.0.1", "allowed": False, "bytes_up": 0, "bytes_down": 0},
+    ]
+    (run / "solve").mkdir(parents=True, exist_ok=True)
+    (run / "solve" / "egress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([str(tmp_path), "--no-scheduler"]) == 0
+    assert "2 (1 refused), 2.5 MB" in capsys.readouterr().out
+    assert main([str(tmp_path), "--json", "--no-scheduler"]) == 0
+    (status,) = json.loads(capsys.readouterr().out)
+    assert status["egress"]["hosts"]["pypi.org"] == {"allowed": 1, "refused": 0, "bytes": 2_500_010}
