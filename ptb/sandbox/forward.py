@@ -1,8 +1,9 @@
-"""Reaching one host TCP service from a sandbox whose network is off (``sandbox.network=none``).
+"""Reaching one host TCP service from a sandbox with its own network namespace
+(``sandbox.network=none`` or ``egress``).
 
 With its own network namespace the sandbox has only its own loopback, so a server on the host's
-127.0.0.1 (the fake model server of the tests, ptb's gateway) is out of reach. A relay bridges
-exactly that one service and nothing else:
+127.0.0.1 (the fake model server of the tests, ptb's gateway, the egress proxy) is out of reach.
+A relay bridges exactly that one service and nothing else:
 
     host 127.0.0.1:PORT  <-TCP-  HostRelay  <-Unix socket (bound into the sandbox)-
         <-  in-sandbox listener on the sandbox's 127.0.0.1:PORT  <-TCP-  the agent

@@ -312,3 +312,21 @@ def test_agent_image_pins_the_scaffold_clis() -> None:
             arg = re.sub(r"\W", "_", cfg["name"])
             assert f"\n    {arg}={cfg['version']}\n" in definition, path.name
             assert f"{cfg['npm_package']}@{{{{ {arg} }}}}" in definition, path.name
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n.startswith("apptainer")))
+def test_apptainer_guarantees(name: str, tmp_path: Path) -> None:
+    """--containall, a cleared environment, no site binds, no host /run or scheduler files, and
+    a network namespace of its own unless network=host."""
+    sandbox = _sandbox(tmp_path, name)
+    argv = sandbox.wrap(["true"])
+    assert {"--containall", "--cleanenv", "--no-home"} <= set(argv)
+    assert argv[argv.index("--no-mount") + 1] == "hostfs,bind-paths"
+    binds = [argv[i + 1].split(":")[0] for i, a in enumerate(argv) if a == "--bind"]
+    for src in binds:
+        assert not src.startswith(("/run", "/var/run", "/etc/slurm", "/etc/munge", "/var/tmp"))
+    has_netns = "--net" in argv and argv[argv.index("--net") + 1 : argv.index("--net") + 3] == [
+        "--network",
+        "none",
+    ]
+    assert has_netns == (sandbox.network != "host")
