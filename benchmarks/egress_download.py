@@ -40,7 +40,16 @@ def serve(folder: Path) -> tuple[subprocess.Popen[bytes], int]:
         probe.bind((HOST, 0))
         port = int(probe.getsockname()[1])
     server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "--bind", HOST, "--directory", str(folder), str(port)],
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            "--bind",
+            HOST,
+            "--directory",
+            str(folder),
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -68,7 +77,7 @@ def download(network: str, url: str, runs: int) -> dict[str, Any]:
                 out: list[str] = []
                 t0 = time.perf_counter()
                 result = sandbox.exec(
-                    curl, limit_s=300, kill_after_s=5, on_line=lambda s, line: out.append(line)
+                    curl, limit_s=300, kill_after_s=5, on_line=lambda s, line, o=out: o.append(line)
                 )
                 wall = time.perf_counter() - t0
                 if result.exit_code != 0 or not out:
