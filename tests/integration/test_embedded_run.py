@@ -99,6 +99,7 @@ def test_run_directory_contract(embedded: dict) -> None:
         "eval_files_intact",
         "model_config_intact",
         "api_misuse",
+        "egress",
     ]
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["agent"]["name"] == "recipe_sft" and config["budget"]["name"] == "cpu_smoke"
