@@ -54,7 +54,8 @@ def test_without_slurm_the_run_directories_still_answer(
     assert "no scheduler states" in out and "1 pending" in out
 
 
-def test_egress_log_is_shown(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_egress_log_is_shown(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row
     done = dict.fromkeys(("prepare", "solve", "evaluate", "judge", "score", "log"), "done")
     run = _run(tmp_path, "net", done)
     rows = [
