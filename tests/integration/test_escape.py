@@ -157,8 +157,10 @@ def escape_run(
     (hf / "token").write_text("hf_escape_token_not_for_the_agent\n")
     # The cluster works from the host: what fails inside fails because of the sandbox.
     host_env = {**cluster.script_env, "SLURM_CONF": cluster.slurm_conf}
-    probe = subprocess.run(["sbatch", "-J", "ptb-host-probe", "-o", "/dev/null", "--wrap", "true"], env=host_env,
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    probe = subprocess.run(
+        ["sbatch", "-J", "ptb-host-probe", "-o", "/dev/null", "--wrap", "true"],
+        env=host_env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
     assert probe.returncode == 0, probe.stderr
     script = (REPO / "tests/fixtures/escape_agent.sh").read_text()
     for key, value in {
