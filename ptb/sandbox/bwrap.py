@@ -104,9 +104,12 @@ def python_paths() -> list[Path]:
         if path == cwd or (path / "ptb" / "__init__.py").exists():
             continue
         found.append(path)
-    system = tuple(Path(p) for p in SYSTEM_PATHS)
-    kept = [p for p in found if not any(p == s or s in p.parents for s in system)]
-    return list(dict.fromkeys(kept))
+    return list(dict.fromkeys(p for p in found if not in_system(p)))
+
+
+def in_system(path: Path) -> bool:
+    """Whether ``path`` is visible anyway, below one of ``SYSTEM_PATHS``."""
+    return any(path == s or s in path.parents for s in map(Path, SYSTEM_PATHS))
 
 
 class BwrapSandbox(IsolatedSandbox):
@@ -154,7 +157,7 @@ class BwrapSandbox(IsolatedSandbox):
         for bind in self.binds:
             args += ["--ro-bind" if bind.readonly else "--bind", str(bind.src), str(bind.dst)]
         ro = [p for p in dict.fromkeys([*python_paths(), *spec.extra_ro_binds])
-              if p != spec.home and p not in spec.home.parents]  # fmt: skip
+              if p != spec.home and p not in spec.home.parents and not in_system(p)]  # fmt: skip
         args += _pairs("--ro-bind-try", ro)  # absent ones are skipped
         args += _pairs("--ro-bind", list(spec.readonly))
         if self.relays.socket_dir is not None:
