@@ -191,7 +191,8 @@ class IsolatedSandbox(Sandbox):
             return
         forwards = self.spec.forwards if self.own_netns else ()
         if self.network == "egress":
-            self.proxy = EgressProxy(self.policy, self.spec.egress_log)
+            ports = [f.port for f in forwards if f.host in ("127.0.0.1", "localhost")]
+            self.proxy = EgressProxy(self.policy, self.spec.egress_log, ports)
             self.proxy.start()
             forwards = (*forwards, Forward("127.0.0.1", self.proxy.port))
         self.relays = Relays(tuple(dict.fromkeys(forwards)))

@@ -13,6 +13,9 @@ For each connection it
 - checks the host name against ``sandbox.egress.deny`` and ``allow`` (shell globs, matched
   case-insensitively against the name or IP literal the client asked for; deny wins; an empty
   allow list allows every host),
+- lets through ``localhost``/``127.0.0.1`` only on the ports of the services already relayed into
+  the sandbox (``SandboxSpec.forwards``: the gateway, a model endpoint), for clients that send
+  even those through the proxy,
 - resolves the name itself and refuses every address that is not globally routable (loopback,
   private, link-local, shared, reserved, multicast: the host's own services, the LAN, a name that
   resolves to 127.0.0.1), unless it lies in ``sandbox.egress.allow_networks`` (a site's package
@@ -117,9 +120,15 @@ class Refused(Exception):
 class EgressProxy:
     """The proxy, on the host's 127.0.0.1 in a thread of its own (``start``/``stop``)."""
 
-    def __init__(self, policy: EgressPolicy, log_path: Path) -> None:
+    def __init__(
+        self, policy: EgressPolicy, log_path: Path, forwarded: Iterable[int] = ()
+    ) -> None:
         self.policy = policy
         self.log_path = log_path
+        self.forwarded = frozenset(forwarded)
+        """Ports of the host-loopback services relayed into the sandbox anyway (the gateway, a
+        model endpoint): a client that sends even those through the proxy (some CLIs ignore
+        NO_PROXY) reaches them on the host's 127.0.0.1, and nothing else on loopback."""
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -289,6 +298,8 @@ class EgressProxy:
     async def _resolve(self, host: str, port: int) -> IP:
         """The first address of ``host`` the policy allows; refuses if there is none."""
         loop = asyncio.get_running_loop()
+        if port in self.forwarded and host.lower() in ("localhost", "127.0.0.1", "::1"):
+            return ipaddress.ip_address("127.0.0.1")  # what the relay reaches anyway
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:

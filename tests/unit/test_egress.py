@@ -172,3 +172,14 @@ def test_summary_counts_hosts(tmp_path: Path) -> None:
     summary = summarize(read_log(log))
     assert summary["connections"] == 2 and summary["refused"] == 1
     assert summary["bytes_down"] == 10 and summary["hosts"]["a"]["allowed"] == 1
+
+
+def test_forwarded_loopback_ports_pass(tmp_path: Path, servers: tuple[int, int]) -> None:
+    """A client that sends even the relayed gateway's requests through the proxy reaches that
+    one host-loopback service, and no other loopback port."""
+    _, local = servers
+    with EgressProxy(EgressPolicy(), tmp_path / "egress.jsonl", forwarded=[local]) as proxy:
+        assert _get(proxy, f"http://localhost:{local}/v1") == (200, "hello /v1")
+        assert _get(proxy, f"http://127.0.0.1:{local + 1 if local < 65535 else 1}/")[0] == 403
+    first, second = read_log(proxy.log_path)
+    assert first["allowed"] and first["ip"] == "127.0.0.1" and not second["allowed"]
