@@ -120,9 +120,7 @@ class Refused(Exception):
 class EgressProxy:
     """The proxy, on the host's 127.0.0.1 in a thread of its own (``start``/``stop``)."""
 
-    def __init__(
-        self, policy: EgressPolicy, log_path: Path, forwarded: Iterable[int] = ()
-    ) -> None:
+    def __init__(self, policy: EgressPolicy, log_path: Path, forwarded: Iterable[int] = ()) -> None:
         self.policy = policy
         self.log_path = log_path
         self.forwarded = frozenset(forwarded)
