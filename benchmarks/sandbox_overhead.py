@@ -2,7 +2,10 @@
 
 Runs ``true`` N times through ``Sandbox.exec`` (the path every agent command takes: argv wrapping,
 the process group, the output pumps, the time limit) for ``sandbox=none`` and ``sandbox=bwrap``
-(network open and none), against a bare ``subprocess.run(["true"])``. The sandbox's world is laid
+(network host, none and egress), against a bare ``subprocess.run(["true"])``. With ``egress`` the
+command starts under the in-sandbox relay (``ptb.sandbox.forward``, a Python process that binds
+the proxy's port on the sandbox's loopback, then execs the command), so that start-up is in the
+figure; ``none`` without forwards has no relay. The sandbox's world is laid
 out as in a real run: ``<results>/<exp>/<run>/solve/job`` with ``task/evaluate.py`` and
 ``task/templates/`` read-only. Prints one JSON line per measurement (figures in milliseconds,
 machine info included) for BENCHMARKS.md. About 5 s with the default N=50.
@@ -34,7 +37,10 @@ sys.path.insert(0, str(REPO))
 from ptb.config.sandbox import SandboxConfig  # noqa: E402
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec  # noqa: E402
 
-VARIANTS = {"none": [("none", "open")], "bwrap": [("bwrap", "open"), ("bwrap", "none")]}
+VARIANTS = {
+    "none": [("none", "host")],
+    "bwrap": [("bwrap", "host"), ("bwrap", "none"), ("bwrap", "egress")],
+}
 
 
 def make_spec(root: Path) -> SandboxSpec:

@@ -14,6 +14,10 @@ Each run's *result* tells the two kinds of failure apart (``ptb.failures``): ``s
 flagged run: the zero-shot base model's score); ``not scored (infra, retryable)`` (a stage
 failed for a reason that is not the model's, or an older ptb recorded one as a result: re-run
 to retry); ``unfinished``.
+
+The egress column counts the connections the agent made through the egress proxy
+(``solve/egress.jsonl``, ``sandbox.network=egress``) and how many were refused; ``--json`` has the
+hosts with their counts and bytes.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ptb.failures import error_failure, metrics_failure
 from ptb.fsutil import read_json
 from ptb.launch import scheduler
 from ptb.rundir import STAGES
+from ptb.sandbox.egress import read_log, summarize
 from ptb.stages import NEEDS
 
 UNFINISHED = ("pending", "running")
@@ -70,6 +75,9 @@ class RunStatus:
         if self.final is not None:
             return "scored_as_base" if self.fallback else "scored"
         return "unfinished"
+
+    egress: dict[str, Any] | None = None
+    """The egress log's summary (``ptb.sandbox.egress.summarize``); None without a log."""
 
     @property
     def state(self) -> str:
@@ -117,6 +125,8 @@ def run_status(run: Path) -> RunStatus:
     if (run / "score.json").exists():
         score = read_json(run / "score.json")
         status.final, status.fallback = score.get("final"), score.get("fallback")
+    if (run / "solve" / "egress.jsonl").exists():
+        status.egress = summarize(read_log(run / "solve" / "egress.jsonl"))
     _add_failure(run, status)
     return status
 
@@ -208,6 +218,13 @@ def _cell(st: RunStatus, stage: str, value: str) -> str:
     return cell
 
 
+def _egress_cell(egress: dict[str, Any] | None) -> str:
+    if egress is None:
+        return ""
+    refused = f" ({egress['refused']} refused)" if egress["refused"] else ""
+    return f"{egress['connections']}{refused}, {egress['bytes_down'] / 1e6:.1f} MB"
+
+
 def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
     table = Table(title=f"{len(statuses)} run(s)")
     table.add_column("run", overflow="fold")
@@ -215,10 +232,13 @@ def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
         table.add_column(stage)
     table.add_column("final")
     table.add_column("result", overflow="fold")
+    table.add_column("egress")
     for st in statuses:
         final = "" if st.final is None else f"{100 * st.final:.1f}"
         cells = [_cell(st, s, v) for s, v in st.stages.items()]
-        table.add_row(Path(st.run_dir).name, *cells, final, result_cell(st))
+        table.add_row(
+            Path(st.run_dir).name, *cells, final, result_cell(st), _egress_cell(st.egress)
+        )
     console.print(table)
     counts = Counter(st.state for st in statuses)
     console.print("runs: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))

@@ -7,13 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
-# System packages the local sandbox needs (sandbox=bwrap, the default).
-if ! command -v bwrap >/dev/null 2>&1; then
+# System packages the local sandbox needs (sandbox=bwrap, the default), and iproute2 (`ip netns`)
+# for the egress tests' stand-in internet host.
+if ! command -v bwrap >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing bubblewrap and fuse-overlayfs (apt-get)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap fuse-overlayfs >/dev/null
+    echo "installing bubblewrap, fuse-overlayfs and iproute2 (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap fuse-overlayfs iproute2 >/dev/null
   else
-    echo "warning: bubblewrap is missing; install it (apt-get install bubblewrap fuse-overlayfs)" >&2
+    echo "warning: bubblewrap or ip is missing; install them (apt-get install bubblewrap fuse-overlayfs iproute2)" >&2
   fi
 fi
 venv="${PTB_VENV:-.venv}"

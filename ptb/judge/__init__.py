@@ -17,6 +17,7 @@ CHECKS = Registry(
         "eval_files_intact": "ptb.judge.tampering:eval_files_intact",
         "model_config_intact": "ptb.judge.model_files:model_config_intact",
         "api_misuse": "ptb.judge.api_misuse:api_misuse",
+        "egress": "ptb.judge.egress:egress",
         "llm_judge": "ptb.judge.llm_judge:llm_judge",
     },
 )

@@ -135,7 +135,7 @@ def parse_answer(audit: Path, lines: list[str]) -> dict[str, Any] | None:
 
 
 def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
-    from ptb.stages.solve import runtime_paths
+    from ptb.stages.solve import forwards_for, runtime_paths
 
     lcfg = cfg.judge.llm
     jcfg = compose_judge(cfg)
@@ -155,7 +155,9 @@ def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
     env = {**judge_env(jcfg, home), **scaffold.env()}
     spec = SandboxSpec(
         home=home, workdir=audit, env=env, gpus=0,
-        extra_ro_binds=runtime_paths(cfg.cache_dir, str(run.final_model)),
+        extra_ro_binds=runtime_paths(cfg.cache_dir, str(run.final_model))
+        + scaffold.runtime_paths(),  # the judge's CLI: not visible otherwise
+        forwards=forwards_for(sctx.api),  # a judge model on the host's loopback
     )  # fmt: skip
     for name in ("transcript.raw.jsonl", "transcript.jsonl"):
         (out_dir / name).unlink(missing_ok=True)

@@ -1,7 +1,12 @@
 """``sandbox=apptainer``: the agent runs in the agent image on a cluster node.
 
-``--containall`` gives fresh PID and IPC namespaces, a minimal /dev and an empty /tmp; the host's
-file system is absent except the job directory (bound at the same path, as HOME) and the cache.
+``--containall`` gives fresh PID and IPC namespaces, a minimal /dev and an empty /tmp and /var/tmp;
+the host's file system is absent except the job directory (bound at the same path, as HOME), the
+cache and the spec's read-only paths: no host ``/run`` (munge's and every other service's sockets),
+no ``/etc/slurm``; ``--no-mount hostfs,bind-paths`` keeps out what the site's apptainer.conf would
+add. With ``network=egress`` or ``none`` the container gets its own network namespace with only
+loopback (``--net --network none``, allowed to unprivileged users since Apptainer 1.1), into which
+ptb's relays carry the gateway and, for ``egress``, the logging proxy.
 The environment reaches the container only as ``APPTAINERENV_<NAME>`` variables of the host
 process (never on the command line); ``--cleanenv`` drops everything else.
 
@@ -55,13 +60,13 @@ class ApptainerSandbox(IsolatedSandbox):
         image = Path(self.image()).expanduser()
         if not image.exists():
             raise FileNotFoundError(f"sandbox.image={image} does not exist: {BUILD_HINT}")
-        super().start()  # the relays for network=none
+        super().start()  # the egress proxy and the relays into the container's network namespace
         if self.overlay:
             self.overlay.start(kernel=False)
 
     def host_env(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in HOST_VARS if k in os.environ}
-        inside = dict(self.spec.env)
+        inside = self.inside_env()  # no scheduler variables; the proxy's with egress
         inside.pop("HOME", None)  # set by --home; Apptainer refuses APPTAINERENV_HOME
         if self.overlay:
             inside.setdefault("HF_HOME", str(self.overlay.lower))
@@ -70,13 +75,13 @@ class ApptainerSandbox(IsolatedSandbox):
 
     def wrap(self, argv: list[str]) -> list[str]:
         spec = self.spec
-        # --no-mount bind-paths: site-wide `bind path` entries (e.g. /scratch) stay out.
+        # --no-mount: site-wide `bind path` entries (e.g. /scratch) and `mount hostfs` stay out.
         args = [self.binary, "exec", "--containall", "--cleanenv", "--no-home",
-                "--no-mount", "bind-paths"]  # fmt: skip
+                "--no-mount", "hostfs,bind-paths"]  # fmt: skip
         args += ["--home", str(spec.home), "--pwd", str(spec.workdir)]
         if spec.gpus > 0:
             args.append("--nv")
-        if self.cfg.network == "none":
+        if self.own_netns:
             args += ["--net", "--network", "none"]
         args += bind(spec.home, spec.home)
         args += self._cache_args()
@@ -84,7 +89,7 @@ class ApptainerSandbox(IsolatedSandbox):
             args += bind(b.src, b.dst, readonly=b.readonly)
         for path in (*(p for p in spec.extra_ro_binds if p.exists()), *spec.readonly):
             args += bind(path, path, readonly=True)
-        if self.relays.socket_dir is not None:  # network=none: host services via Unix sockets
+        if self.relays.socket_dir is not None:  # host services (gateway, proxy) via Unix sockets
             args += bind(self.relays.socket_dir, self.relays.socket_dir)
         return [*args, self.image(), *self.relays.wrap(self.python, argv)]
 

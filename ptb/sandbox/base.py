@@ -7,6 +7,7 @@ benchmarks.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ptb.config.sandbox import SandboxConfig
+from ptb.sandbox.egress import EgressPolicy, EgressProxy
 from ptb.sandbox.forward import Forward, Relays
 from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
 from ptb.sandbox.process import ExecResult, run_limited
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,15 @@ class SandboxSpec:
     gpus: int = 0
     extra_ro_binds: tuple[Path, ...] = field(default_factory=tuple)
     forwards: tuple[Forward, ...] = ()
-    """Host TCP services to make reachable on the sandbox's own loopback when its network is
-    off (``ptb.sandbox.forward``); ignored with an open network, where the host's loopback is
-    reachable anyway."""
+    """Host TCP services to make reachable on the sandbox's own loopback when it has its own
+    network namespace (``none``, ``egress``; ``ptb.sandbox.forward``); ignored with ``host``,
+    where the host's loopback is reachable anyway."""
+
+    @property
+    def egress_log(self) -> Path:
+        """Where ``network=egress`` logs each connection: next to HOME (``solve/egress.jsonl``
+        for the solve stage), outside the agent's view."""
+        return self.home.parent / "egress.jsonl"
 
 
 class Sandbox(ABC):
@@ -110,29 +120,94 @@ class Sandbox(ABC):
         return (self.spec.home / relpath).read_text(encoding="utf-8")
 
 
-NETWORKS = ("open", "none")
+NETWORKS = ("egress", "none", "host")
+ALIASES = {"open": "host"}
+"""Deprecated names still accepted (saved configs load), with a warning."""
+SCHEDULER_PREFIXES = ("SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "SCRON_", "MUNGE_", "PBS_",
+                      "LSB_", "SGE_")  # fmt: skip
+"""Variables of a batch scheduler: never passed into an isolating sandbox, even if allow-listed."""
+HOST_NETWORK_WARNING = (
+    "sandbox.network=host: the agent shares the host's network namespace — every service on the "
+    "host's loopback and LAN, and every abstract Unix socket, is reachable, and its traffic is "
+    "not logged. Use it for debugging only (sandbox.network=egress is the default)."
+)
+
+
+def network_mode(value: object) -> str:
+    """``sandbox.network`` as one of ``NETWORKS`` (an enum's value or a string; ``open`` is
+    the old name of ``host``)."""
+    text = str(getattr(value, "value", value))
+    if text in ALIASES:
+        log.warning("sandbox.network=%s is deprecated: it is now called %r", text, ALIASES[text])
+        text = ALIASES[text]
+    if text not in NETWORKS:
+        raise ValueError(f"sandbox.network={text!r}: expected one of {', '.join(NETWORKS)}")
+    return text
+
+
+def without_scheduler(env: dict[str, str]) -> dict[str, str]:
+    """``env`` less the batch scheduler's variables (``SLURM_*``, ``SBATCH_*``, …)."""
+    dropped = sorted(k for k in env if k.startswith(SCHEDULER_PREFIXES))
+    if dropped:
+        log.warning("not passed into the sandbox (scheduler variables): %s", ", ".join(dropped))
+    return {k: v for k, v in env.items() if k not in dropped}
 
 
 class IsolatedSandbox(Sandbox):
-    """What the isolating backends (bwrap, apptainer) share: a checked network policy, the
-    configured extra binds and the per-run overlay of the HF cache (started by the backend)."""
+    """What the isolating backends (bwrap, apptainer) share: a checked network policy (with the
+    egress proxy and the relays into the sandbox's own network namespace), the configured extra
+    binds and the per-run overlay of the HF cache (started by the backend)."""
 
     def __init__(self, cfg: SandboxConfig, spec: SandboxSpec) -> None:
         super().__init__(cfg, spec)
-        if cfg.network not in NETWORKS:
-            raise ValueError(
-                f"sandbox.network={cfg.network!r}: expected one of {', '.join(NETWORKS)}"
-            )
+        self.network = network_mode(cfg.network)
+        if self.network == "host":
+            self.warning = HOST_NETWORK_WARNING
+        self.policy = EgressPolicy.from_config(getattr(cfg, "egress", None))
         self.binds = [parse_bind(b) for b in cfg.binds]
         self.binary = self.requires[0] if self.requires else ""
         cache = hf_cache(spec.env, os.environ)
         self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
-        self.relays = Relays(spec.forwards if cfg.network == "none" else ())
+        self.proxy: EgressProxy | None = None
+        self.relays = Relays(())
+
+    @property
+    def own_netns(self) -> bool:
+        """Whether the sandbox gets its own network namespace (only its own loopback)."""
+        return self.network in ("none", "egress")
 
     def start(self) -> None:
-        self.relays.start()
+        self.start_network()
 
     def stop(self) -> None:
-        self.relays.stop()
+        self.stop_network()
         if self.overlay:
             self.overlay.stop()
+
+    def start_network(self) -> None:
+        """Start the egress proxy (``egress``) and the relays that carry it and the spec's
+        forwards into the sandbox's own network namespace (``none``, ``egress``)."""
+        if self.relays.socket_dir is not None:
+            return
+        forwards = self.spec.forwards if self.own_netns else ()
+        if self.network == "egress":
+            ports = [f.port for f in forwards if f.host in ("127.0.0.1", "localhost")]
+            self.proxy = EgressProxy(self.policy, self.spec.egress_log, ports)
+            self.proxy.start()
+            forwards = (*forwards, Forward("127.0.0.1", self.proxy.port))
+        self.relays = Relays(tuple(dict.fromkeys(forwards)))
+        self.relays.start()
+
+    def stop_network(self) -> None:
+        self.relays.stop()
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+
+    def inside_env(self) -> dict[str, str]:
+        """The agent's environment: the spec's, less scheduler variables, plus the proxy
+        variables with ``egress``."""
+        env = without_scheduler(dict(self.spec.env))
+        if self.proxy is not None:
+            env.update(self.proxy.env())
+        return env

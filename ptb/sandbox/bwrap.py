@@ -1,9 +1,13 @@
 """``sandbox=bwrap``: bubblewrap on a local machine (Debian: ``apt-get install bubblewrap``).
 
-The agent sees the host's file system read-only, a fresh /tmp, /dev and /proc, empty /home and
-/root, and its job directory at the same path as on the host (so paths in logs match). The
-results root is an empty tmpfs, so no other run of any experiment is visible. All capabilities are
-dropped (a root-run bwrap keeps them otherwise and can remount / read-write).
+The agent's file system is an allow-list, not the host's ``/``: the system's programs and
+libraries (``/usr`` and its merged-usr links, ``/etc`` less the scheduler's and the host's
+credentials, ``/opt``), ``/sys`` read-only, a fresh /dev, /proc and /tmp, the interpreter and its
+environment, ptb's package, the spec's read-only paths (base model, scaffold CLI, data), the HF
+cache overlay and its job directory at the same path as on the host (so paths in logs match).
+Everything else — ``/run``, ``/var``, ``/home``, ``/root``, the results, the host's Unix sockets,
+SLURM's and munge's files — is simply not there; the root itself is read-only. All capabilities
+are dropped (a root-run bwrap keeps them otherwise and can remount read-write).
 
 The environment is not put on the command line (``--setenv`` values land in /proc/*/cmdline):
 ``host_env`` returns exactly the allow-listed env, bwrap inherits it and passes it on.
@@ -17,8 +21,10 @@ from __future__ import annotations
 
 import functools
 import glob
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from ptb.sandbox.base import IsolatedSandbox
@@ -26,6 +32,17 @@ from ptb.sandbox.forward import RELAY_SCRIPT
 
 TERM_SHIM_OUTER = ["env", "--ignore-signal=TERM"]
 TERM_SHIM_INNER = ["env", "--default-signal=TERM"]
+
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+"""The host's programs, libraries and configuration, read-only (a symlink, as in merged-usr
+systems, is recreated as a symlink). The CUDA toolkit and driver libraries live below these."""
+HIDDEN_PATHS = (
+    "/etc/slurm", "/etc/slurm-llnl", "/etc/munge", "/etc/shadow", "/etc/shadow-", "/etc/gshadow",
+    "/etc/gshadow-", "/etc/ssh", "/etc/sudoers", "/etc/sudoers.d", "/etc/docker",
+    "/etc/containerd", "/etc/krb5.keytab", "/etc/pki/tls/private", "/etc/ssl/private",
+)  # fmt: skip
+"""Inside the system paths and hidden (an empty read-only folder, or /dev/null for a file): the
+scheduler's configuration and keys, the host's password hashes, SSH host keys, TLS private keys."""
 
 
 def gpu_devices() -> list[Path]:
@@ -40,19 +57,59 @@ def supports_overlay(binary: str) -> bool:
     return "--overlay-src" in proc.stdout + proc.stderr
 
 
-def hidden_root(home: Path) -> Path:
-    """The folder replaced by an empty tmpfs: the results root of the run that holds HOME
-    (``<results>/<experiment>/<run>/solve/job``, the LLM judge's ``.../<run>/judge/llm/job``),
-    so no other run of any experiment is visible.
+Probe = tuple[str, str]
+"""("dir" | "file" | "link" | "", the link's target)."""
 
-    The run is the nearest folder above HOME with a ``manifest.json``; failing that, the solve
-    layout is assumed; for a HOME outside both, its parent (so at least siblings are hidden).
-    """
-    for run in home.parents:
-        if len(run.parents) >= 2 and (run / "manifest.json").is_file():
-            return run.parents[1]
-    in_layout = home.parent.name == "solve" and len(home.parents) > 4
-    return home.parents[3] if in_layout else home.parent
+
+def probe(path: str) -> Probe:
+    """What ``path`` is on the host (a seam for the golden tests)."""
+    if os.path.islink(path):
+        return "link", os.readlink(path)
+    if os.path.isdir(path):
+        return "dir", ""
+    return ("file", "") if os.path.exists(path) else ("", "")
+
+
+def system_args() -> tuple[list[str], list[str]]:
+    """(mount arguments for ``SYSTEM_PATHS`` and ``HIDDEN_PATHS``, the folders to remount
+    read-only at the end)."""
+    args: list[str] = []
+    emptied: list[str] = []
+    for path in SYSTEM_PATHS:
+        kind, target = probe(path)
+        if kind == "link":
+            args += ["--symlink", target, path]
+        elif kind:
+            args += ["--ro-bind", path, path]
+    for path in HIDDEN_PATHS:
+        kind, _ = probe(path)
+        if kind == "dir":
+            args += ["--tmpfs", path]
+            emptied.append(path)
+        elif kind:  # a file (or a link: the masked name is what the agent would open)
+            args += ["--ro-bind", "/dev/null", path]
+    return args, emptied
+
+
+def python_paths() -> list[Path]:
+    """What the host's interpreter needs inside: its prefixes and every folder on ``sys.path``
+    (a layered venv's ``.pth`` entries included) — except folders that hold ptb's package (a
+    source checkout: only the package itself is bound, by the spec) and the current directory."""
+    cwd = Path.cwd().resolve()
+    found = [Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent]
+    for entry in sys.path:
+        if not entry or not os.path.exists(entry):
+            continue
+        path = Path(entry).resolve()
+        if path == cwd or (path / "ptb" / "__init__.py").exists():
+            continue
+        found.append(path)
+    return list(dict.fromkeys(p for p in found if not in_system(p)))
+
+
+def in_system(path: Path) -> bool:
+    """Whether ``path`` is visible anyway, below one of ``SYSTEM_PATHS``."""
+    return any(path == s or s in path.parents for s in map(Path, SYSTEM_PATHS))
 
 
 class BwrapSandbox(IsolatedSandbox):
@@ -74,7 +131,7 @@ class BwrapSandbox(IsolatedSandbox):
             self.overlay.start(kernel=supports_overlay(found))
 
     def host_env(self) -> dict[str, str]:
-        env = {**self.spec.env, "HOME": str(self.spec.home)}
+        env = {**self.inside_env(), "HOME": str(self.spec.home)}
         if self.overlay:
             env.setdefault("HF_HOME", str(self.overlay.lower))
         return env
@@ -83,26 +140,32 @@ class BwrapSandbox(IsolatedSandbox):
         spec = self.spec
         args = [*TERM_SHIM_OUTER, self.binary, "--die-with-parent"]
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts"]
-        if self.cfg.network == "none":
+        if self.own_netns:
             args.append("--unshare-net")
-        args += ["--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev"]
+        system, emptied = system_args()
+        args += ["--cap-drop", "ALL", *system]
+        if self.network == "host":  # DNS: /etc/resolv.conf may point into /run (not bound)
+            resolv = os.path.realpath("/etc/resolv.conf")
+            if resolv != "/etc/resolv.conf" and not resolv.startswith(("/usr/", "/etc/")):
+                args += ["--ro-bind-try", resolv, "/etc/resolv.conf"]
+        args += ["--ro-bind", "/sys", "/sys", "--dev", "/dev"]
         if spec.gpus > 0:
             args += _pairs("--dev-bind", gpu_devices())
         args += ["--proc", "/proc", "--tmpfs", "/tmp"]
-        emptied = [Path("/home"), Path("/root"), hidden_root(spec.home)]
-        for path in emptied:
-            args += ["--tmpfs", str(path)]
         args += ["--bind", str(spec.home), str(spec.home)]
         args += self._cache_args()
         for bind in self.binds:
             args += ["--ro-bind" if bind.readonly else "--bind", str(bind.src), str(bind.dst)]
-        args += _pairs("--ro-bind-try", list(spec.extra_ro_binds))  # absent ones are skipped
+        ro = [p for p in dict.fromkeys([*python_paths(), *spec.extra_ro_binds])
+              if p != spec.home and p not in spec.home.parents and not in_system(p)]  # fmt: skip
+        args += _pairs("--ro-bind-try", ro)  # absent ones are skipped
         args += _pairs("--ro-bind", list(spec.readonly))
         if self.relays.socket_dir is not None:
             args += ["--bind", str(self.relays.socket_dir), str(self.relays.socket_dir)]
             args += ["--ro-bind", str(RELAY_SCRIPT), str(RELAY_SCRIPT)]
         for path in emptied:
-            args += ["--remount-ro", str(path)]
+            args += ["--remount-ro", path]
+        args += ["--remount-ro", "/"]
         inner = self.relays.wrap(self.python, argv, script=True)
         args += ["--chdir", str(spec.workdir), "--", *TERM_SHIM_INNER, *inner]
         return args

@@ -1,8 +1,9 @@
-"""Reaching one host TCP service from a sandbox whose network is off (``sandbox.network=none``).
+"""Reaching one host TCP service from a sandbox with its own network namespace
+(``sandbox.network=none`` or ``egress``).
 
 With its own network namespace the sandbox has only its own loopback, so a server on the host's
-127.0.0.1 (the fake model server of the tests, ptb's gateway) is out of reach. A relay bridges
-exactly that one service and nothing else:
+127.0.0.1 (the fake model server of the tests, ptb's gateway, the egress proxy) is out of reach.
+A relay bridges exactly that one service and nothing else:
 
     host 127.0.0.1:PORT  <-TCP-  HostRelay  <-Unix socket (bound into the sandbox)-
         <-  in-sandbox listener on the sandbox's 127.0.0.1:PORT  <-TCP-  the agent
@@ -141,7 +142,9 @@ class Relays:
             return argv
         listen = [f"{fwd.inner_port}={path}" for fwd, path in self.sockets.items()]
         pairs = [a for spec in listen for a in ("--listen", spec)]
-        entry = [str(RELAY_SCRIPT)] if script else ["-m", "ptb.sandbox.forward"]
+        # By its path: -S -I (no site-packages, no .pth files, no PYTHON* variables) starts it
+        # in a fraction of the time; it needs only the standard library.
+        entry = ["-S", "-I", str(RELAY_SCRIPT)] if script else ["-m", "ptb.sandbox.forward"]
         return [python, *entry, *pairs, "--", *argv]
 
 

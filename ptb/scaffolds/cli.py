@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from abc import abstractmethod
 from collections import deque
 from dataclasses import dataclass
@@ -59,12 +60,16 @@ class CliScaffold(Scaffold):
         return str(found) if found else str(self.ctx.cfg.scaffold.cli)
 
     def runtime_paths(self) -> tuple[Path, ...]:
-        """Host folders the sandbox must show read-only: the CLI's own npm prefix."""
+        """Host folders the sandbox must show read-only: the CLI's own npm prefix, and the
+        installation of the ``node`` on PATH (a module or nvm install outside the system
+        folders would not be visible in a sandbox that binds an allow-list)."""
         found = find_cli(self.ctx.cfg.scaffold)
         if found is None:
             return ()
         pinned = prefix(self.ctx.cfg.scaffold)
-        return (pinned,) if found.is_relative_to(pinned) else (found.resolve().parent.parent,)
+        cli = pinned if found.is_relative_to(pinned) else found.resolve().parent.parent
+        node = shutil.which("node")
+        return (cli, Path(node).resolve().parent.parent) if node else (cli,)
 
     def env(self) -> dict[str, str]:
         env = dict(QUIET_ENV)

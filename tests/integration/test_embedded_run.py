@@ -99,6 +99,8 @@ def test_run_directory_contract(embedded: dict) -> None:
         "eval_files_intact",
         "model_config_intact",
         "api_misuse",
+        "egress_model_api",
+        "egress_answer_host",
     ]
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["agent"]["name"] == "recipe_sft" and config["budget"]["name"] == "cpu_smoke"

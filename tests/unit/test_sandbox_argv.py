@@ -6,6 +6,7 @@ and review the diff.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -19,12 +20,14 @@ import ptb.sandbox.bwrap as bwrap_mod
 from ptb.config.sandbox import SandboxConfig
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
 from ptb.sandbox.apptainer import ApptainerSandbox
-from ptb.sandbox.bwrap import BwrapSandbox, hidden_root
+from ptb.sandbox.base import IsolatedSandbox
+from ptb.sandbox.bwrap import BwrapSandbox
 from ptb.sandbox.forward import Forward
 from ptb.sandbox.overlay import Bind, parse_bind
 from tests.conftest import FAKE_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
+REAL_PYTHON_PATHS = bwrap_mod.python_paths
 GOLDEN = REPO / "tests" / "golden" / "sandbox"
 PATH_VARS = {"HOME", "HF_HOME", "TMPDIR"}
 """Env values that are paths and may legitimately appear as mount points."""
@@ -36,6 +39,17 @@ def _no_host_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         bwrap_mod, "gpu_devices", lambda: [Path("/dev/nvidia0"), Path("/dev/nvidiactl")]
     )
+    monkeypatch.setattr(bwrap_mod, "probe", lambda path: HOST_LAYOUT.get(path, ("", "")))
+    monkeypatch.setattr(bwrap_mod, "python_paths", lambda: [Path("/pyenv/3.11"), Path("/venv")])
+
+
+HOST_LAYOUT = {
+    "/usr": ("dir", ""), "/bin": ("link", "usr/bin"), "/sbin": ("link", "usr/sbin"),
+    "/lib": ("link", "usr/lib"), "/lib64": ("link", "usr/lib64"), "/etc": ("dir", ""),
+    "/opt": ("dir", ""), "/etc/slurm": ("dir", ""), "/etc/munge": ("dir", ""),
+    "/etc/shadow": ("file", ""), "/etc/ssh": ("dir", ""),
+}  # fmt: skip
+"""A merged-usr Debian host with SLURM and munge installed (``bwrap.probe`` is patched)."""
 
 
 def _spec(tmp: Path, *, cache: bool = False, gpus: int = 0, forward: bool = False) -> SandboxSpec:
@@ -83,6 +97,10 @@ CASES: dict[str, tuple[str, dict[str, object], dict[str, object], str | None]] =
     "apptainer_cache_ro": ("apptainer", {"image": "agent.sif"}, {"cache": True}, "ro"),
     "bwrap_forward": ("bwrap", {"network": "none"}, {"forward": True}, None),
     "apptainer_forward": ("apptainer", {**FULL, "binds": []}, {"forward": True}, None),
+    "bwrap_egress_forward": ("bwrap", {}, {"forward": True}, None),
+    "apptainer_egress_forward": ("apptainer", {"image": "agent.sif"}, {"forward": True}, None),
+    "bwrap_host": ("bwrap", {"network": "host"}, {"forward": True}, None),
+    "apptainer_host": ("apptainer", {"network": "host", "image": "agent.sif"}, {}, None),
 }
 
 
@@ -108,16 +126,16 @@ def _normalised(argv: list[str], tmp: Path) -> list[str]:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_argv_matches_golden(name: str, tmp_path: Path) -> None:
     sandbox = _sandbox(tmp_path, name)
-    relays = getattr(sandbox, "relays", None)
-    if relays is not None:
-        relays.start()  # the forward cases: their sockets' folder is bound in
+    assert isinstance(sandbox, IsolatedSandbox)
+    sandbox.start_network()  # the proxy and relays: their sockets' folder is bound in
     try:
         argv = _normalised(sandbox.wrap(["bash", "agent.sh"]), tmp_path)
-        if relays is not None and relays.socket_dir is not None:
-            argv = [a.replace(str(relays.socket_dir), "<relays>") for a in argv]
+        if sandbox.relays.socket_dir is not None:
+            argv = [a.replace(str(sandbox.relays.socket_dir), "<relays>") for a in argv]
+        if sandbox.proxy is not None:
+            argv = [re.sub(rf"^{sandbox.proxy.port}=", "<proxy-port>=", a) for a in argv]
     finally:
-        if relays is not None:
-            relays.stop()
+        sandbox.stop_network()
     golden = GOLDEN / f"{name}.txt"
     if os.environ.get("PTB_UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
@@ -189,7 +207,7 @@ def test_bwrap_start_names_the_missing_binary(
 
 @pytest.mark.parametrize("impl", ["bwrap", "apptainer"])
 def test_bad_network_lists_the_valid_ones(impl: str, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="open, none"):
+    with pytest.raises(ValueError, match="egress, none, host"):
         SANDBOXES.load(impl)(_cfg(impl, network="off"), _spec(tmp_path))
 
 
@@ -213,17 +231,76 @@ def test_parse_bind_rejects(text: str) -> None:
         parse_bind(text)
 
 
-def test_hidden_root_is_the_results_root() -> None:
-    assert hidden_root(Path("/r/exp/run/solve/job")) == Path("/r")
-    assert hidden_root(Path("/scratch/job")) == Path("/scratch")
+@pytest.mark.parametrize("impl", ["bwrap", "apptainer"])
+def test_open_is_the_deprecated_name_of_host(
+    impl: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox = SANDBOXES.load(impl)(_cfg(impl, network="open"), _spec(tmp_path))
+    assert sandbox.network == "host" and "deprecated" in caplog.text
+    assert sandbox.warning and "debugging only" in sandbox.warning
 
 
-def test_hidden_root_covers_the_llm_judges_home(tmp_path: Path) -> None:
-    run = tmp_path / "results" / "exp" / "run"
-    home = run / "judge" / "llm" / "job"
-    home.mkdir(parents=True)
-    (run / "manifest.json").write_text("{}")
-    assert hidden_root(home) == tmp_path / "results"
+def test_egress_is_the_default_and_isolated(tmp_path: Path) -> None:
+    sandbox = BwrapSandbox(_cfg("bwrap"), _spec(tmp_path))
+    assert sandbox.network == "egress" and sandbox.own_netns and sandbox.warning is None
+
+
+@pytest.mark.parametrize("impl", ["bwrap", "apptainer"])
+def test_scheduler_variables_never_reach_the_agent(impl: str, tmp_path: Path) -> None:
+    spec = _spec(tmp_path)
+    spec.env.update(SLURM_JOB_ID="7", SLURM_CONF="/etc/slurm/slurm.conf", SBATCH_ACCOUNT="a")
+    sandbox = SANDBOXES.load(impl)(_cfg(impl, image="agent.sif"), spec)
+    names = {k.removeprefix("APPTAINERENV_") for k in sandbox.host_env()}
+    assert not {n for n in names if n.startswith(("SLURM_", "SBATCH_"))}
+
+
+@pytest.mark.parametrize("impl", ["bwrap", "apptainer"])
+def test_egress_points_the_agent_at_the_relayed_proxy(impl: str, tmp_path: Path) -> None:
+    sandbox = SANDBOXES.load(impl)(_cfg(impl, image="agent.sif"), _spec(tmp_path, forward=True))
+    assert isinstance(sandbox, IsolatedSandbox)
+    sandbox.start_network()
+    try:
+        assert sandbox.proxy is not None
+        env = {k.removeprefix("APPTAINERENV_"): v for k, v in sandbox.host_env().items()}
+        url = f"http://127.0.0.1:{sandbox.proxy.port}"
+        assert env["HTTPS_PROXY"] == env["http_proxy"] == env["ALL_PROXY"] == url
+        assert "127.0.0.1" in env["NO_PROXY"].split(",")
+        ports = {f.port for f in sandbox.relays.sockets}
+        assert ports == {4100, sandbox.proxy.port}  # the gateway and the proxy
+        assert sandbox.spec.egress_log.exists()
+    finally:
+        sandbox.stop_network()
+
+
+def test_bwrap_binds_no_host_root(tmp_path: Path) -> None:
+    """An allow-list: no `--ro-bind / /`, and nothing of /run, /var, /home or /root is bound."""
+    argv = _sandbox(tmp_path, "bwrap_default").wrap(["true"])
+    pairs = list(itertools.pairwise(argv))
+    assert ("--ro-bind", "/") not in pairs and ("--bind", "/") not in pairs
+    sources = {b for a, b in pairs if a in ("--ro-bind", "--bind", "--ro-bind-try", "--dev-bind")}
+    for hidden in ("/run", "/var", "/var/run", "/var/tmp", "/home", "/root", "/tmp"):
+        assert hidden not in sources
+    assert "/" in [argv[i + 1] for i, a in enumerate(argv) if a == "--remount-ro"]
+
+
+def test_bwrap_hides_the_schedulers_files(tmp_path: Path) -> None:
+    argv = _sandbox(tmp_path, "bwrap_default").wrap(["true"])
+    for path in ("/etc/slurm", "/etc/munge", "/etc/ssh"):
+        assert ["--tmpfs", path] == argv[argv.index(path) - 1 : argv.index(path) + 1]
+    i = argv.index("/etc/shadow")
+    assert argv[i - 2 : i] == ["--ro-bind", "/dev/null"]
+
+
+def test_python_paths_skip_the_source_checkout() -> None:
+    """sys.path folders are bound (a layered venv's too), but not one that holds ptb's
+    package (only the package is, through the spec) nor the current directory."""
+    paths = REAL_PYTHON_PATHS()
+    assert REPO not in paths and Path.cwd().resolve() not in paths
+    assert Path(sys.base_prefix).resolve() in [p.resolve() for p in paths]
+    for entry in sys.path:
+        path = Path(entry).resolve() if entry else None
+        if path and path.name == "site-packages" and path.is_dir():
+            assert path in paths, entry
 
 
 def test_agent_image_pins_the_scaffold_clis() -> None:
@@ -235,3 +312,21 @@ def test_agent_image_pins_the_scaffold_clis() -> None:
             arg = re.sub(r"\W", "_", cfg["name"])
             assert f"\n    {arg}={cfg['version']}\n" in definition, path.name
             assert f"{cfg['npm_package']}@{{{{ {arg} }}}}" in definition, path.name
+
+
+@pytest.mark.parametrize("name", sorted(n for n in CASES if n.startswith("apptainer")))
+def test_apptainer_guarantees(name: str, tmp_path: Path) -> None:
+    """--containall, a cleared environment, no site binds, no host /run or scheduler files, and
+    a network namespace of its own unless network=host."""
+    sandbox = _sandbox(tmp_path, name)
+    argv = sandbox.wrap(["true"])
+    assert {"--containall", "--cleanenv", "--no-home"} <= set(argv)
+    assert argv[argv.index("--no-mount") + 1] == "hostfs,bind-paths"
+    binds = [argv[i + 1].split(":")[0] for i, a in enumerate(argv) if a == "--bind"]
+    for src in binds:
+        assert not src.startswith(("/run", "/var/run", "/etc/slurm", "/etc/munge", "/var/tmp"))
+    has_netns = "--net" in argv and argv[argv.index("--net") + 1 : argv.index("--net") + 3] == [
+        "--network",
+        "none",
+    ]
+    assert has_netns == (sandbox.network != "host")

@@ -82,3 +82,20 @@ def test_results_separate_infra_failures_from_base_scores(tmp_path: Path, capsys
     assert ("results: 1 scored, 1 scored as base (agent's failure / flagged), 2 not scored yet "
             "(infrastructure failure, retryable), 0 unfinished") in out  # fmt: skip
     assert "evaluate: an infrastructure failure recorded as a result (judge)" in out
+
+
+def test_egress_log_is_shown(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row
+    done = dict.fromkeys(("prepare", "solve", "evaluate", "judge", "score", "log"), "done")
+    run = _run(tmp_path, "net", done)
+    rows = [
+        {"host": "pypi.org", "allowed": True, "bytes_up": 10, "bytes_down": 2_500_000},
+        {"host": "127.0.0.1", "allowed": False, "bytes_up": 0, "bytes_down": 0},
+    ]
+    (run / "solve").mkdir(parents=True, exist_ok=True)
+    (run / "solve" / "egress.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([str(tmp_path), "--no-scheduler"]) == 0
+    assert "2 (1 refused), 2.5 MB" in capsys.readouterr().out
+    assert main([str(tmp_path), "--json", "--no-scheduler"]) == 0
+    (status,) = json.loads(capsys.readouterr().out)
+    assert status["egress"]["hosts"]["pypi.org"] == {"allowed": 1, "refused": 0, "bytes": 2_500_010}
