@@ -22,10 +22,17 @@ from tests.support.slurm_cluster import fresh_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 AGENT = """#!/usr/bin/env bash
-sleep "$(cat {sleep_file} 2>/dev/null || echo 0)"
-if [ -e {fail_file} ]; then echo "agent gives up" >&2; exit 3; fi
+sleep {sleep}
+if [ {fail} = 1 ]; then echo "agent gives up" >&2; exit 3; fi
 cp -r "$PTB_BASE_MODEL" final_model
 """
+"""The script agent; its behaviour is written into it (``_agent``), since the sandbox sees none
+of the host's files outside its allow-list (a control file in /var/tmp would be invisible)."""
+
+
+def _agent(world: dict, sleep: int = 0, fail: bool = False) -> None:
+    """Rewrite the agent for the next solve (scaffold=script copies it when the solve starts)."""
+    world["agent"].write_text(AGENT.format(sleep=sleep, fail=int(fail)))
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +48,11 @@ def cluster() -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def world(cluster: dict[str, str]) -> Iterator[dict]:
     root = Path(tempfile.mkdtemp(prefix="ptb-slurm-runs-", dir="/var/tmp"))
-    sleep_file = root / "sleep"
     agent = root / "agent.sh"
-    agent.write_text(AGENT.format(sleep_file=sleep_file, fail_file=root / "fail"))
+    agent.write_text(AGENT.format(sleep=0, fail=0))
     agent.chmod(0o755)
     env = ptb_env(root, **cluster)
-    yield {"root": root, "env": env, "agent": agent, "sleep": sleep_file,
-           "fail": root / "fail", "results": root / "results"}  # fmt: skip
+    yield {"root": root, "env": env, "agent": agent, "results": root / "results"}
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -109,7 +114,7 @@ def test_resubmitting_a_done_run_submits_nothing(world: dict) -> None:
 
 
 def test_cancelled_solve_resumes_on_resubmission(world: dict) -> None:
-    world["sleep"].write_text("120")
+    _agent(world, sleep=120)
     assert _submit(world, "seed=1").returncode == 0
     run = _run(world, 1)
     deadline = time.monotonic() + 60
@@ -122,7 +127,7 @@ def test_cancelled_solve_resumes_on_resubmission(world: dict) -> None:
     assert json.loads((run / "solve" / "error.json").read_text())["type"] == "Interrupted"
     assert not (run / "solve" / "exit.json").exists()  # not recorded as the agent's result
 
-    world["sleep"].write_text("0")
+    _agent(world, sleep=0)
     out = _submit(world, "seed=1")
     assert out.returncode == 0, out.stderr[-2000:]
     _wait(run / "score.json")
@@ -165,7 +170,7 @@ def _until(check, timeout: float = 60):  # type: ignore[no-untyped-def]
 
 
 def test_status_flags_runs_stuck_behind_a_failed_dependency(world: dict) -> None:
-    world["sleep"].write_text("120")
+    _agent(world, sleep=120)
     assert _submit(world, "seed=5", "experiment=stuck").returncode == 0
     run = _run(world, 5, "stuck")
     _until(lambda: _stages(run)["solve"]["status"] == "running")
@@ -177,7 +182,7 @@ def test_status_flags_runs_stuck_behind_a_failed_dependency(world: dict) -> None
     out = subprocess.run([sys.executable, "-m", "ptb.status", str(run)], cwd=REPO,
                          env=world["env"], text=True, capture_output=True)  # fmt: skip
     assert out.returncode == 1 and "(stuck)" in out.stdout and "never start" in out.stdout
-    world["sleep"].write_text("0")
+    _agent(world, sleep=0)
     assert _submit(world, "seed=5", "experiment=stuck").returncode == 0  # resumes it
     _wait(run / "score.json")
     assert _status(world, run)[run.name]["state"] == "done"
@@ -186,7 +191,7 @@ def test_status_flags_runs_stuck_behind_a_failed_dependency(world: dict) -> None
 def test_requeued_solve_continues_in_the_same_run_directory(world: dict) -> None:
     """A preemption or node failure requeues the solve job (``--requeue``); it starts again by
     itself and the run ends with one score, no re-submission needed."""
-    world["sleep"].write_text("25")
+    _agent(world, sleep=25)
     assert _submit(world, "seed=6", "experiment=requeue").returncode == 0
     run = _run(world, 6, "requeue")
     _until(lambda: _stages(run)["solve"]["status"] == "running")
@@ -194,7 +199,7 @@ def test_requeued_solve_continues_in_the_same_run_directory(world: dict) -> None
     script = (run / "slurm" / f"{job}_submission.sh").read_text()
     assert "#SBATCH --requeue" in script
     time.sleep(2)
-    world["sleep"].write_text("0")
+    _agent(world, sleep=0)
     subprocess.run(["scontrol", "requeue", job], env=world["env"], check=True)
     _wait(run / "score.json", timeout=240)
     stages = _stages(run)
@@ -206,7 +211,7 @@ def test_requeued_solve_continues_in_the_same_run_directory(world: dict) -> None
 
 
 def test_agent_failures_are_retried_only_when_asked(world: dict) -> None:
-    world["fail"].write_text("")
+    _agent(world, fail=True)
     assert _submit(world, "seed=7", "experiment=retry").returncode == 0
     run = _run(world, 7, "retry")
     _wait(run / "score.json")
@@ -217,7 +222,7 @@ def test_agent_failures_are_retried_only_when_asked(world: dict) -> None:
     assert _submit(world, "seed=7", "experiment=retry").returncode == 0
     assert _stages(run) == before  # an agent failure is a result, not resubmitted
 
-    world["fail"].unlink()
+    _agent(world)
     out = _submit(world, "seed=7", "experiment=retry", "launcher.retry_agent_failures=true")
     assert out.returncode == 0, out.stderr[-2000:]
     _wait(run / "score.json")
