@@ -177,7 +177,6 @@ def evaluate(
     _check_size(task_cfg, items, limit, result)
     if str(model_path) == "oracle":
         return _scored(result, task, items, [task.oracle_output(i) for i in items], None)
-    prompts_of: dict[int, tuple[list[Item], list[str]]] = {}
     path = Path(model_path)
     if not (path / "config.json").exists():
         missing = not path.exists()
@@ -208,22 +207,19 @@ def evaluate(
     shots = task_cfg.eval.num_fewshot
     if fewshot:  # a base model without a template needs examples to see the answer format
         shots = max(shots, FEWSHOT_MIN_SHOTS)
+    prompts_of: dict[int, tuple[list[Item], list[str]]] = {}
+
+    def render(chosen: list[Item]) -> tuple[list[Item], list[str]]:
+        return chosen, [
+            gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in chosen
+        ]
+
     try:
-        prompts_of[seed] = (
-            items,
-            [gen.render(task.messages(it, shots), use_template, task.tools(it)) for it in items],
-        )
+        prompts_of[seed] = render(items)
         for run_seed in eval_seeds(seed, task_cfg.eval.seeds)[1:]:
             if task.items_depend_on_seed:  # GPQA's paper shuffle: each seed its own order
                 task.seed = run_seed
-                seeded = task.test_items()[: limit or None]
-                prompts_of[run_seed] = (
-                    seeded,
-                    [
-                        gen.render(task.messages(it, shots), use_template, task.tools(it))
-                        for it in seeded
-                    ],
-                )
+                prompts_of[run_seed] = render(task.test_items()[: limit or None])
     except Exception as exc:  # e.g. a template that rejects the conversation's roles
         error = f"cannot render a prompt: {type(exc).__name__}: {exc}"
         return _failed(result, "eval_failed", error, "render")

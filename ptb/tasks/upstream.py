@@ -142,8 +142,10 @@ def pinned(key: str) -> Pinned:
 
 
 def cache_root() -> Path:
-    root = os.environ.get("PTB_CACHE") or str(Path.home() / ".cache" / "ptb")
-    return Path(root) / "upstream"
+    """``<PTB_CACHE>/upstream``, beside the data cache (``<PTB_CACHE>/data``)."""
+    from ptb.tasks.data import data_cache
+
+    return data_cache().parent / "upstream"
 
 
 def cached_path(p: Pinned) -> Path:
