@@ -34,6 +34,23 @@ def judge_messages(prompt: str, a: str, b: str) -> list[dict[str, str]]:
     return task.prompt.messages(prompt, a, b)
 
 
+def judge_route(judge: FakeJudge, task: Any, protocol: str) -> dict[str, Any]:
+    """The gateway's judge route to ``judge`` for ``task`` under ``protocol`` (as run.py)."""
+    return {
+        "name": "judge",
+        "token": JUDGE_TOKEN,
+        "upstream": judge.base_url,
+        "key": JUDGE_KEY,
+        "allow_models": ["gpt-5-mini"],
+        "judge": {
+            "task": OmegaConf.to_container(OmegaConf.structured(task)),
+            "protocol": protocol,
+            "max_tokens": 512,
+            "reasoning_effort": "medium",
+        },
+    }
+
+
 @pytest.fixture(params=["paper", "strict"])
 def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     protocol = request.param
@@ -43,11 +60,7 @@ def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, 
             "routes": [
                 {"name": "agent", "token": TOKEN, "upstream": agent_api.url, "key": agent_api.key,
                  "allow_models": ["good-model"]},
-                {"name": "judge", "token": JUDGE_TOKEN, "upstream": judge.base_url,
-                 "key": JUDGE_KEY, "allow_models": ["gpt-5-mini"],
-                 "judge": {"task": OmegaConf.to_container(OmegaConf.structured(task)),
-                           "protocol": protocol, "max_tokens": 512,
-                           "reasoning_effort": "medium"}},
+                judge_route(judge, task, protocol),
             ],
             "log_path": str(tmp_path / "solve" / "gateway.jsonl"),
         }  # fmt: skip
@@ -144,11 +157,7 @@ def test_a_judge_that_refuses_reasoning_effort_is_asked_without_it_through_the_r
     with FakeJudge(reject_reasoning_effort=True) as judge:
         settings = {
             "routes": [
-                {"name": "judge", "token": JUDGE_TOKEN, "upstream": judge.base_url,
-                 "key": JUDGE_KEY, "allow_models": ["gpt-5-mini"],
-                 "judge": {"task": OmegaConf.to_container(OmegaConf.structured(task)),
-                           "protocol": "paper", "max_tokens": 512,
-                           "reasoning_effort": "medium"}},
+                judge_route(judge, task, "paper"),
             ],
             "log_path": str(tmp_path / "solve" / "gateway.jsonl"),
         }  # fmt: skip
