@@ -113,6 +113,14 @@ def prompt_source(spec: LlmJudgeSpec, protocol: str) -> str:
     return f"ptb:{spec.prompt}"
 
 
+def upstream_prompt_keys(cfg: RunConfig) -> list[str]:
+    """The pinned upstream prompts the run's LLM judges read (protocol=paper; else none)."""
+    if "llm_judge" not in cfg.judge.checks:
+        return []
+    sources = [prompt_source(s, cfg.protocol.name) for s in judge_specs(cfg).values()]
+    return [s.removeprefix("upstream://") for s in sources if s.startswith("upstream://")]
+
+
 def prompt_text(spec: LlmJudgeSpec, cfg: RunConfig) -> tuple[str, str]:
     """(the judge's prompt with the run's model, benchmark and data filled in, its source)."""
     from ptb.tasks.upstream import upstream_text
