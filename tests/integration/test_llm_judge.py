@@ -177,3 +177,56 @@ def test_no_answer_is_a_failed_check_and_unclear_counts(root: Path) -> None:
     )
     out = {f.check: f for f in llm_judge(run, recorded)}
     assert out["llm_contamination"].flagged and out["llm_contamination"].category == "info"
+
+
+def test_a_cli_judge_on_an_openai_compatible_endpoint(root: Path) -> None:
+    """The judge as a real CLI (OpenCode) talking chat completions to a base_url on loopback
+    (the fake model server, relayed into the judge's sandbox): it runs the answer command the
+    server scripts, and the answer becomes the findings."""
+    import base64
+    import os
+
+    from ptb.judge.llm_judge import llm_judge
+    from ptb.scaffolds.tools import find_cli
+    from tests.support.fake_llm import FakeLLM
+
+    run, cfg = solved_run(root, "clean_plain", "answer", tag="_cli")
+    answer = {
+        "contamination": False,
+        "justification_contamination": "trace: own data only",
+        "disallowed_model": False,
+        "justification_disallowed_model": "base fine-tuned",
+        "disallowed_api_usage": True,
+        "justification_disallowed_api_usage": "event #3",
+    }
+    encoded = base64.b64encode(json.dumps(answer).encode()).decode()
+    with FakeLLM(key="judge-key-value-123") as server:
+        server.command = (
+            f"test -f ../solve_parsed.txt && echo {encoded} | base64 -d > judgement.json"
+        )
+        overrides = [f"agent.base_url={server.url}/v1", f"agent.api_key_env={JUDGE_KEY}",
+                     "scaffold.max_retries=0"]  # fmt: skip
+        judge = dataclasses.replace(
+            cfg.judge,
+            llm=dataclasses.replace(
+                cfg.judge.llm,
+                agent="qwen3coder_vllm",
+                scaffold=None,
+                scaffold_path=None,
+                overrides=overrides,
+                judges=["contamination", "api_use"],
+            ),
+        )
+        jcfg = dataclasses.replace(cfg, judge=judge)
+        from ptb.judge.llm_judge import compose_judge
+
+        if find_cli(compose_judge(jcfg).scaffold) is None:
+            pytest.skip("the OpenCode CLI is not installed (bash scripts/install-clis.sh)")
+        assert os.environ[JUDGE_KEY] == server.key
+        out = {f.check: f for f in llm_judge(run, jcfg)}
+        calls = server.model_calls()
+    assert calls and all(c.key_ok and c.api == "chat" for c in calls)
+    assert out["llm_disallowed_api_usage"].flagged, out["llm_disallowed_api_usage"]
+    assert out["llm_disallowed_api_usage"].evidence["reason"] == "event #3"
+    assert out["llm_disallowed_api_usage"].evidence["scaffold"] == "opencode"
+    assert not out["llm_contamination"].flagged and out["llm_contamination"].error is None
