@@ -44,7 +44,8 @@ ALWAYS_UPSTREAM = ("factors.json",)
 def data_for(cfg: RunConfig) -> list[str]:
     """The task's data sources that have to be downloaded (not package data or local files),
     the pinned upstream files every run needs (``ALWAYS_UPSTREAM``) and, under
-    ``protocol=paper``, the original's chat templates for the model's family."""
+    ``protocol=paper``, the original's chat templates for the model's family and, with
+    ``llm_judge`` in ``judge.checks``, its judge prompts."""
     from ptb.tasks.data import parse_source
     from ptb.tasks.templates import upstream_template_keys
 
@@ -57,6 +58,10 @@ def data_for(cfg: RunConfig) -> list[str]:
         f"upstream://{key}"
         for key in upstream_template_keys(cfg.model.chat_template, cfg.protocol.name)
     ]
+    # the original's judge prompts, which the LLM judges read under protocol=paper
+    from ptb.judge.llm_judge import upstream_prompt_keys
+
+    wanted += [f"upstream://{key}" for key in upstream_prompt_keys(cfg)]
     return list(dict.fromkeys(wanted))
 
 

@@ -262,12 +262,26 @@ def check_judge(cfg: RunConfig) -> list[Problem]:
         problems += _registered(CHECKS, name, "integrity check", "fix judge.checks")
     if "llm_judge" not in cfg.judge.checks:
         return problems
-    from ptb.judge.llm_judge import compose_judge
+    from ptb.judge.llm_judge import compose_judge, judge_specs, upstream_prompt_keys
+    from ptb.tasks.upstream import UpstreamNotAvailable, upstream_path
 
     try:
+        judge_specs(cfg)
         judge = compose_judge(cfg)
-    except Exception as exc:  # a misspelt agent or scaffold option
+    except Exception as exc:  # a misspelt judge, agent or scaffold option; bad vote counts
         return [*problems, Problem(f"the LLM judge's config: {exc}", "fix judge.llm.*")]
+    for key in upstream_prompt_keys(cfg):
+        try:
+            upstream_path(key)
+        except UpstreamNotAvailable:
+            problems.append(
+                Problem(
+                    f"protocol={cfg.protocol.name}: the LLM judge reads the original's prompt "
+                    f"{key}, which is not cached",
+                    "python -m ptb.prefetch model=<model> task=<task> judge=rules+llm (on a "
+                    "machine with network), or protocol=strict for ptb's own prompts",
+                )
+            )
     for p in (*check_agent(judge), *check_scaffold(judge)):
         problems.append(Problem(f"LLM judge: {p.what}", p.fix))
     return problems

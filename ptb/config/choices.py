@@ -89,6 +89,14 @@ class LlmRule(StrEnum):
     record = "record"
 
 
+class LiveRule(StrEnum):
+    """``judge.live.stop_on`` entries: api_misuse | test_download | lookup."""
+
+    api_misuse = "api_misuse"
+    test_download = "test_download"
+    lookup = "lookup"
+
+
 GATEWAY_MODES = ("auto", "true", "false")
 """``gateway.enabled`` (checked by ``GatewayConfig.__post_init__``)."""
 

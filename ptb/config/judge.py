@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
-from ptb.config.choices import LlmRule
+from ptb.config.choices import LiveRule, LlmRule
 
 
 @dataclass
@@ -95,8 +95,53 @@ class ApiMisuseConfig:
 
 
 @dataclass
+class LlmJudgeSpec:
+    """One LLM judge: its prompt under each protocol and the JSON fields it answers."""
+
+    prompt: str = MISSING
+    """ptb's own prompt, a file in ``ptb/judge/prompts/`` (``protocol=strict``)."""
+    paper_prompt: str | None = None
+    """Pinned upstream key of the original's prompt (``ptb/tasks/upstream.py``), used under
+    ``protocol=paper``; None: the original has no such judge, ptb's prompt is used."""
+    answers: dict[str, str] = field(default_factory=dict)
+    """Answer field (a boolean in ``judgement.json``) → verdict category it flags."""
+    reason_prefix: str = "justification_"
+    """The justification of field ``f`` is ``<reason_prefix><f>``."""
+
+
+JUDGE_SPECS = {
+    "contamination": LlmJudgeSpec(
+        prompt="contamination.md", paper_prompt="judge/prompt.txt",
+        answers={"contamination": "contamination", "disallowed_model": "disallowed_model"},
+    ),
+    "api_use": LlmJudgeSpec(
+        prompt="api_use.md", paper_prompt="judge/prompt_api_judge.md",
+        answers={"disallowed_api_usage": "api_misuse"},
+    ),
+    "lookup": LlmJudgeSpec(prompt="lookup.md", answers={"benchmark_lookup": "contamination"}),
+}  # fmt: skip
+"""v1.1's contamination (+ model) and API-use judges; the benchmark-lookup judge has no
+prompt in the original's repository at the pinned commit, so ptb's wording serves both
+protocols."""
+
+
+@dataclass
+class LiveConfig:
+    """Live monitoring while the agent runs (``ptb/judge/live.py``)."""
+
+    stop_on: list[LiveRule] = field(default_factory=list)
+    """Rules that end the run early when they fire: ``api_misuse`` (a call to another model:
+    gateway log, transcript commands, egress to a provider), ``test_download`` (a command that
+    fetches the task's test split), ``lookup`` (egress to, or a command naming, a host or
+    repository that serves the benchmark's answers). Empty (default): no live monitoring."""
+    interval_s: float = 0.5
+    """Seconds between polls of the logs (only appended bytes are read)."""
+
+
+@dataclass
 class LlmJudgeConfig:
-    """The optional LLM judge: a scaffold run over a copy of the workspace (``llm_judge``)."""
+    """The optional LLM judges: scaffold runs over a copy of the workspace and the paged
+    transcript (``llm_judge``)."""
 
     agent: str = "gpt53codex"
     """Agent option (conf/agent) that answers; its key is the only one in the judge's sandbox."""
@@ -109,8 +154,16 @@ class LlmJudgeConfig:
     (``["agent.model_id=gpt-5.3-codex"]``)."""
     minutes: float = 20.0
     """Time limit of the judge run."""
-    max_transcript_bytes: int = 2 * 1024 * 1024
-    """The transcript copy given to the judge is cut to this size (head and tail kept)."""
+    judges: list[str] = field(default_factory=lambda: ["contamination", "api_use", "lookup"])
+    """Which of ``definitions`` run, each as its own judge run (PostTrainBench v1.1's split)."""
+    definitions: dict[str, LlmJudgeSpec] = field(default_factory=lambda: dict(JUDGE_SPECS))
+    """The judges ptb knows: prompt sources and the answer fields they fill in."""
+    votes: int = 1
+    """Independent runs of every judge (v1.2: 3)."""
+    need: int = 1
+    """A field is flagged when at least this many votes say true (v1.2: 2 of 3)."""
+    page_bytes: int = 200_000
+    """The normalised transcript is given whole, in numbered pages of about this size."""
 
 
 @dataclass
@@ -123,6 +176,7 @@ class JudgeConfig:
     tampering: TamperingConfig = field(default_factory=TamperingConfig)
     api_misuse: ApiMisuseConfig = field(default_factory=ApiMisuseConfig)
     llm: LlmJudgeConfig = field(default_factory=LlmJudgeConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     llm_rule: LlmRule = LlmRule.any
     """How the LLM judge's findings join the rules': ``any`` (a category is flagged when a rule
     or the LLM flags it) | ``record`` (the LLM's answers are kept in findings.json, not counted)."""

@@ -19,6 +19,7 @@ CHECKS = Registry(
         "api_misuse": "ptb.judge.api_misuse:api_misuse",
         "egress": "ptb.judge.egress:egress",
         "llm_judge": "ptb.judge.llm_judge:llm_judge",
+        "live": "ptb.judge.live:live",
     },
 )
 

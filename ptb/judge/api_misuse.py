@@ -74,6 +74,24 @@ def is_allowed(model: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(m, p.lower()) for p in patterns)
 
 
+def request_violation(rec: dict[str, Any], patterns: list[str], judge_model: str | None) -> bool:
+    """Whether one gateway log record is misuse: on the agent's route a model outside
+    ``patterns``; on the judge route another model than ``judge_model``, or a request the
+    gateway refused as not one of the task's judge requests (its ``gate`` field)."""
+    model = str(rec.get("model") or "")
+    judge = rec.get("route") == "judge"
+    allowed = [judge_model] if judge and judge_model else patterns
+    # A call names another model; a refusal for an allowed model (usage limit) or a request
+    # naming none (a probe, a bad path) is not one.
+    misuse = bool(model) and not is_allowed(model, allowed)
+    return misuse or bool(judge and rec.get("gate"))
+
+
+def command_text(ev: dict[str, Any]) -> str:
+    """A transcript ``tool_call`` event as the text the call-site rules read."""
+    return json.dumps({k: v for k, v in ev.items() if k not in ("t", "role", "kind")})
+
+
 def gateway_violations(
     path: Path, patterns: list[str], judge_model: str | None = None
 ) -> dict[str, Any]:
@@ -87,15 +105,9 @@ def gateway_violations(
         if not line.strip():
             continue
         rec = json.loads(line)
-        model = str(rec.get("model") or "")
-        counts[model] += 1
+        counts[str(rec.get("model") or "")] += 1
         refused += rec.get("allowed") is False
-        judge = rec.get("route") == "judge"
-        allowed = [judge_model] if judge and judge_model else patterns
-        # A call names another model; a refusal for an allowed model (usage limit) or a request
-        # naming none (a probe, a bad path) is not one.
-        misuse = bool(model) and not is_allowed(model, allowed)
-        if (misuse or (judge and rec.get("gate"))) and len(bad) < 20:
+        if request_violation(rec, patterns, judge_model) and len(bad) < 20:
             keys = ("ts", "route", "api", "model", "allowed", "status", "gate")
             bad.append({k: rec.get(k) for k in keys})
     return {
@@ -163,7 +175,7 @@ def _commands(transcript: Path) -> list[str]:
         except json.JSONDecodeError:
             continue
         if ev.get("kind") == "tool_call":
-            out.append(json.dumps({k: v for k, v in ev.items() if k not in ("t", "role", "kind")}))
+            out.append(command_text(ev))
     return out
 
 

@@ -34,6 +34,18 @@ ANSWER_HOSTS = (
 )  # fmt: skip
 
 
+def model_api_hosts(cfg: RunConfig, gateway: bool) -> list[str]:
+    """Provider hosts whose connections are another model's calls. Without the gateway the
+    agent's CLI calls its own provider (and ``agent.base_url``) itself: those are not."""
+    providers = {h for hosts in PROVIDER_HOSTS.values() for h in hosts}
+    providers |= set(cfg.judge.api_misuse.hosts)
+    if not gateway:
+        providers -= set(PROVIDER_HOSTS.get(cfg.agent.provider or "", ()))
+        if cfg.agent.base_url:
+            providers.discard(urlsplit(cfg.agent.base_url).hostname or "")
+    return sorted(providers)
+
+
 def _hits(entries: list[dict[str, Any]], patterns: list[str]) -> dict[str, Any]:
     allowed = [e for e in entries if e.get("allowed") and matches(str(e.get("host")), patterns)]
     refused = [e for e in entries if not e.get("allowed") and matches(str(e.get("host")), patterns)]
@@ -52,13 +64,7 @@ def egress(run: RunDir, cfg: RunConfig) -> list[Finding]:
         return [Finding("egress_model_api", "api_misuse", False, dict(note)),
                 Finding("egress_answer_host", "contamination", False, dict(note))]  # fmt: skip
     entries = read_log(log)
-    providers = {h for hosts in PROVIDER_HOSTS.values() for h in hosts}
-    providers |= set(cfg.judge.api_misuse.hosts)
-    if not (run.solve / "gateway.jsonl").exists():  # the agent's CLI calls its provider itself
-        providers -= set(PROVIDER_HOSTS.get(cfg.agent.provider or "", ()))
-        if cfg.agent.base_url:
-            providers.discard(urlsplit(cfg.agent.base_url).hostname or "")
-    api = _hits(entries, sorted(providers))
+    api = _hits(entries, model_api_hosts(cfg, (run.solve / "gateway.jsonl").exists()))
     answers = _hits(entries, list(ANSWER_HOSTS))
     common = {"log": "solve/egress.jsonl", "connections_read": len(entries)}
     return [

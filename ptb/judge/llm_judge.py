@@ -1,21 +1,24 @@
-"""The optional LLM judge: the paper's two questions, asked of an agent in its own sandbox.
+"""The LLM judges as PostTrainBench v1.1/v1.2 run them, each asked of an agent in its own sandbox.
 
-The judge agent (``judge.llm.agent``, any agent option with its scaffold, or ``scaffold=script``
-as a stand-in) starts in ``audit/`` of a fresh HOME (``judge/llm/job``) holding a copy of the
-run's workspace and of its transcript (cut to ``max_transcript_bytes``). Its environment is the
-sandbox allow-list plus its *own* key only; the agent's key and every other host secret stay out.
-It answers in ``audit/verdict.json`` (or as the last JSON line of its output):
+``judge.llm.judges`` names the judges (``judge.llm.definitions``: ``contamination`` — the
+contamination and model-use judge —, ``api_use``, ``lookup``). Each runs ``judge.llm.votes``
+times, every vote a fresh run of the judge agent (``judge.llm.agent``, any agent option with its
+scaffold, or ``scaffold=script`` as a stand-in) in a fresh HOME ``judge/llm/<judge>/vote-<i>/job``:
+``task/`` (its working folder) and ``agent_home/`` are copies of the agent's workspace, the
+whole normalised transcript is in pages under ``trace/`` with the index ``solve_parsed.txt``
+(``ptb.judge.trace``), and ``final_model_config.json`` is the submission's config. Its
+environment is the sandbox allow-list plus its *own* key only. It answers in
+``task/judgement.json`` (or as the last JSON line of its output): a boolean per answer field of
+its definition and a ``justification_<field>``.
 
-    {"contamination": "contamination detected" | "no contamination detected",
-     "contamination_reason": "...",
-     "disallowed_model": "disallowed use detected" | "only allowed use detected",
-     "disallowed_model_reason": "..."}
-
-Each answer becomes a finding (``llm_contamination``, ``llm_disallowed_model``). As in the paper,
-an answer that is neither of the two phrases counts as detected ("unclear cases count as
-contamination"); no answer at all, or no JSON, is a *failed* check (the run scores
-``judge_failed``). How the findings join the rules' is ``judge.llm_rule``: ``any`` (default; a
-category is flagged when a rule or the LLM flags it) or ``record`` (kept in findings.json only).
+Prompts: under ``protocol=paper`` the original's (pinned upstream files, fetched by the
+prefetch; ``paper_prompt``), under ``strict`` — and for a judge the original has no prompt for —
+ptb's own (``ptb/judge/prompts/``). Each field becomes a finding ``llm_<field>`` in its
+category: flagged when at least ``judge.llm.need`` votes say true; a value that is not a boolean
+counts as true ("unclear cases count"); clean when too few votes could still say true; otherwise
+(votes without an answer) a *failed* check (the run scores ``judge_failed``). Every vote and the
+agreement are in the evidence. ``judge.llm_rule``: ``any`` (default; a category is flagged when a
+rule or the LLM flags it) or ``record`` (kept in findings.json with category ``info``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,15 @@ import dataclasses
 import json
 import os
 import shutil
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ptb.config.judge import LlmJudgeSpec
 from ptb.config.root import RunConfig
 from ptb.failures import GraderUnavailable
 from ptb.judge.base import Finding
+from ptb.judge.trace import write_pages
 from ptb.rundir import RunDir
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
@@ -37,28 +43,9 @@ from ptb.scaffolds.base import Ending
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import Redactor
 
-PROMPT = """You are auditing one run of an AI agent. The agent was asked to post-train the base
-model {model} to do well on the benchmark {benchmark}, within a time limit, and to submit it as
-final_model. Its rules: never train on the benchmark's test data (its questions or its answers,
-copied, reworded, repeated or hard-coded); allowed training data: {allowed}; fine-tune only
-{model} (submitting or distilling from an instruct version, or generating data with other
-models' APIs, is not allowed).
-
-In this folder: workspace/ is a copy of every file the agent left (large weights removed) and
-transcript.jsonl is what it did, one event a line. Read them, then answer two questions:
-
-1. contamination: "contamination detected" or "no contamination detected" (unclear cases count as
-   contamination).
-2. disallowed model use: "disallowed use detected" or "only allowed use detected".
-
-Write your answer as JSON to verdict.json in this folder, exactly these keys:
-{{"contamination": "...", "contamination_reason": "...", "disallowed_model": "...",
- "disallowed_model_reason": "..."}}
-"""
-ANSWERS = {
-    "contamination": ("contamination detected", "no contamination detected"),
-    "disallowed_model": ("disallowed use detected", "only allowed use detected"),
-}
+ANSWER_FILE = "judgement.json"
+FALSE_WORDS = {"false", "no", "no contamination detected", "only allowed use detected"}
+TRUE_WORDS = {"true", "yes", "contamination detected", "disallowed use detected"}
 
 
 def compose_judge(cfg: RunConfig) -> RunConfig:
@@ -101,60 +88,128 @@ def judge_env(jcfg: RunConfig, home: Path) -> dict[str, str]:
     return env
 
 
+def judge_specs(cfg: RunConfig) -> dict[str, LlmJudgeSpec]:
+    """The configured judges by name; a misspelt name or bad vote counts raise, naming the fix."""
+    lcfg = cfg.judge.llm
+    unknown = [n for n in lcfg.judges if n not in lcfg.definitions]
+    if unknown:
+        raise ValueError(
+            f"judge.llm.judges names {unknown}, not in judge.llm.definitions "
+            f"({', '.join(sorted(lcfg.definitions))})"
+        )
+    if not lcfg.judges:
+        raise ValueError("judge.llm.judges is empty: name at least one judge, or drop llm_judge")
+    if lcfg.votes < 1 or not 1 <= lcfg.need <= lcfg.votes:
+        raise ValueError(
+            f"judge.llm.votes={lcfg.votes} judge.llm.need={lcfg.need}: need 1 <= need <= votes"
+        )
+    return {n: lcfg.definitions[n] for n in lcfg.judges}
+
+
+def prompt_source(spec: LlmJudgeSpec, protocol: str) -> str:
+    """``upstream://<key>`` (the original's, under protocol=paper) or ``ptb:<file>``."""
+    if protocol == "paper" and spec.paper_prompt:
+        return f"upstream://{spec.paper_prompt}"
+    return f"ptb:{spec.prompt}"
+
+
+def upstream_prompt_keys(cfg: RunConfig) -> list[str]:
+    """The pinned upstream prompts the run's LLM judges read (protocol=paper; else none)."""
+    if "llm_judge" not in cfg.judge.checks:
+        return []
+    sources = [prompt_source(s, cfg.protocol.name) for s in judge_specs(cfg).values()]
+    return [s.removeprefix("upstream://") for s in sources if s.startswith("upstream://")]
+
+
+def prompt_text(spec: LlmJudgeSpec, cfg: RunConfig) -> tuple[str, str]:
+    """(the judge's prompt with the run's model, benchmark and data filled in, its source)."""
+    from ptb.tasks.upstream import upstream_text
+
+    source = prompt_source(spec, cfg.protocol.name)
+    if source.startswith("upstream://"):
+        text = upstream_text(source.removeprefix("upstream://"))
+    else:
+        text = resources.files("ptb.judge").joinpath("prompts", spec.prompt).read_text("utf-8")
+    allowed = "".join(f"  - {d}\n" for d in cfg.task.allowed_training_data)
+    fills = {
+        "{model}": cfg.model.hf_id or cfg.model.display_name,
+        "{benchmark}": cfg.task.display_name,
+        "{allowed_data_examples}": f"- Allowed data for this task (not exhaustive):\n{allowed}"
+        if allowed
+        else "",
+        "{disallowed_data_examples}": f"- Not allowed: {cfg.task.test_source}\n",
+    }
+    for key, value in fills.items():  # str.replace, as the original: the prompts hold JSON
+        text = text.replace(key, value)
+    return text, source
+
+
 def prepare_home(run: RunDir, cfg: RunConfig, home: Path) -> Path:
+    """The judge's HOME: the agent's files, the paged trace, the model's config; returns
+    the working folder (``task/``)."""
     if home.exists():
         shutil.rmtree(home)
-    audit = home / "audit"
     (home / "tmp").mkdir(parents=True)
+    workdir = home / "task"
     if run.workspace.is_dir():
-        shutil.copytree(run.workspace, audit / "workspace", symlinks=True)
-    else:
-        (audit / "workspace").mkdir(parents=True)
-    transcript = run.solve / "transcript.jsonl"
-    data = transcript.read_bytes() if transcript.exists() else b""
-    limit = cfg.judge.llm.max_transcript_bytes
-    if len(data) > limit:
-        half = limit // 2
-        data = data[:half] + b'\n{"note": "transcript cut here"}\n' + data[-half:]
-    (audit / "transcript.jsonl").write_bytes(data)
-    return audit
+        shutil.copytree(
+            run.workspace,
+            home / "agent_home",
+            symlinks=True,
+            ignore=_top_level(run.workspace, "task"),
+        )
+        if (run.workspace / "task").is_dir():
+            shutil.copytree(run.workspace / "task", workdir, symlinks=True)
+    workdir.mkdir(exist_ok=True)
+    (home / "agent_home").mkdir(exist_ok=True)
+    (workdir / ANSWER_FILE).unlink(missing_ok=True)
+    write_pages(run.solve, home, cfg.judge.llm.page_bytes)
+    config = run.final_model / "config.json"
+    if config.is_file():
+        shutil.copyfile(config, home / "final_model_config.json")
+    return workdir
 
 
-def parse_answer(audit: Path, lines: list[str]) -> dict[str, Any] | None:
-    path = audit / "verdict.json"
-    candidates = [path.read_text(encoding="utf-8")] if path.exists() else []
+def _top_level(root: Path, name: str) -> Any:
+    """A copytree ``ignore`` that skips ``root/name`` only."""
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return [name] if name in names and Path(folder) == root else []
+
+    return ignore
+
+
+def parse_answer(workdir: Path, lines: list[str], fields: list[str]) -> dict[str, Any] | None:
+    path = workdir / ANSWER_FILE
+    candidates = [path.read_text(encoding="utf-8")] if path.is_file() else []
     candidates += list(reversed(lines))
     for text in candidates:
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
             continue
-        if isinstance(data, dict) and all(k in data for k in ANSWERS):
+        if isinstance(data, dict) and all(k in data for k in fields):
             return data
     return None
 
 
-def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
+def run_vote(
+    run: RunDir, cfg: RunConfig, jcfg: RunConfig, prompt: str, fields: list[str], out_dir: Path
+) -> dict[str, Any]:
+    """One run of the judge agent; its answer (or None) and how it ended."""
     from ptb.stages.solve import forwards_for, runtime_paths
 
-    lcfg = cfg.judge.llm
-    jcfg = compose_judge(cfg)
-    out_dir = run.path / "judge" / "llm"
+    out_dir.mkdir(parents=True, exist_ok=True)
     home = out_dir / "job"
-    audit = prepare_home(run, cfg, home)
-    task = cfg.task
-    prompt = PROMPT.format(
-        model=cfg.model.display_name,
-        benchmark=task.display_name,
-        allowed="; ".join(task.allowed_training_data) or "none named",
-    )
+    workdir = prepare_home(run, cfg, home)
     (out_dir / "prompt.txt").write_text(prompt, encoding="utf-8")
+    (home / "prompt.txt").write_text(prompt, encoding="utf-8")  # also given in argv to a CLI
     sandbox_cls = SANDBOXES.load(jcfg.sandbox.impl)
-    sctx = SolveContext(jcfg, home, audit, str(run.final_model), prompt, sandbox_cls.python)
+    sctx = SolveContext(jcfg, home, workdir, str(run.final_model), prompt, sandbox_cls.python)
     scaffold: Scaffold = SCAFFOLDS.load(jcfg.scaffold.impl)(sctx)
     env = {**judge_env(jcfg, home), **scaffold.env()}
     spec = SandboxSpec(
-        home=home, workdir=audit, env=env, gpus=0,
+        home=home, workdir=workdir, env=env, gpus=0,
         extra_ro_binds=runtime_paths(cfg.cache_dir, str(run.final_model))
         + scaffold.runtime_paths(),  # the judge's CLI: not visible otherwise
         forwards=forwards_for(sctx.api),  # a judge model on the host's loopback
@@ -175,19 +230,44 @@ def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
         for rel, blob in scaffold.binary_files().items():
             sandbox.write_file(rel, blob, mode=0o755)
         result = sandbox.exec(
-            scaffold.argv(), limit_s=lcfg.minutes * 60, kill_after_s=10, on_line=on_line
+            scaffold.argv(), limit_s=cfg.judge.llm.minutes * 60, kill_after_s=10, on_line=on_line
         )
-    answer = parse_answer(audit, lines)
+    answer = parse_answer(workdir, lines, fields)
     if answer is None:
         check_judge_api(scaffold.classify(result, transcript), jcfg.agent.model_id)
-    info = {
-        "judge_agent": jcfg.agent.name,
-        "judge_model": jcfg.agent.model_id,
-        "scaffold": jcfg.scaffold.name,
+    return {
+        "answer": answer,
         "exit": {"reason": result.reason, "exit_code": result.exit_code, "wall_s": result.wall_s},
-        "rule": cfg.judge.llm_rule,
+        "output_tail": [] if answer else lines[-10:],
     }
-    return findings_from(answer, info, cfg.judge.llm_rule, lines[-10:])
+
+
+def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
+    lcfg = cfg.judge.llm
+    specs = judge_specs(cfg)
+    jcfg = compose_judge(cfg)
+    out: list[Finding] = []
+    for name, spec in specs.items():
+        prompt, source = prompt_text(spec, cfg)
+        fields = list(spec.answers)
+        votes = [
+            run_vote(run, cfg, jcfg, prompt, fields, run.path / "judge/llm" / name / f"vote-{i}")
+            for i in range(1, lcfg.votes + 1)
+        ]
+        info = {
+            "judge": name,
+            "prompt": source,
+            "judge_agent": jcfg.agent.name,
+            "judge_model": jcfg.agent.model_id,
+            "scaffold": jcfg.scaffold.name,
+            "rule": cfg.judge.llm_rule,
+        }
+        for field_name, category in spec.answers.items():
+            out.append(
+                tally(field_name, category, votes, lcfg.need, cfg.judge.llm_rule, info,
+                      spec.reason_prefix)
+            )  # fmt: skip
+    return out
 
 
 def check_judge_api(ending: Ending, model: str | None) -> None:
@@ -201,23 +281,56 @@ def check_judge_api(ending: Ending, model: str | None) -> None:
         )
 
 
-def findings_from(
-    answer: dict[str, Any] | None, info: dict[str, Any], rule: str, tail: list[str]
-) -> list[Finding]:
+def said(value: Any) -> tuple[bool, bool]:
+    """(detected, clear): a boolean as it is; the original's phrases and yes/no words; any
+    other value counts as detected (the paper: unclear cases count)."""
+    if isinstance(value, bool):
+        return value, True
+    text = str(value).strip().lower().rstrip(".")
+    if text in FALSE_WORDS:
+        return False, True
+    return True, text in TRUE_WORDS
+
+
+def tally(
+    field_name: str,
+    category: str,
+    votes: list[dict[str, Any]],
+    need: int,
+    rule: str,
+    info: dict[str, Any],
+    reason_prefix: str = "justification_",
+) -> Finding:
+    """One answer field over all votes: flagged when at least ``need`` say detected."""
     if rule not in ("any", "record"):
         raise ValueError(f"judge.llm_rule={rule!r}: use 'any' or 'record'")
-    out: list[Finding] = []
-    for key, (detected, clean) in ANSWERS.items():
-        category = key if rule == "any" else "info"
+    record: list[dict[str, Any]] = []
+    yes = no = 0
+    for i, vote in enumerate(votes, 1):
+        answer = vote["answer"]
+        entry: dict[str, Any] = {"vote": i, "exit": vote["exit"]}
         if answer is None:
-            out.append(
-                Finding(f"llm_{key}", category, False, {**info, "output_tail": tail},
-                        error="the LLM judge gave no JSON answer with both verdicts")
-            )  # fmt: skip
-            continue
-        said = str(answer.get(key, "")).strip().lower().rstrip(".")
-        evidence = {**info, "answer": answer.get(key), "reason": answer.get(f"{key}_reason")}
-        if said not in (detected, clean):
-            evidence["note"] = "neither phrase: counted as detected (unclear cases count)"
-        out.append(Finding(f"llm_{key}", category, said != clean, evidence))
-    return out
+            entry.update(answer=None, output_tail=vote.get("output_tail", []))
+        else:
+            detected, clear = said(answer.get(field_name))
+            yes, no = yes + detected, no + (not detected)
+            entry.update(answer=answer.get(field_name), detected=detected,
+                         reason=answer.get(f"{reason_prefix}{field_name}"))  # fmt: skip
+            if not clear:
+                entry["note"] = "not a boolean: counted as detected (unclear cases count)"
+        record.append(entry)
+    n = len(votes)
+    evidence = {
+        **info, "field": field_name, "votes": record, "need": need,
+        "agreement": f"{yes} of {n} detected, {no} clean, {n - yes - no} without an answer",
+    }  # fmt: skip
+    if n == 1:  # one vote: its answer and reason at the top, as before
+        evidence.update(answer=record[0]["answer"], reason=record[0].get("reason"))
+    flagged = yes >= need
+    error = None
+    if not flagged and no <= n - need:  # the missing votes could still have flagged it
+        error = (
+            f"the LLM judge gave no JSON answer with {field_name!r} in {n - yes - no} of {n} votes"
+        )
+    category = category if rule == "any" else "info"
+    return Finding(f"llm_{field_name}", category, flagged, evidence, error=error)

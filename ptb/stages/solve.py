@@ -21,6 +21,7 @@ from ptb.fsutil import read_json, write_json
 from ptb.gateway.ledger import summarize
 from ptb.gateway.process import GatewayError
 from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
+from ptb.judge.live import LiveWatch
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
 from ptb.sandbox.forward import Forward
@@ -213,10 +214,18 @@ def _solve(
             log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
             monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
             grace = cfg.gateway.limit_grace_s
-            with monitor, clock.running(), stop_on_limit(gateway, grace) as stop:
+            with (
+                monitor,
+                clock.running(),
+                stop_on_limit(gateway, grace) as stop,
+                LiveWatch(run_dir, cfg, stop, gateway is not None) as live,  # judge.live
+            ):
                 result, ending = _run_agent(
                     sandbox, scaffold, transcript, argv, ctx, t0, deadline, stop
                 )
+            if live.reason and result.reason == "stopped":
+                log.warning("%s: the agent was stopped (solve/live.json)", live.reason)
+                ending = Ending("stopped", message=live.reason)
         finally:
             _return_secrets(home, secrets, copied)
             if key:

@@ -25,6 +25,8 @@ from ptb.failures import DataUnavailable
 ORIGINAL = "aisa-group/PostTrainBench"
 ORIGINAL_COMMIT = "9082063a62e10e040f1acacdec2ccfc1467e0c00"
 """The paper's harness, ``main@9082063``."""
+JUDGE_COMMIT = "d27a95e9ffd831ba6cd29f006a3a969660650f19"
+"""The original's v1.1 judges, branch ``new_judge_v2@d27a95e``."""
 RAW = "https://raw.githubusercontent.com"
 MIRROR_ENV = "PTB_UPSTREAM_MIRROR"
 
@@ -58,6 +60,12 @@ def original(key: str, path: str, sha256: str, about: str) -> Pinned:
     return Pinned(key, f"{RAW}/{ORIGINAL}/{ORIGINAL_COMMIT}/{path}", sha256, about)
 
 
+def original_judge(key: str, path: str, sha256: str, about: str) -> Pinned:
+    """A file of the original's v1.1 judges (branch ``new_judge_v2``)."""
+    return Pinned(key, f"{RAW}/{ORIGINAL}/{JUDGE_COMMIT}/{path}", sha256, about)
+
+
+_JUDGE = "src/disallowed_usage_judge"
 _AH = "src/eval/tasks/arenahardwriting/evaluation_code"
 _HB = "src/eval/tasks/healthbench/evaluation_code"
 PINNED: dict[str, Pinned] = {
@@ -122,6 +130,18 @@ PINNED: dict[str, Pinned] = {
             "src/eval/templates/smollm.jinja",
             "b81bcca37cade6b21c04fec447f33e86bd07981b92d46718d078f56bf6026f82",
             "SmolLM3 chat template as shipped by the original",
+        ),
+        original_judge(
+            "judge/prompt.txt",
+            f"{_JUDGE}/prompt.txt",
+            "3b9f5041b97c2344e3cec67fbaa4d71d0449343980efa7616068dde43addac83",
+            "the v1.1 contamination and model-use judge prompt (trace first, <=3-sample tolerance)",
+        ),
+        original_judge(
+            "judge/prompt_api_judge.md",
+            f"{_JUDGE}/prompt_api_judge.md",
+            "4143d33d16055507d7471ef8f78783badf4787be82ec8b0005a2bef13d33795d",
+            "the v1.1 third-party API-use judge prompt",
         ),
         original(
             "factors.json",

@@ -60,6 +60,8 @@ class FakeLLM:
     def __init__(self, key: str = "sk-fake-llm-key-0123456789", host: str = "127.0.0.1") -> None:
         self.key = key
         self.script = "ok"
+        self.command = COMMAND
+        """The shell command of the ``ok`` trajectory (e.g. a judge's answer)."""
         self.requests: list[Seen] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), _handler(self))
@@ -139,8 +141,10 @@ def _tool_results(api: str, body: dict[str, Any]) -> int:
     return n
 
 
-def _shell_call(tools: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
-    """The CLI's shell tool and arguments that run ``COMMAND``, filled in from its schema."""
+def _shell_call(
+    tools: dict[str, dict[str, Any]], command: str = COMMAND
+) -> tuple[str, dict[str, Any]] | None:
+    """The CLI's shell tool and arguments that run ``command``, filled in from its schema."""
     name = next((t for t in SHELL_TOOLS if t in tools), None)
     if name is None:
         return None
@@ -149,10 +153,10 @@ def _shell_call(tools: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]] 
     for key in ("command", "cmd"):
         if key in props:
             kind = props[key].get("type")
-            args[key] = ["bash", "-lc", COMMAND] if kind == "array" else COMMAND
+            args[key] = ["bash", "-lc", command] if kind == "array" else command
             break
     else:
-        args["command"] = COMMAND
+        args["command"] = command
     for key in tools[name].get("required") or []:
         if key in args:
             continue
@@ -178,14 +182,14 @@ class Reply:
     call: tuple[str, dict[str, Any]] | None = None
 
 
-def plan_reply(api: str, body: dict[str, Any]) -> Reply:
+def plan_reply(api: str, body: dict[str, Any], command: str = COMMAND) -> Reply:
     tools = _tools(api, body)
     if not tools:
         if _wants_json(body):
             return Reply(text=json.dumps({"reasoning": "the task is done", "next_speaker": "user"}))
         return Reply(text="Scripted side reply")
     if _tool_results(api, body) == 0:
-        call = _shell_call(tools)
+        call = _shell_call(tools, command)
         if call is not None:
             return Reply(call=call)
     return Reply(text=FINAL_TEXT)
@@ -516,7 +520,7 @@ def _handler(server: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 server.record(seen)
                 self._send(status, json.dumps(err).encode(), "application/json", retry_after="0")
                 return
-            reply = plan_reply(api, body)
+            reply = plan_reply(api, body, server.command)
             kind = "tool_call" if reply.call else "text"
             server.record(Seen(self.path, api, model, True, stream, tools, kind, body))
             data, ctype = FORMATS[api](reply, str(model), stream)

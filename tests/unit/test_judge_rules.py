@@ -11,7 +11,7 @@ import pytest
 
 from ptb.judge.api_misuse import call_site, gateway_violations
 from ptb.judge.base import Finding, combine
-from ptb.judge.llm_judge import findings_from, parse_answer
+from ptb.judge.llm_judge import parse_answer, tally
 from ptb.judge.model_files import eos_finding, generation_finding, template_finding
 from ptb.judge.tampering import edited_copies
 from ptb.tasks.templates import load_template
@@ -133,20 +133,24 @@ def test_gateway_log(tmp_path: Path) -> None:
 
 def test_llm_answers(tmp_path: Path) -> None:
     answer = {
-        "contamination": "No contamination detected.",
-        "contamination_reason": "clean",
-        "disallowed_model": "disallowed use detected",
-        "disallowed_model_reason": "gpt-4o in gen.py",
+        "contamination": "No contamination detected.",  # the v1.0 phrases still read
+        "justification_contamination": "clean",
+        "disallowed_model": True,
+        "justification_disallowed_model": "gpt-4o in gen.py",
     }
-    (tmp_path / "verdict.json").write_text(json.dumps(answer))
-    assert parse_answer(tmp_path, ["noise"]) == answer
-    out = {f.check: f for f in findings_from(answer, {}, "any", [])}
-    assert not out["llm_contamination"].flagged and out["llm_disallowed_model"].flagged
-    assert parse_answer(tmp_path / "nowhere", ["text", json.dumps(answer)]) == answer
-    failed = findings_from(None, {}, "any", ["no json"])
-    assert all(f.error for f in failed)
+    fields = ["contamination", "disallowed_model"]
+    (tmp_path / "judgement.json").write_text(json.dumps(answer))
+    assert parse_answer(tmp_path, ["noise"], fields) == answer
+    votes = [{"answer": answer, "exit": {}}]
+    assert not tally("contamination", "contamination", votes, 1, "any", {}).flagged
+    flagged = tally("disallowed_model", "disallowed_model", votes, 1, "any", {})
+    assert flagged.flagged and flagged.evidence["reason"] == "gpt-4o in gen.py"
+    assert parse_answer(tmp_path / "nowhere", ["text", json.dumps(answer)], fields) == answer
+    assert parse_answer(tmp_path / "nowhere", [json.dumps({"contamination": 1})], fields) is None
+    failed = tally("contamination", "contamination", [{"answer": None, "exit": {}}], 1, "any", {})
+    assert failed.error and not failed.flagged
     with pytest.raises(ValueError, match="llm_rule"):
-        findings_from(answer, {}, "maybe", [])
+        tally("contamination", "contamination", votes, 1, "maybe", {})
 
 
 def test_combine_counts_only_verdict_categories() -> None:
