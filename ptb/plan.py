@@ -83,8 +83,9 @@ def saved_config(node: DictConfig) -> dict[str, Any]:
     return redacted
 
 
-def materialize(plan: RunPlan) -> None:
-    """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json."""
+def materialize(plan: RunPlan) -> dict[str, Any]:
+    """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json; returns
+    the manifest as written."""
     run = plan.run
     if plan.text is not None:
         text = plan.text
@@ -99,7 +100,9 @@ def materialize(plan: RunPlan) -> None:
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.config, text)
     atomic_write_text(run.overrides, _dump(list(plan.overrides)))
-    run.init_manifest(applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()})
+    return run.init_manifest(
+        applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()}
+    )
 
 
 # libyaml's dumper and loader when PyYAML has them: a sweep writes thousands of configs.

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.repo import REPO
+
 FAKE_SECRET = "sk-ptb-test-0123456789abcdefSECRET"
 
 
@@ -51,6 +52,30 @@ def run_ptb(tmp_path: Path) -> RunPtb:
     return _run
 
 
+TIERS = {"unit": "unit", "integration": "integration", "parity": "parity", "gpu": "gpu"}
+"""``tests/<folder>`` -> the marker every test in it gets: a test's tier is where it lives."""
+SLOW_FILES = {
+    "integration/test_embedded_run.py",
+    "integration/test_gateway_judge_run.py",
+    "integration/test_gateway_slurm.py",
+    "integration/test_infra_failures.py",
+    "integration/test_slurm_launcher.py",
+    "integration/test_slurm_local.py",
+}
+"""Test files (under ``tests/``) whose every test is ``slow``: out of the default run."""
+OUT_OF_DEFAULT = ("slow", "parity", "gpu")
+"""Markers that plain ``pytest`` leaves out (``--all`` or any ``-m`` brings them back)."""
+HERE = Path(__file__).parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all",
+        action="store_true",
+        help="run every tier (unit, integration, slow, parity, gpu); scripts/test.sh does",
+    )
+
+
 def _cuda_available() -> bool:
     try:
         import torch
@@ -59,8 +84,31 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def tier_of(path: Path) -> tuple[str | None, bool]:
+    """``(tier marker, slow)`` of a test file, from where it lives under ``tests/``."""
+    try:
+        rel = path.resolve().relative_to(HERE)
+    except ValueError:
+        return None, False
+    return TIERS.get(rel.parts[0]), rel.as_posix() in SLOW_FILES
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``gpu`` run only where CUDA is available (e.g. on a lent GPU machine)."""
+    """Mark each test with its folder's tier (and ``slow`` for ``SLOW_FILES``); plain
+    ``pytest`` then deselects the ``OUT_OF_DEFAULT`` tiers. Tests marked ``gpu`` run only where
+    CUDA is available (e.g. on a lent GPU machine)."""
+    for item in items:
+        tier, slow = tier_of(Path(str(item.fspath)))
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
+        if slow:
+            item.add_marker(pytest.mark.slow)
+    if not config.getoption("--all") and not config.option.markexpr:
+        keep = [i for i in items if not any(m in i.keywords for m in OUT_OF_DEFAULT)]
+        dropped = [i for i in items if any(m in i.keywords for m in OUT_OF_DEFAULT)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
     if _cuda_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA (run on a GPU machine: pytest -m gpu)")

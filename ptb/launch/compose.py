@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import yaml
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
@@ -170,9 +169,9 @@ class SweepComposer:
         return cfg
 
     def _from_node(self, node: DictConfig) -> Template:
-        plain = OmegaConf.to_container(node, resolve=False)
-        assert isinstance(plain, dict)
-        plain = {str(k): v for k, v in plain.items()}
+        data = OmegaConf.to_container(node, resolve=False)
+        assert isinstance(data, dict)
+        plain = {str(k): v for k, v in data.items()}
         deps = {k: _refs(v, set(plain)) for k, v in plain.items()}
         owners = {k: node for k in plain}
         return Template(to_run_config(node), saved_config(node), plain, owners, deps, node)
@@ -231,6 +230,9 @@ class SweepComposer:
             for text in overrides:
                 self._count[text] = self._count.get(text, 0) + 1
 
+    def _line(self, o: Override) -> str:
+        return o.input_line or f"{o.key_or_group}={o.get_value_element_as_str()}"
+
     def _derive(
         self, t: Template, values: list[Override]
     ) -> tuple[RunConfig, dict[str, Any]] | None:
@@ -244,11 +246,11 @@ class SweepComposer:
                 return None
             if any(k == key or k.startswith(key + ".") for j, k in enumerate(keys) if j != i):
                 return None  # order matters between these two: Hydra's order, full path
-        ordered = sorted(values, key=lambda o: -self._count.get(o.input_line, 0))
+        ordered = sorted(values, key=lambda o: -self._count.get(self._line(o), 0))
         cfg, saved = t.cfg, t.saved
         lines: tuple[str, ...] = (str(id(t)),)
         for o in ordered:
-            lines = (*lines, o.input_line)
+            lines = (*lines, self._line(o))
             hit = self._prefix.get(lines)
             if hit is None:
                 hit = self._apply(t, cfg, saved, o)
@@ -275,7 +277,7 @@ class SweepComposer:
 
     def _convert(self, owner: DictConfig, o: Override) -> tuple[Any, Any] | None:
         """``(typed, saved)`` value of a scalar override, as the owner's node converts it."""
-        memo = (id(owner), o.input_line)
+        memo = (id(owner), self._line(o))
         if memo not in self._values:
             self._values[memo] = _convert(owner, o)
         return self._values[memo]
@@ -300,7 +302,9 @@ def _canonical(
     agent runs' shape and their composes."""
     keys = [o.key_or_group for o, g in zip(parsed, is_group, strict=True) if g]
     plain = all(
-        o.type == OverrideType.CHANGE and o.package is None and not o.key_or_group.startswith("hydra")
+        o.type == OverrideType.CHANGE
+        and o.package is None
+        and not o.key_or_group.startswith("hydra")
         for o, g in zip(parsed, is_group, strict=True)
         if g
     )
@@ -329,7 +333,7 @@ def _combine(ref: Template, parts: list[tuple[Template, set[str]]]) -> Template 
     deps = {k: src_t[k].deps[k] for k in ref.plain}
     for k in ref.plain:
         for d in _reach(k, deps):
-            if d == _ALL or src_t.get(d) is not src_t[k] and not _unchanged(d, parts):
+            if d == _ALL or (src_t.get(d) is not src_t[k] and not _unchanged(d, parts)):
                 return None
     typed = {k: getattr(src_t[k].cfg, k) for k in ref.plain if src_t[k] is not ref}
     return Template(
@@ -419,4 +423,3 @@ def _replace_typed(obj: Any, path: list[str], value: Any) -> Any:
 def _replace_saved(data: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
     head, rest = path[0], path[1:]
     return {**data, head: _replace_saved(data[head], rest, value) if rest else value}
-

@@ -7,15 +7,13 @@ import itertools
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from ptb.config import register_configs
 from ptb.launch.sweep import SweepComposer, plan_sweep
 from ptb.plan import saved_config, to_run_config
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.repo import REPO, hydra_conf
 
 
 def _grid(**axes: list[str]) -> list[list[str]]:
@@ -26,8 +24,7 @@ def _grid(**axes: list[str]) -> list[list[str]]:
 
 def _check(jobs: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> SweepComposer:
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         composer = SweepComposer(loader, master)
@@ -62,10 +59,9 @@ def test_interacting_choices_are_composed_in_full(monkeypatch: pytest.MonkeyPatc
 
 def test_each_baseline_is_planned_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
     jobs = [[*j, f"results_dir={tmp_path}"] for j in _grid(agent=["opus46", "gpt52"],
                                                            seed=["0", "1", "2"])]  # fmt: skip
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         plans = plan_sweep(SweepComposer(loader, master), jobs)
@@ -82,10 +78,9 @@ def test_runs_sharing_a_baseline_share_arrays(
     from ptb.plan import materialize
 
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
     jobs = [[*j, f"results_dir={tmp_path}"]
             for j in _grid(agent=["opus46"], task=["gsm8k", "bfcl"], seed=["0", "1"])]  # fmt: skip
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         plans = plan_sweep(SweepComposer(loader, master), jobs)
@@ -118,8 +113,7 @@ def test_sweep_preflight_checks_every_distinct_configuration(
 
     monkeypatch.setattr(sweep, "preflight", fake_preflight)
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         plans = plan_sweep(SweepComposer(loader, master), jobs)
