@@ -30,10 +30,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import os
+import pickle
 import re
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl
@@ -98,6 +103,7 @@ class SweepComposer:
         self._count: dict[str, int] = {}
         self._prefix: dict[tuple[str, ...], tuple[RunConfig, dict[str, Any]]] = {}
         self._blocks: dict[tuple[str, int], tuple[Any, str]] = {}
+        self._precomposed: dict[tuple[str, ...], Template] = {}
         self.composed = 0
 
     # -- overrides -------------------------------------------------------------------------
@@ -155,9 +161,68 @@ class SweepComposer:
     def template(self, groups: tuple[str, ...]) -> Template:
         t = self._templates.get(groups)
         if t is None:
-            t = self._substituted(groups) or self._from_node(self._compose(groups))
+            t = self._substituted(groups) or self._full(groups)
             self._templates[groups] = t
         return t
+
+    def precompose(self, runs: Sequence[Sequence[str]], workers: int | None = None) -> None:
+        """Compose, ahead and on every core, the combinations that resolving ``runs`` in order
+        will compose in full (references, single changes, ``VERIFY`` checks): each worker is a
+        fork of this process that composes its share and pickles the templates back. What the
+        prediction misses is composed when needed; a worker that fails costs only its share."""
+        need = self._predict([self._split(r)[0] for r in runs])
+        workers = min(workers or len(os.sched_getaffinity(0)), len(need) // 2)
+        if workers < 2 or not hasattr(os, "fork"):
+            return
+        t0 = time.monotonic()
+        shares = [need[i::workers] for i in range(workers)]
+        with tempfile.TemporaryDirectory(prefix="ptb-compose-") as tmp:
+            pids = [_fork_compose(self, share, Path(tmp) / f"{i}.pkl")
+                    for i, share in enumerate(shares[1:])]  # fmt: skip
+            for groups in shares[0]:
+                self._precomposed[groups] = self._full(groups)
+            for i, pid in enumerate(pids):
+                _, status = os.waitpid(pid, 0)
+                out = Path(tmp) / f"{i}.pkl"
+                if status == 0 and out.exists():
+                    done: dict[tuple[str, ...], Template] = pickle.loads(out.read_bytes())
+                    self._precomposed.update(done)
+                    self.composed += len(done)
+        log.info("sweep: %d combinations composed ahead in %d processes in %.1f s", len(need),
+                 workers, time.monotonic() - t0)  # fmt: skip
+
+    def _predict(self, combos: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """The combinations ``template`` composes in full for ``combos``, in order (the common
+        case: every substitution works)."""
+        known = set(self._templates)
+        refs = dict(self._refs)
+        verified = dict(self._verified)
+        need: list[tuple[str, ...]] = []
+
+        def visit(groups: tuple[str, ...]) -> None:
+            if groups in known:
+                return
+            known.add(groups)
+            shape = _shape(groups)
+            ref = refs.setdefault(shape, groups)
+            differ = [i for i, (g, r) in enumerate(zip(groups, ref, strict=True)) if g != r]
+            if len(differ) < 2 or shape in self._no_factor:
+                need.append(groups)
+                return
+            for i in differ:
+                visit((*ref[:i], groups[i], *ref[i + 1 :]))
+            if verified.get(shape, 0) < VERIFY:
+                verified[shape] = verified.get(shape, 0) + 1
+                need.append(groups)
+
+        for groups in combos:
+            visit(groups)
+        return need
+
+    def _full(self, groups: tuple[str, ...]) -> Template:
+        """The combination composed in full (ahead by ``precompose``, or now)."""
+        t = self._precomposed.pop(groups, None)
+        return t if t is not None else self._from_node(self._compose(groups))
 
     # -- templates -------------------------------------------------------------------------
 
@@ -214,7 +279,7 @@ class SweepComposer:
             return None
         if self._verified.get(shape, 0) < VERIFY:
             self._verified[shape] = self._verified.get(shape, 0) + 1
-            full = self._from_node(self._compose(groups))
+            full = self._full(groups)
             if (full.cfg, full.saved, full.plain) != (t.cfg, t.saved, t.plain):
                 log.warning("sweep: choices interact in %s; composing every run in full", shape)
                 self._no_factor.add(shape)
@@ -294,23 +359,38 @@ class SweepComposer:
         return "".join(out)
 
 
+def _fork_compose(composer: SweepComposer, share: list[tuple[str, ...]], out: Path) -> int:
+    """Fork a worker that composes ``share`` and pickles the templates to ``out``."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        done = {groups: composer._full(groups) for groups in share}
+        out.write_bytes(pickle.dumps(done))
+        code = 0
+    finally:
+        os._exit(code)
+
+
 def _canonical(
     groups: tuple[str, ...], parsed: list[Override], is_group: list[bool]
 ) -> tuple[str, ...]:
-    """Group overrides of distinct plain groups in a fixed order (Hydra applies them by group,
-    so the order does not matter): a baseline's ``model=.. task=.. agent=..`` then shares the
-    agent runs' shape and their composes."""
-    keys = [o.key_or_group for o, g in zip(parsed, is_group, strict=True) if g]
-    plain = all(
-        o.type == OverrideType.CHANGE
-        and o.package is None
-        and not o.key_or_group.startswith("hydra")
-        for o, g in zip(parsed, is_group, strict=True)
-        if g
-    )
-    if not plain or len(set(keys)) != len(keys):
+    """The group overrides in a fixed order that composes the same: Hydra keeps one choice per
+    group for ``group=option`` (so their order does not matter when no group is named twice)
+    and appends ``+group=option`` in order (kept first, as given). A baseline's
+    ``model=.. task=.. agent=..`` then shares the agent runs' shape and their composes."""
+    overrides = [o for o, g in zip(parsed, is_group, strict=True) if g]
+    change = [
+        o.type == OverrideType.CHANGE and o.package is None and not o.is_hydra_override()
+        for o in overrides
+    ]
+    keys = [o.key_or_group for o, c in zip(overrides, change, strict=True) if c]
+    if len(set(keys)) != len(keys):
         return groups
-    return tuple(sorted(groups, key=lambda text: text.split("=", 1)[0]))
+    kept = [t for t, c in zip(groups, change, strict=True) if not c]
+    chosen = [t for t, c in zip(groups, change, strict=True) if c]
+    return (*kept, *sorted(chosen, key=lambda text: text.split("=", 1)[0]))
 
 
 def _shape(groups: tuple[str, ...]) -> tuple[str, ...]:

@@ -62,6 +62,7 @@ def check(plans: list[RunPlan]) -> dict[str, list[Problem]]:
 def plan_sweep(composer: SweepComposer, job_overrides: Sequence[Sequence[str]]) -> list[RunPlan]:
     """``plan_run`` for every job, with each distinct baseline planned once."""
     composer.prepare(job_overrides)
+    composer.precompose([r for o in job_overrides for r in (o, baseline_overrides(list(o), 0))])
     baselines: dict[tuple[str, ...], RunPlan] = {}
     plans = []
     for overrides in job_overrides:
