@@ -104,6 +104,11 @@ class SweepComposer:
         self._prefix: dict[tuple[str, ...], tuple[RunConfig, dict[str, Any]]] = {}
         self._blocks: dict[tuple[str, int], tuple[Any, str]] = {}
         self._precomposed: dict[tuple[str, ...], Template] = {}
+        self._sim: tuple[set[tuple[str, ...]], dict[tuple[str, ...], tuple[str, ...]], dict] = (
+            set(),
+            {},
+            {},
+        )
         self.composed = 0
 
     # -- overrides -------------------------------------------------------------------------
@@ -194,9 +199,9 @@ class SweepComposer:
     def _predict(self, combos: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
         """The combinations ``template`` composes in full for ``combos``, in order (the common
         case: every substitution works)."""
-        known = set(self._templates)
-        refs = dict(self._refs)
-        verified = dict(self._verified)
+        known, refs, verified = self._sim  # what earlier predictions decided, kept
+        known |= set(self._templates)
+        refs.update(self._refs)
         need: list[tuple[str, ...]] = []
 
         def visit(groups: tuple[str, ...]) -> None:

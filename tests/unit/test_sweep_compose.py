@@ -121,3 +121,44 @@ def test_sweep_preflight_checks_every_distinct_configuration(
     run_judges = sorted(j for a, j in checked if not a.startswith("baseline"))
     assert run_judges == ["rules", "rules+llm"]
     assert sorted(found) == [p.run.run_id for p in plans if p.cfg.judge.name == "rules+llm"]
+
+
+def test_composed_ahead_in_workers_the_same_configs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``precompose`` forks a worker that composes its share ahead: the runs' configs are the
+    same, and the prediction is right (no compose is added when the runs are resolved)."""
+    from ptb.plan import baseline_overrides
+
+    jobs = _grid(agent=["opus46", "gpt52", "glm5"], model=["qwen3_4b", "tiny"],
+                 task=["gsm8k", "bfcl"], seed=["0", "1"])  # fmt: skip
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    with hydra_conf():
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        ahead = SweepComposer(loader, master)
+        ahead.precompose([r for j in jobs for r in (j, baseline_overrides(j, 0))], workers=2)
+        before = ahead.composed
+        assert before >= 4
+        plans = plan_sweep(ahead, jobs)
+        assert ahead.composed == before  # every full compose was predicted
+        for job, plan in zip(jobs, plans, strict=True):
+            full = compose("config", overrides=job)
+            assert plan.cfg == to_run_config(full) and plan.saved == saved_config(full), job
+            assert plan.baseline is not None
+            b_full = compose("config", overrides=plan.baseline.overrides)
+            assert plan.baseline.saved == saved_config(b_full)
+
+
+def test_a_value_override_that_an_interpolation_reads_takes_the_full_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """budget_ablation's ``experiment: ablation_${budget.name}``: runs still get the right
+    experiment when the budget's name is overridden."""
+    jobs = [["+sweeps=budget_ablation", "budget=h100_2h", f"budget.name={n}", f"seed={s}"]
+            for n in ("a", "b") for s in (0, 1)]  # fmt: skip
+    composer = _check(jobs, monkeypatch)
+    with hydra_conf():
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        plans = plan_sweep(SweepComposer(loader, master), jobs)
+    assert [p.cfg.experiment for p in plans] == ["ablation_a"] * 2 + ["ablation_b"] * 2
+    assert composer.composed >= 1
