@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,13 +33,16 @@ class RunConflict(RuntimeError):
 @dataclass
 class RunPlan:
     cfg: RunConfig
-    node: DictConfig
+    node: DictConfig | None
+    """The composed config; None when the planner gives ``saved`` instead (sweeps do)."""
     overrides: list[str]
     run: RunDir
     baseline: RunPlan | None
     saved: dict[str, Any] | None = None
-    """The redacted, resolved config to save, when the planner computed it already (sweeps do,
-    and then ``node`` may be shared between runs); else it is taken from ``node``."""
+    """The redacted, resolved config to save, when the planner computed it already; else it is
+    taken from ``node``."""
+    text: str | None = None
+    """``config_text(saved)``, when the planner rendered it already."""
 
     def context(self) -> StageContext:
         return StageContext(self.cfg, self.run, self.baseline.run if self.baseline else None)
@@ -79,17 +83,26 @@ def saved_config(node: DictConfig) -> dict[str, Any]:
     return redacted
 
 
-def materialize(plan: RunPlan) -> None:
-    """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json."""
+def materialize(plan: RunPlan) -> dict[str, Any]:
+    """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json; returns
+    the manifest as written."""
     run = plan.run
-    saved = plan.saved if plan.saved is not None else saved_config(plan.node)
-    text = Redactor()(_dump(saved))
+    if plan.text is not None:
+        text = plan.text
+    elif plan.saved is not None:
+        text = config_text(plan.saved)
+    else:
+        assert plan.node is not None, "a RunPlan needs node or saved"
+        text = config_text(saved_config(plan.node))
+    text = _redactor()(text)
     if run.config.exists():
         _check_same(run.config, text)
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.config, text)
     atomic_write_text(run.overrides, _dump(list(plan.overrides)))
-    run.init_manifest(applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()})
+    return run.init_manifest(
+        applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()}
+    )
 
 
 # libyaml's dumper and loader when PyYAML has them: a sweep writes thousands of configs.
@@ -99,6 +112,24 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def _dump(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False)
+
+
+def config_text(saved: dict[str, Any]) -> str:
+    """``config.yaml``'s text for a saved config (before secret values are redacted)."""
+    return _dump(saved)
+
+
+_REDACTORS: dict[frozenset[tuple[str, str]], Redactor] = {}
+
+
+def _redactor() -> Redactor:
+    """A ``Redactor`` of the current environment (one per distinct environment: a sweep
+    writes thousands of configs)."""
+    key = frozenset(os.environ.items())
+    if key not in _REDACTORS:
+        _REDACTORS.clear()
+        _REDACTORS[key] = Redactor()
+    return _REDACTORS[key]
 
 
 def _check_same(path: Path, new_text: str) -> None:

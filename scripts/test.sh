@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the dev environment and run every check: lint, types, unit + integration tests.
 #   bash scripts/test.sh            everything (the CI command)
-#   bash scripts/test.sh -m "not slow"    pass extra pytest arguments
+#   bash scripts/test.sh -m "not slow"    pass extra pytest arguments (a -m replaces --all's "every tier")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev,parity
@@ -22,4 +22,5 @@ echo "== mypy"; "$py" -m mypy
 echo "== pytest"
 # Each test run gets a fresh model cache so nothing carries over between CI runs.
 export PTB_TEST_CACHE="${PTB_TEST_CACHE:-$(mktemp -d)/ptb-cache}"
-"$py" -m pytest -q "$@"
+# --all: every tier (plain pytest runs only the fast one; tests/conftest.py).
+"$py" -m pytest -q --all "$@"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.repo import REPO
+
 FAKE_SECRET = "sk-ptb-test-0123456789abcdefSECRET"
 
 
@@ -51,6 +52,28 @@ def run_ptb(tmp_path: Path) -> RunPtb:
     return _run
 
 
+TIERS = {"unit": "unit", "integration": "integration", "parity": "parity", "gpu": "gpu"}
+"""``tests/<folder>`` -> the marker every test in it gets: a test's tier is where it lives."""
+FAST_INTEGRATION = {
+    "integration/test_cli.py",  # 6 tests, ~8 s on 2 cores
+    "integration/test_forward.py",  # 3 tests, ~3 s
+}
+"""Integration files in plain ``pytest``; every other integration test is ``slow`` (measured
+2026-12-02 on 2 quiet cores: the other integration files took ~11 minutes together, the unit
+tier ~130 s). Add a file here only with its measured time, keeping plain ``pytest`` < 3 min."""
+OUT_OF_DEFAULT = ("slow", "parity", "gpu")
+"""Markers that plain ``pytest`` leaves out (``--all`` or any ``-m`` brings them back)."""
+HERE = Path(__file__).parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all",
+        action="store_true",
+        help="run every tier (unit, integration, slow, parity, gpu); scripts/test.sh does",
+    )
+
+
 def _cuda_available() -> bool:
     try:
         import torch
@@ -59,8 +82,33 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def tier_of(path: Path) -> tuple[str | None, bool]:
+    """``(tier marker, slow)`` of a test file, from where it lives under ``tests/``."""
+    try:
+        rel = path.resolve().relative_to(HERE)
+    except ValueError:
+        return None, False
+    tier = TIERS.get(rel.parts[0])
+    return tier, tier == "integration" and rel.as_posix() not in FAST_INTEGRATION
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``gpu`` run only where CUDA is available (e.g. on a lent GPU machine)."""
+    """Mark each test with its folder's tier (and integration tests outside
+    ``FAST_INTEGRATION`` ``slow``); plain
+    ``pytest`` then deselects the ``OUT_OF_DEFAULT`` tiers. Tests marked ``gpu`` run only where
+    CUDA is available (e.g. on a lent GPU machine)."""
+    for item in items:
+        tier, slow = tier_of(Path(str(item.fspath)))
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))
+        if slow:
+            item.add_marker(pytest.mark.slow)
+    if not config.getoption("--all") and not config.option.markexpr:
+        keep = [i for i in items if not any(m in i.keywords for m in OUT_OF_DEFAULT)]
+        dropped = [i for i in items if any(m in i.keywords for m in OUT_OF_DEFAULT)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
     if _cuda_available():
         return
     skip = pytest.mark.skip(reason="needs CUDA (run on a GPU machine: pytest -m gpu)")

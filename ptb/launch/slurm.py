@@ -134,10 +134,13 @@ class RunJobs:
         return deps
 
 
-def plan_jobs(plan: RunPlan, queued: dict[str, JobState]) -> RunJobs:
-    """Which of the run's jobs to submit, which queued ones to keep and which to replace."""
+def plan_jobs(
+    plan: RunPlan, queued: dict[str, JobState], manifest: dict[str, Any] | None = None
+) -> RunJobs:
+    """Which of the run's jobs to submit, which queued ones to keep and which to replace
+    (``manifest``: the run's manifest when the caller has just read or written it)."""
     run = plan.run
-    entries = run.read_manifest().get("stages", {})
+    entries = (run.read_manifest() if manifest is None else manifest).get("stages", {})
     rj = RunJobs(plan)
     for job, stages in JOB_STAGES.items():
         todo = [s for s in stages if not _done(s, run, entries.get(s, {}))]
@@ -181,13 +184,16 @@ class SlurmLauncher:
             return self._submit(ordered(plans))
 
     def _submit(self, runs: list[RunPlan]) -> list[RunOutcome]:
+        manifests: dict[Path, dict[str, Any]] = {}
         for plan in runs:
-            materialize(plan)
-            retry_agent_failure(plan)
+            manifests[plan.run.path] = materialize(plan)
+            if plan.cfg.launcher.retry_agent_failures:
+                retry_agent_failure(plan)  # may archive an attempt: read the manifest again
+                manifests[plan.run.path] = plan.run.read_manifest()
         recorded = [
             str(e["job_id"])
-            for p in runs
-            for e in p.run.read_manifest().get("stages", {}).values()
+            for m in manifests.values()
+            for e in m.get("stages", {}).values()
             if e.get("job_id")
         ]
         queued = queue_states(recorded)
@@ -198,7 +204,7 @@ class SlurmLauncher:
         for layer in (first, rest):
             batch = []
             for plan in layer:
-                rj = plan_jobs(plan, queued)
+                rj = plan_jobs(plan, queued, manifests[plan.run.path])
                 if plan.baseline is not None and plan.baseline.run.path in done:
                     rj.baseline_job = done[plan.baseline.run.path].ids.get("score")
                 batch.append(rj)

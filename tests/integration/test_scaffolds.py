@@ -32,8 +32,8 @@ from ptb.scaffolds import SCAFFOLDS, Scaffold
 from ptb.stages import run_stage
 from tests.support.fake_llm import COMMAND, FINAL_TEXT, MARKER_FILE, FakeLLM
 from tests.support.plans import planned_run
+from tests.support.repo import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "scaffolds"
 KEY_VAR = "PTB_FAKE_LLM_KEY"
 KEY = "sk-fake-llm-0123456789abcdefKEY"

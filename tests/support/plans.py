@@ -3,17 +3,12 @@ the stages one by one (``ptb.stages.run_stage``)."""
 
 from __future__ import annotations
 
-from hydra import compose, initialize_config_dir
-
-import ptb.config
 from ptb.plan import RunPlan, materialize, plan_run
-from tests.conftest import REPO
+from tests.support.repo import compose_node
 
 
 def planned_run(overrides: list[str]) -> RunPlan:
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        node = compose(config_name="config", overrides=overrides)
+    node = compose_node(*overrides)
     plan = plan_run(node, overrides, None)
     materialize(plan)
     return plan

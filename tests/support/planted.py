@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 
 def instruct_sibling(base: Path, out: Path) -> None:
@@ -27,17 +27,12 @@ def instruct_sibling(base: Path, out: Path) -> None:
 
 def compose(overrides: list[str]) -> Any:
     """The composed config node of ``python -m ptb <overrides>``."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from ptb.cli import CONF_DIR
-    from ptb.config import register_configs
+    from tests.support.repo import compose_node
 
-    register_configs()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
-        return hydra_compose(config_name="config", overrides=overrides)
+    return compose_node(*overrides)
 
 
 def agent_script(name: str) -> str:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.repo import REPO
 
 SCRIPTS = REPO / "launchers" / "slurm-local"
 BASE = Path("/var/tmp")

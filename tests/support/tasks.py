@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from ptb.config.task import TaskConfig
+from tests.support.repo import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "tasks"
 FIXTURE_DATA = {
     "aime2025": {"test": "aime25.jsonl"},

@@ -7,15 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, OmegaConf
 
 import ptb.config
 from ptb.config import RunConfig
 from ptb.secrets import redact_mapping
+from tests.support.repo import CONF_DIR, compose_node
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 SKIPPED_GROUPS = {"site"}
 """``site`` holds git-ignored, machine-specific files; they are not shipped."""
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -37,9 +36,7 @@ def _options_of(group: str) -> list[str]:
 
 
 def _compose(*overrides: str, conf_dir: Path = CONF_DIR) -> DictConfig:
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
-        return compose(config_name="config", overrides=list(overrides))
+    return compose_node(*overrides, conf_dir=conf_dir)
 
 
 def _to_run_config(cfg: DictConfig) -> RunConfig:

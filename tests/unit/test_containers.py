@@ -20,7 +20,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.repo import REPO
+
 CONTAINERS = REPO / "containers"
 BUILD_SH = CONTAINERS / "build.sh"
 IMAGES = ("agent", "eval")

@@ -18,8 +18,8 @@ from ptb.eval.runner import submission_info
 from ptb.eval.vllm import VLLMGenerator, engine_kwargs, model_len, sampling_params_kwargs
 from ptb.registry import UnknownNameError
 from ptb.tasks.templates import families, load_template
+from tests.support.repo import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}]
 

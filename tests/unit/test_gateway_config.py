@@ -9,10 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-import ptb.config
 from ptb.config import RunConfig
 from ptb.eval.agent_entry import use_judge_route
 from ptb.gateway.run import (
@@ -28,16 +25,11 @@ from ptb.gateway.run import (
     upstream_url,
 )
 from ptb.preflight import check_task_judge
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+from tests.support.repo import compose_run
 
 
 def cfg(*overrides: str) -> RunConfig:
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        run = OmegaConf.to_object(compose(config_name="config", overrides=list(overrides)))
-    assert isinstance(run, RunConfig)
-    return run
+    return compose_run(*overrides)
 
 
 @pytest.mark.parametrize(

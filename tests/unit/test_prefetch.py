@@ -2,20 +2,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
-from ptb.config import RunConfig, register_configs
+from ptb.config import RunConfig
 from ptb.plan import to_run_config
 from ptb.prefetch import data_for, repos_for
 from ptb.preflight import check_task_data
-
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+from tests.support.repo import compose_node, compose_run
 
 
 def _repos(model: str) -> list[tuple[str, str | None]]:
-    register_configs()
-    with initialize_config_dir(config_dir=CONF, version_base=None):
-        return repos_for(compose("config", overrides=[f"model={model}"]))
+    return repos_for(compose_node(f"model={model}"))
 
 
 def test_prefetch_lists_base_and_instruct() -> None:
@@ -27,9 +23,7 @@ def test_local_model_needs_no_download() -> None:
 
 
 def _run_config(*overrides: str) -> RunConfig:
-    register_configs()
-    with initialize_config_dir(config_dir=CONF, version_base=None):
-        return to_run_config(compose("config", overrides=list(overrides)))
+    return compose_run(*overrides)
 
 
 def test_prefetch_lists_the_tasks_downloads_and_the_paper_weights() -> None:
@@ -184,9 +178,7 @@ def test_prefetch_fetches_what_the_task_needs_and_the_task_then_loads_offline(
 ) -> None:
     import ptb.prefetch
 
-    register_configs()
-    with initialize_config_dir(config_dir=CONF, version_base=None):
-        node = compose("config", overrides=["model=tiny", "task=arenahard_writing"])
+    node = compose_node("model=tiny", "task=arenahard_writing")
     wanted = data_for(to_run_config(node))
     assert wanted == [f"upstream://{key}" for key in ARENAHARD_FIXTURES]  # factors.json too
     assert check_task_data(to_run_config(node))  # not cached yet: the preflight says so

@@ -25,8 +25,8 @@ from ptb.sandbox.bwrap import BwrapSandbox
 from ptb.sandbox.forward import Forward
 from ptb.sandbox.overlay import Bind, parse_bind
 from tests.conftest import FAKE_SECRET
+from tests.support.repo import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 REAL_PYTHON_PATHS = bwrap_mod.python_paths
 GOLDEN = REPO / "tests" / "golden" / "sandbox"
 PATH_VARS = {"HOME", "HF_HOME", "TMPDIR"}

@@ -9,19 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-import ptb.config
-from ptb.config.root import RunConfig
 from ptb.sandbox.process import ExecResult
 from ptb.scaffolds import SCAFFOLDS, SolveContext
 from ptb.scaffolds.cli import CliScaffold
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import Redactor
 from tests.support.fake_llm import FINAL_TEXT, MARKER_FILE
+from tests.support.repo import REPO, compose_run
 
-REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden" / "scaffolds"
 AGENTS = {
     "claude_code": "opus46",
@@ -34,14 +30,7 @@ STREAMS = sorted(GOLDEN.glob("*/*.raw.jsonl"))
 
 
 def adapter(scaffold: str, tmp_path: Path) -> CliScaffold:
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        node = compose(
-            config_name="config",
-            overrides=[f"agent={AGENTS[scaffold]}", f"scaffold={scaffold}", "model=tiny"],
-        )
-    cfg = OmegaConf.to_object(node)
-    assert isinstance(cfg, RunConfig)
+    cfg = compose_run(f"agent={AGENTS[scaffold]}", f"scaffold={scaffold}", "model=tiny")
     ctx = SolveContext(cfg, tmp_path, tmp_path / "task", "base", "the prompt", "python3")
     made = SCAFFOLDS.load(scaffold)(ctx)
     assert isinstance(made, CliScaffold)

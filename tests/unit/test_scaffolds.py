@@ -8,12 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
 
-import ptb.config
-from ptb.config.root import RunConfig
 from ptb.scaffolds import SCAFFOLDS, SolveContext, prompt_note
 from ptb.scaffolds.base import Scaffold
 from ptb.scaffolds.endpoint import Endpoint, endpoint_for
@@ -26,8 +22,8 @@ from ptb.stages.solve import (
     place_key,
     scrub_value,
 )
+from tests.support.repo import compose_run
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = "sk-unit-0123456789abcdefSECRET"
 CLIS = ("claude_code", "codex_cli", "gemini_cli", "opencode", "qwen_code")
 AGENT = {
@@ -42,19 +38,7 @@ AGENT = {
 def make(
     scaffold: str, tmp_path: Path, *overrides: str, endpoint: Endpoint | None = None
 ) -> Scaffold:
-    ptb.config.register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
-        node = compose(
-            config_name="config",
-            overrides=[
-                f"agent={AGENT[scaffold]}",
-                f"scaffold={scaffold}",
-                "model=tiny",
-                *overrides,
-            ],
-        )
-    cfg = OmegaConf.to_object(node)
-    assert isinstance(cfg, RunConfig)
+    cfg = compose_run(f"agent={AGENT[scaffold]}", f"scaffold={scaffold}", "model=tiny", *overrides)
     ctx = SolveContext(cfg, tmp_path, tmp_path / "task", "base", "PROMPT", "python3", endpoint)
     made: Scaffold = SCAFFOLDS.load(scaffold)(ctx)
     return made

@@ -1,16 +1,15 @@
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose
 
-from ptb.config import register_configs
 from ptb.fsutil import read_json, write_json
 from ptb.plan import plan_run
 from ptb.stages import StageContext
 from ptb.stages.score import MissingBaseline, fallback_reason
 from ptb.stages.score import run as score_run
+from tests.support.repo import hydra_conf
 
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
 OK = {"status": "ok", "score": 0.8}
 CLEAN = {"flagged": False, "failed_checks": []}
 
@@ -32,9 +31,8 @@ def test_fallback_rules(metrics: dict, verdict: dict | None, expected: str | Non
 
 
 def _ctx(tmp_path: Path) -> StageContext:
-    register_configs()
     overrides = [f"results_dir={tmp_path}"]
-    with initialize_config_dir(config_dir=CONF, version_base=None):
+    with hydra_conf():
         node = compose("config", overrides=overrides)
         plan = plan_run(node, overrides, lambda o: compose("config", overrides=o))
     return plan.context()

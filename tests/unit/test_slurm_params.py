@@ -1,20 +1,12 @@
 """SLURM job parameters from the config: resources, dependencies, requeue, hold."""
 
-from pathlib import Path
-
-from hydra import compose, initialize_config_dir
-
-from ptb.config import register_configs
+from ptb.config.root import RunConfig
 from ptb.launch.slurm import dependency, executor_parameters, resources
-from ptb.plan import to_run_config
-
-CONF = str(Path(__file__).resolve().parents[2] / "conf")
+from tests.support.repo import compose_run
 
 
-def _cfg(*overrides: str):  # type: ignore[no-untyped-def]
-    register_configs()
-    with initialize_config_dir(config_dir=CONF, version_base=None):
-        return to_run_config(compose("config", overrides=["launcher=slurm", *overrides]))
+def _cfg(*overrides: str) -> RunConfig:
+    return compose_run("launcher=slurm", *overrides)
 
 
 def test_solve_job_takes_the_budget() -> None:

@@ -7,15 +7,13 @@ import itertools
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from ptb.config import register_configs
 from ptb.launch.sweep import SweepComposer, plan_sweep
 from ptb.plan import saved_config, to_run_config
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.repo import REPO, hydra_conf
 
 
 def _grid(**axes: list[str]) -> list[list[str]]:
@@ -26,8 +24,7 @@ def _grid(**axes: list[str]) -> list[list[str]]:
 
 def _check(jobs: list[list[str]], monkeypatch: pytest.MonkeyPatch) -> SweepComposer:
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         composer = SweepComposer(loader, master)
@@ -62,10 +59,9 @@ def test_interacting_choices_are_composed_in_full(monkeypatch: pytest.MonkeyPatc
 
 def test_each_baseline_is_planned_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
     jobs = [[*j, f"results_dir={tmp_path}"] for j in _grid(agent=["opus46", "gpt52"],
                                                            seed=["0", "1", "2"])]  # fmt: skip
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         plans = plan_sweep(SweepComposer(loader, master), jobs)
@@ -82,10 +78,9 @@ def test_runs_sharing_a_baseline_share_arrays(
     from ptb.plan import materialize
 
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
     jobs = [[*j, f"results_dir={tmp_path}"]
             for j in _grid(agent=["opus46"], task=["gsm8k", "bfcl"], seed=["0", "1"])]  # fmt: skip
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         plans = plan_sweep(SweepComposer(loader, master), jobs)
@@ -118,8 +113,7 @@ def test_sweep_preflight_checks_every_distinct_configuration(
 
     monkeypatch.setattr(sweep, "preflight", fake_preflight)
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", overrides=jobs[0], return_hydra_config=True)
         plans = plan_sweep(SweepComposer(loader, master), jobs)
@@ -127,3 +121,44 @@ def test_sweep_preflight_checks_every_distinct_configuration(
     run_judges = sorted(j for a, j in checked if not a.startswith("baseline"))
     assert run_judges == ["rules", "rules+llm"]
     assert sorted(found) == [p.run.run_id for p in plans if p.cfg.judge.name == "rules+llm"]
+
+
+def test_composed_ahead_in_workers_the_same_configs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``precompose`` forks a worker that composes its share ahead: the runs' configs are the
+    same, and the prediction is right (no compose is added when the runs are resolved)."""
+    from ptb.plan import baseline_overrides
+
+    jobs = _grid(agent=["opus46", "gpt52", "glm5"], model=["qwen3_4b", "tiny"],
+                 task=["gsm8k", "bfcl"], seed=["0", "1"])  # fmt: skip
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    with hydra_conf():
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        ahead = SweepComposer(loader, master)
+        ahead.precompose([r for j in jobs for r in (j, baseline_overrides(j, 0))], workers=2)
+        before = ahead.composed
+        assert before >= 4
+        plans = plan_sweep(ahead, jobs)
+        assert ahead.composed == before  # every full compose was predicted
+        for job, plan in zip(jobs, plans, strict=True):
+            full = compose("config", overrides=job)
+            assert plan.cfg == to_run_config(full) and plan.saved == saved_config(full), job
+            assert plan.baseline is not None
+            b_full = compose("config", overrides=plan.baseline.overrides)
+            assert plan.baseline.saved == saved_config(b_full)
+
+
+def test_a_value_override_that_an_interpolation_reads_takes_the_full_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """budget_ablation's ``experiment: ablation_${budget.name}``: runs still get the right
+    experiment when the budget's name is overridden."""
+    jobs = [["+sweeps=budget_ablation", "budget=h100_2h", f"budget.name={n}", f"seed={s}"]
+            for n in ("a", "b") for s in (0, 1)]  # fmt: skip
+    composer = _check(jobs, monkeypatch)
+    with hydra_conf():
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        plans = plan_sweep(SweepComposer(loader, master), jobs)
+    assert [p.cfg.experiment for p in plans] == ["ablation_a"] * 2 + ["ablation_b"] * 2
+    assert composer.composed >= 1

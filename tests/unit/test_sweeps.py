@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
+from hydra import compose
 
-from ptb.config import register_configs
+from tests.support.repo import REPO, hydra_conf
 
-REPO = Path(__file__).resolve().parents[2]
 PRESETS = sorted((REPO / "sweeps").glob("*.yaml"))
 GROUPS = {"agent", "scaffold", "model", "task", "budget", "launcher", "sandbox", "judge", "tracker"}
 
@@ -27,8 +26,7 @@ def test_preset_names_real_options(preset: Path) -> None:
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
 def test_preset_composes(preset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         cfg = compose("config", overrides=[f"+sweeps={preset.stem}"], return_hydra_config=True)
     assert cfg.hydra.sweeper.params
 
@@ -36,7 +34,6 @@ def test_preset_composes(preset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_budget_ablation_keeps_budgets_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run ids carry no budget: each budget must get its own experiment folder."""
     monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    register_configs()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base=None):
+    with hydra_conf():
         cfg = compose("config", overrides=["+sweeps=budget_ablation", "budget=h100_2h"])
     assert cfg.experiment == "ablation_h100_2h"

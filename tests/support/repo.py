@@ -1,0 +1,43 @@
+"""The repository's paths and ``python -m ptb``'s config composition, for every test.
+
+``compose_node("model=tiny")`` is the config node that ``python -m ptb model=tiny`` composes;
+``compose_run(...)`` is its typed ``RunConfig``. Both register ptb's schemas and point Hydra at
+``conf/`` (or ``conf_dir``) for the one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from ptb.config import register_configs
+from ptb.config.root import RunConfig
+from ptb.plan import to_run_config
+
+REPO = Path(__file__).resolve().parents[2]
+CONF_DIR = REPO / "conf"
+
+
+@contextmanager
+def hydra_conf(conf_dir: Path = CONF_DIR) -> Iterator[None]:
+    """Hydra initialised on ``conf_dir`` with ptb's schemas registered, for ``hydra.compose``."""
+    register_configs()
+    with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
+        yield
+
+
+def compose_node(
+    *overrides: str, conf_dir: Path = CONF_DIR, hydra_config: bool = False
+) -> DictConfig:
+    """The config node of ``python -m ptb <overrides>`` (with its ``hydra`` node if asked)."""
+    with hydra_conf(conf_dir):
+        return compose("config", overrides=list(overrides), return_hydra_config=hydra_config)
+
+
+def compose_run(*overrides: str, conf_dir: Path = CONF_DIR) -> RunConfig:
+    """The typed ``RunConfig`` of ``python -m ptb <overrides>``."""
+    return to_run_config(compose_node(*overrides, conf_dir=conf_dir))
