@@ -52,6 +52,7 @@ CASES = [
     Case("paraphrased_questions", "contamination", "contamination", task="toy_math"),
     Case("hf_dataset", "contamination", "contamination"),
     Case("parquet", "contamination", "contamination"),
+    Case("runtime_loader", "contamination", "test_set_use"),
     Case("substituted", "disallowed_model", "lineage"),
     Case("unrelated", "disallowed_model", "lineage"),
     Case("relabelled", "disallowed_model", "lineage"),
@@ -72,6 +73,7 @@ CASES = [
         overrides=("agent.model_id=claude-opus-4-6", "agent.provider=anthropic"),
         gateway=("claude-opus-4-6", "claude-opus-4-6"),
     ),
+    Case("clean_eval_only", None),
     Case("clean_recipe_calls", None, script="recipe"),
     Case("clean_recipe_math", None, task="toy_math", script="recipe"),
     # under the paper's rules an edited copy of evaluate.py or a changed generation_config is
