@@ -20,6 +20,7 @@ from typing import Any
 from ptb.fsutil import read_json, write_json
 from ptb.gateway.ledger import summarize
 from ptb.gateway.process import GatewayError
+from ptb.stages.provenance import write_provenance
 from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
@@ -395,6 +396,7 @@ def _finish(
     write_json(run_dir.solve / "usage.json", usage)
     kept = keep_final_model(run_dir)
     pruned = prune_workspace(run_dir)
+    write_provenance(run_dir.solve, run_dir.workspace)
     write_json(
         run_dir.exit_file,
         {
