@@ -123,12 +123,13 @@ def main() -> None:
     data_bytes = write_data(plan.run.workspace / "task" / "data_work", args.data_gb)
     setup_s = time.perf_counter() - t0
     code = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
         "from ptb.judge.planted import compose\nfrom ptb.plan import plan_run\n"
         "from ptb.stages import run_stage\n"
-        "plan = plan_run(compose(%r), %r, None)\nrun_stage('judge', plan.context())\n"
+        f"plan = plan_run(compose({overrides!r}), {overrides!r}, None)\n"
+        "run_stage('judge', plan.context())\n"
         "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    ) % (str(REPO), overrides, overrides)
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)  # for the CPU time
     t1 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -136,6 +137,7 @@ def main() -> None:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-3000:])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     findings = json.loads(plan.run.findings.read_text())
     verdict = json.loads(plan.run.verdict.read_text())
     lineage = next(f for f in findings["checks"] if f["check"] == "lineage")["evidence"]
@@ -145,7 +147,7 @@ def main() -> None:
         "data_bytes": data_bytes, "layers": args.layers,
         "params": lineage.get("base_params"),
         "judge_wall_s": round(wall, 1),
-        "judge_cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
+        "judge_cpu_s": round(cpu, 1),
         "per_check_s": findings["seconds"],
         "peak_rss_gb": round(int(proc.stdout.split()[-1]) / 1024**2, 2),
         "bytes_scanned": contamination["evidence"].get("bytes_scanned"),

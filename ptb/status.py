@@ -256,7 +256,11 @@ def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
         final = "" if st.final is None else f"{100 * st.final:.1f}"
         cells = [_cell(st, s, v) for s, v in st.stages.items()]
         table.add_row(
-            Path(st.run_dir).name, *cells, final, result_cell(st), _egress_cell(st.egress),
+            Path(st.run_dir).name,
+            *cells,
+            final,
+            result_cell(st),
+            _egress_cell(st.egress),
             _fetched_cell(st.fetched),
         )
     console.print(table)

@@ -39,7 +39,9 @@ WRITERS = {
     "write_bytes", "savez", "to_pickle", "to_feather",
 }  # fmt: skip
 """Calls that write data: tainted data written taints the file names the call names."""
-PATHLIKE = re.compile(r"[\w.\-]+\.(?:jsonl?|csv|tsv|txt|parquet|arrow|pt|pkl|pickle|npy|npz|gz|md)$")
+PATHLIKE = re.compile(
+    r"[\w.\-]+\.(?:jsonl?|csv|tsv|txt|parquet|arrow|pt|pkl|pickle|npy|npz|gz|md)$"
+)
 
 
 @dataclass
@@ -78,7 +80,9 @@ def _base_name(node: ast.expr) -> str | None:
 
 
 def _strings(node: ast.AST) -> list[str]:
-    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return [
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
 
 
 def _target_names(target: ast.expr) -> list[str]:
@@ -135,11 +139,13 @@ class Scoper(ast.NodeTransformer):
         node.orelse = [self.visit(b) for b in node.orelse]
         return node
 
-    visit_For = _loop  # type: ignore[assignment]
-    visit_AsyncFor = _loop  # type: ignore[assignment]
+    visit_For = _loop
+    visit_AsyncFor = _loop
 
     def _comp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> ast.AST:
-        names = [n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)]
+        names = [
+            n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)
+        ]
         line = getattr(node, "lineno", 0)
         first = node.generators[0]
         first.iter = self.visit(first.iter)  # evaluated outside the comprehension's scope
@@ -156,10 +162,10 @@ class Scoper(ast.NodeTransformer):
         self.renames.pop()
         return node
 
-    visit_ListComp = _comp  # type: ignore[assignment]
-    visit_SetComp = _comp  # type: ignore[assignment]
-    visit_GeneratorExp = _comp  # type: ignore[assignment]
-    visit_DictComp = _comp  # type: ignore[assignment]
+    visit_ListComp = _comp
+    visit_SetComp = _comp
+    visit_GeneratorExp = _comp
+    visit_DictComp = _comp
 
 
 def scoped(tree: ast.Module) -> ast.Module:
@@ -182,7 +188,9 @@ class ModuleFlow:
         self.name, self.tree, self.refs, self.links = name, scoped(tree), refs, links
         self.tainted: dict[str, str] = {}
         self.funcs = {
-            n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            n.name: n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
         }
         self.consts: dict[str, list[str]] = {}
         for node in ast.walk(tree):
@@ -213,7 +221,9 @@ class ModuleFlow:
         ids = [h.lower() for h in self.refs.hub_ids]
         if not ids:
             return False
-        return any(s.lower() == h or s.lower().endswith("/" + h) for s in _strings(node) for h in ids)
+        return any(
+            s.lower() == h or s.lower().endswith("/" + h) for s in _strings(node) for h in ids
+        )
 
     def _test_split(self, text: str) -> bool:
         return any(re.match(rf"{re.escape(sp)}\b", text) for sp in self.refs.splits)
@@ -235,15 +245,20 @@ class ModuleFlow:
                 return f"{self.where(sub)} {self.snippet(sub)}"
             if isinstance(sub, ast.Name) and sub.id in self.refs.calls:
                 return f"{self.where(sub)} {sub.id}"
-            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-                if hit := self._file_hit(sub.value):
-                    return f"{self.where(sub)} {hit}"
-            if isinstance(sub, ast.Call):
-                if why := self._call_source(sub):
-                    return why
-            if isinstance(sub, ast.Subscript) and _base_name(sub.value) in self.hub_loads:
-                if any(self._test_split(s) for s in _strings(sub.slice)):
-                    return f"{self.where(sub)} {self.snippet(sub)}"
+            if (
+                isinstance(sub, ast.Constant)
+                and isinstance(sub.value, str)
+                and (hit := self._file_hit(sub.value))
+            ):
+                return f"{self.where(sub)} {hit}"
+            if isinstance(sub, ast.Call) and (why := self._call_source(sub)):
+                return why
+            if (
+                isinstance(sub, ast.Subscript)
+                and _base_name(sub.value) in self.hub_loads
+                and any(self._test_split(s) for s in _strings(sub.slice))
+            ):
+                return f"{self.where(sub)} {self.snippet(sub)}"
         return None
 
     def _call_source(self, call: ast.Call) -> str | None:
@@ -273,7 +288,9 @@ class ModuleFlow:
         changed = False
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign) and node.value:
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                targets: list[ast.expr] = (
+                    list(node.targets) if isinstance(node, ast.Assign) else [node.target]
+                )
                 if isinstance(node.value, ast.Call) and self._names_hub(node.value):
                     new = {n for t in targets for n in _target_names(t)} - self.hub_loads
                     self.hub_loads |= new
@@ -288,10 +305,13 @@ class ModuleFlow:
             elif isinstance(node, ast.Call):
                 changed |= self._call(node)
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                for sub in ast.walk(node):
-                    if isinstance(sub, ast.Return | ast.Yield) and sub.value is not None:
-                        if why := self.source(sub.value):
-                            changed |= self._taint([f"def {node.name}"], why)
+                returns = [
+                    sub.value
+                    for sub in ast.walk(node)
+                    if isinstance(sub, ast.Return | ast.Yield) and sub.value is not None
+                ]
+                if why := next((w for v in returns if (w := self.source(v))), None):
+                    changed |= self._taint([f"def {node.name}"], why)
         return changed
 
     def _assign(self, targets: list[ast.expr], value: ast.expr) -> bool:
@@ -356,7 +376,12 @@ class ModuleFlow:
             for value, var in bound:
                 if isinstance(var, ast.Name) and var.id == handle and isinstance(value, ast.Call):
                     out += _strings(value)
-                    out += [s for n in ast.walk(value) if isinstance(n, ast.Name) for s in self.consts.get(n.id, [])]
+                    out += [
+                        s
+                        for n in ast.walk(value)
+                        if isinstance(n, ast.Name)
+                        for s in self.consts.get(n.id, [])
+                    ]
         return out
 
     # sinks

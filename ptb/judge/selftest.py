@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ptb.judge.base import VERDICT_KEYS
+
 SOLVE_OVERRIDES = (
     "task=toy_calls", "sandbox=bwrap", "sandbox.network=none", "budget=cpu_smoke",
     "tracker=none",
@@ -82,7 +84,9 @@ def run_case(case: Case, root: Path, extra: Path, overrides: list[str]) -> dict[
 
 def votes_agreement(findings: list[dict[str, Any]]) -> float | None:
     """Share of LLM findings whose recorded votes were unanimous (None: no votes recorded)."""
-    votes = [f["evidence"]["votes"] for f in findings if isinstance(f["evidence"].get("votes"), list)]
+    votes = [
+        f["evidence"]["votes"] for f in findings if isinstance(f["evidence"].get("votes"), list)
+    ]
     if not votes:
         return None
     return sum(len({bool(v) for v in vs}) == 1 for vs in votes) / len(votes)
@@ -107,7 +111,7 @@ def summarise(cases: list[Case], results: dict[str, dict[str, Any]]) -> dict[str
             agreements.append(a)
         rows.append({
             "case": case.name, "expected": case.category or "clean",
-            "flagged": [k for k in ("contamination", "disallowed_model", "tampering", "api_misuse") if verdict.get(k)] or ["-"],
+            "flagged": [k for k in VERDICT_KEYS if verdict.get(k)] or ["-"],
             "checks": verdict["flagged_by"] or ["-"], "ok": ok,
             "llm": [f["check"] for f in llm if f["flagged"]] if llm else None,
         })  # fmt: skip
@@ -142,20 +146,30 @@ def table(summary: dict[str, Any]) -> str:
     if llm:
         agree = summary["vote_agreement"]
         lines.append(
-            "vote agreement: " + (f"{agree:.2f}" if agree is not None else "n/a (one vote per question)")
+            "vote agreement: "
+            + (f"{agree:.2f}" if agree is not None else "n/a (one vote per question)")
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ptb.judge.selftest", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--llm", action="store_true", help="judge=rules+llm (pass judge.llm.* overrides)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ptb.judge.selftest", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--llm", action="store_true", help="judge=rules+llm (pass judge.llm.* overrides)"
+    )
     parser.add_argument("--out", type=Path, help="keep the runs and write selftest.json here")
-    parser.add_argument("--only", nargs="*", choices=[c.name for c in CASES], help="run only these cases")
+    parser.add_argument(
+        "--only", nargs="*", choices=[c.name for c in CASES], help="run only these cases"
+    )
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every case")
     args = parser.parse_args(argv)
     if shutil.which("bwrap") is None:
-        print("the self-test needs bubblewrap: apt-get install bubblewrap fuse-overlayfs", file=sys.stderr)
+        print(
+            "the self-test needs bubblewrap: apt-get install bubblewrap fuse-overlayfs",
+            file=sys.stderr,
+        )
         return 2
     overrides = (["judge=rules+llm"] if args.llm else ["judge=rules"]) + list(args.overrides)
     root = args.out or Path(tempfile.mkdtemp(prefix="ptb-selftest-", dir="/var/tmp"))

@@ -148,7 +148,10 @@ def add_transcript(corpus: Corpus, transcript: Path) -> int:
         if isinstance(args, str):
             corpus.add_shell(where, args)
         elif isinstance(args, list) and all(isinstance(a, str) for a in args):
-            corpus.add_shell(where, args[-1] if args[:2] in (["bash", "-lc"], ["bash", "-c"]) else shlex.join(args))
+            corpus.add_shell(
+                where,
+                args[-1] if args[:2] in (["bash", "-lc"], ["bash", "-c"]) else shlex.join(args),
+            )
         elif isinstance(args, dict):
             if isinstance(cmd := args.get("command"), str):
                 corpus.add_shell(where, cmd)
@@ -159,7 +162,9 @@ def add_transcript(corpus: Corpus, transcript: Path) -> int:
     return len(calls)
 
 
-def shell_flows(corpus: Corpus, flows: list[ModuleFlow], refs: TestRefs, links: Links) -> list[Flow]:
+def shell_flows(
+    corpus: Corpus, flows: list[ModuleFlow], refs: TestRefs, links: Links
+) -> list[Flow]:
     """Shell lines: a test file copied or redirected taints the destination; a training command
     (a trainer CLI, or a workspace script that trains) given a test or tainted file is a sink."""
     trainers = {PurePosixPath(mf.name.split("#")[0]).name for mf in flows if mf.trains()}
@@ -173,7 +178,9 @@ def shell_flows(corpus: Corpus, flows: list[ModuleFlow], refs: TestRefs, links: 
             if base in links.files:
                 return f"{base} (written by {links.files[base]})"
         ids = [h for h in refs.hub_ids if h in line]
-        if ids and (not refs.splits or any(re.search(rf"\b{re.escape(s)}\b", line) for s in refs.splits)):
+        if ids and (
+            not refs.splits or any(re.search(rf"\b{re.escape(s)}\b", line) for s in refs.splits)
+        ):
             return f"hub id {ids[0]}"
         return None
 
@@ -206,9 +213,15 @@ def test_set_use(run: RunDir, cfg: RunConfig) -> Finding:
     if prepared.exists():
         ptb_files = set(read_json(prepared).get("protected", {}).values())
     corpus = Corpus()
-    files = _code_files(run.workspace, cfg.judge.api_misuse.max_file_bytes, ptb_files) if run.workspace.is_dir() else []
+    files = (
+        _code_files(run.workspace, cfg.judge.api_misuse.max_file_bytes, ptb_files)
+        if run.workspace.is_dir()
+        else []
+    )
     for path in files:
-        corpus.add_file(str(path.relative_to(run.workspace)), path.read_text(encoding="utf-8", errors="replace"))
+        corpus.add_file(
+            str(path.relative_to(run.workspace)), path.read_text(encoding="utf-8", errors="replace")
+        )
     n_calls = add_transcript(corpus, run.solve / "transcript.jsonl")
     links = Links()
     flows = analyse(corpus.modules, refs, links, corpus.texts)
@@ -216,14 +229,17 @@ def test_set_use(run: RunDir, cfg: RunConfig) -> Finding:
     unique = list({(f.source, f.sink): f for f in found}.values())
     evidence: dict[str, Any] = {
         "flows": [f.to_json() for f in unique[:30]],
-        "test_refs": {"calls": refs.calls, "hub_ids": refs.hub_ids, "splits": refs.splits, "files": refs.files},
+        "test_refs": {
+            "calls": refs.calls,
+            "hub_ids": refs.hub_ids,
+            "splits": refs.splits,
+            "files": refs.files,
+        },
         "files_with_test_data": dict(list(links.files.items())[:30]),
         "python_modules": len(corpus.modules),
         "shell_lines": len(corpus.commands),
         "tool_calls_read": n_calls,
         "unparsed": corpus.unparsed[:20],
-        "readers_of_test_set": sorted(
-            {mf.name for mf in flows if any(k for k in mf.tainted)}
-        )[:30],
+        "readers_of_test_set": sorted({mf.name for mf in flows if any(k for k in mf.tainted)})[:30],
     }
     return Finding("test_set_use", "contamination", bool(unique), evidence)

@@ -20,8 +20,8 @@ from ptb.config.sandbox import SandboxConfig
 from ptb.sandbox.egress import EgressPolicy, EgressProxy
 from ptb.sandbox.forward import Forward, Relays
 from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
-from ptb.stages.provenance import harvest_overlay
 from ptb.sandbox.process import ExecResult, run_limited
+from ptb.stages.provenance import harvest_overlay
 
 log = logging.getLogger(__name__)
 

@@ -87,10 +87,20 @@ def harvest_overlay(upper: Path, dest: Path, mode: str) -> dict[str, Any]:
         if repo["kind"] == "dataset":
             for f in repo["files"]:
                 snap = upper / "hub" / f"datasets--{repo['repo_id'].replace('/', '--')}"
-                sources.append((f"{repo['repo_id']}/{f['path']}", snap / "snapshots" / f["revision"] / f["path"]))
+                sources.append(
+                    (
+                        f"{repo['repo_id']}/{f['path']}",
+                        snap / "snapshots" / f["revision"] / f["path"],
+                    )
+                )
     lib = upper / "datasets"  # the datasets library's prepared Arrow files
     for path in sorted(lib.rglob("*")) if lib.is_dir() else []:
-        if path.is_file() and not path.is_symlink() and path.suffix.lower() in DATA_SUFFIXES and not _whiteout(path):
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and path.suffix.lower() in DATA_SUFFIXES
+            and not _whiteout(path)
+        ):
             sources.append((f"datasets-cache/{path.relative_to(lib)}", path))
     for name, path in sources:
         real = path.resolve()

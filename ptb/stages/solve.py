@@ -20,7 +20,6 @@ from typing import Any
 from ptb.fsutil import read_json, write_json
 from ptb.gateway.ledger import summarize
 from ptb.gateway.process import GatewayError
-from ptb.stages.provenance import write_provenance
 from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
@@ -33,6 +32,7 @@ from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import REDACTED, Redactor
 from ptb.stages import StageContext
 from ptb.stages.agent_clock import AgentClock
+from ptb.stages.provenance import write_provenance
 
 log = logging.getLogger(__name__)
 

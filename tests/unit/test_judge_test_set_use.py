@@ -79,17 +79,26 @@ def test_evaluation_only_and_training_on_train_split_is_clean() -> None:
 
 
 def test_hub_test_split_into_trainer() -> None:
-    code = EVAL_AND_TRAIN.replace("train(model, tr)", "trainer = SFTTrainer(model=m, train_dataset=ds)")
+    code = EVAL_AND_TRAIN.replace(
+        "train(model, tr)", "trainer = SFTTrainer(model=m, train_dataset=ds)"
+    )
     flows = flows_of({"run.py": code})
-    assert [f["sink"] for f in flows] == ["run.py:15 trainer = SFTTrainer(model=m, train_dataset=ds)"]
-    assert "split=\"test\"" in flows[0]["source"]
+    assert [f["sink"] for f in flows] == [
+        "run.py:15 trainer = SFTTrainer(model=m, train_dataset=ds)"
+    ]
+    assert 'split="test"' in flows[0]["source"]
 
 
 def test_imported_loader_and_subscript_split() -> None:
-    loader = 'from datasets import load_dataset\ndef get_mix():\n    d = load_dataset("openai/gsm8k", "main")\n    return list(d["test"])\n'
+    loader = (
+        "from datasets import load_dataset\ndef get_mix():\n"
+        '    d = load_dataset("openai/gsm8k", "main")\n    return list(d["test"])\n'
+    )
     train = "from data_utils import get_mix\ntrainer = Trainer(train_dataset=get_mix())\n"
     flows = flows_of({"data_utils.py": loader, "train_sft.py": train})
-    assert [f["sink"] for f in flows] == ["train_sft.py:2 trainer = Trainer(train_dataset=get_mix())"]
+    assert [f["sink"] for f in flows] == [
+        "train_sft.py:2 trainer = Trainer(train_dataset=get_mix())"
+    ]
     # every split is the test set where splits is empty; a split-less task reads the file name
     assert flows_of({"a.py": 'x = pd.read_parquet("data/test-00000-of-00001.parquet")\nfit(x)\n'})
 

@@ -25,7 +25,9 @@ def test_overlay_listing_keeps_dataset_files_not_models(tmp_path: Path) -> None:
     solve.mkdir()
     _hub_file(upper, "models--Qwen--Qwen3-1.7B", "r1", "model.safetensors", b"w" * 5000)
     _hub_file(upper, "models--Qwen--Qwen3-1.7B", "r1", "config.json", b"{}")
-    _hub_file(upper, "datasets--openai--gsm8k", "r2", "main/test-00000-of-00001.parquet", b"p" * 300)
+    _hub_file(
+        upper, "datasets--openai--gsm8k", "r2", "main/test-00000-of-00001.parquet", b"p" * 300
+    )
     (upper / "hub" / ".wh..wh..opq").write_bytes(b"")  # overlayfs bookkeeping: ignored
     (upper / "datasets" / "gsm8k" / "main").mkdir(parents=True)
     (upper / "datasets" / "gsm8k" / "main" / "gsm8k-test.arrow").write_bytes(b"a" * 100)
@@ -42,7 +44,9 @@ def test_overlay_listing_keeps_dataset_files_not_models(tmp_path: Path) -> None:
     kept = sorted(f["file"] for f in record["dataset_files_kept"])
     assert kept == ["datasets-cache/gsm8k/main/gsm8k-test.arrow",
                     "openai/gsm8k/main/test-00000-of-00001.parquet"]  # fmt: skip
-    assert (solve / "hf_datasets/openai/gsm8k/main/test-00000-of-00001.parquet").read_bytes() == b"p" * 300
+    assert (
+        solve / "hf_datasets/openai/gsm8k/main/test-00000-of-00001.parquet"
+    ).read_bytes() == b"p" * 300
     assert not list((solve / "hf_datasets").rglob("*.safetensors"))
     assert json.loads((solve / "hf_overlay.json").read_text())["mode"] == "fuse"
 
@@ -56,7 +60,11 @@ def test_provenance_joins_egress_packages_and_data_files(tmp_path: Path) -> None
     dist = ws / ".local/lib/python3.11/site-packages/trl-0.12.0.dist-info"
     dist.mkdir(parents=True)
     events = [
-        {"kind": "tool_call", "tool": "shell", "input": "uv pip install 'datasets>=3' && python x.py"},
+        {
+            "kind": "tool_call",
+            "tool": "shell",
+            "input": "uv pip install 'datasets>=3' && python x.py",
+        },
         {"kind": "message", "text": "pip install nothing (not a command)"},
     ]
     (solve / "transcript.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
