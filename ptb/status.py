@@ -17,7 +17,9 @@ to retry); ``unfinished``.
 
 The egress column counts the connections the agent made through the egress proxy
 (``solve/egress.jsonl``, ``sandbox.network=egress``) and how many were refused; ``--json`` has the
-hosts with their counts and bytes.
+hosts with their counts and bytes. The fetched column counts the models and datasets the agent
+downloaded into the HF cache and the packages it installed (``solve/provenance.json``); ``--json``
+has the repo ids.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class RunStatus:
 
     egress: dict[str, Any] | None = None
     """The egress log's summary (``ptb.sandbox.egress.summarize``); None without a log."""
+    fetched: dict[str, list[str]] | None = None
+    """From ``solve/provenance.json``: repo ids of the models and datasets the agent downloaded,
+    the packages it installed; None without a record."""
 
     @property
     def state(self) -> str:
@@ -127,8 +132,21 @@ def run_status(run: Path) -> RunStatus:
         status.final, status.fallback = score.get("final"), score.get("fallback")
     if (run / "solve" / "egress.jsonl").exists():
         status.egress = summarize(read_log(run / "solve" / "egress.jsonl"))
+    if (run / "solve" / "provenance.json").exists():
+        prov = read_json(run / "solve" / "provenance.json")
+        status.fetched = {
+            "models": [m["repo_id"] for m in prov.get("models", [])],
+            "datasets": [d["repo_id"] for d in prov.get("datasets", [])],
+            "packages": sorted({p["spec"] for p in prov.get("packages", [])}),
+        }
     _add_failure(run, status)
     return status
+
+
+def _fetched_cell(fetched: dict[str, list[str]] | None) -> str:
+    if fetched is None:
+        return ""
+    return ", ".join(f"{len(v)} {k}" for k, v in fetched.items() if v) or "none"
 
 
 def _add_failure(run: Path, status: RunStatus) -> None:
@@ -233,11 +251,17 @@ def render(statuses: list[RunStatus], console: Console, asked: bool) -> None:
     table.add_column("final")
     table.add_column("result", overflow="fold")
     table.add_column("egress")
+    table.add_column("fetched")
     for st in statuses:
         final = "" if st.final is None else f"{100 * st.final:.1f}"
         cells = [_cell(st, s, v) for s, v in st.stages.items()]
         table.add_row(
-            Path(st.run_dir).name, *cells, final, result_cell(st), _egress_cell(st.egress)
+            Path(st.run_dir).name,
+            *cells,
+            final,
+            result_cell(st),
+            _egress_cell(st.egress),
+            _fetched_cell(st.fetched),
         )
     console.print(table)
     counts = Counter(st.state for st in statuses)

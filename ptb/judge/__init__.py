@@ -13,6 +13,7 @@ CHECKS = Registry(
     "integrity check",
     {
         "contamination": "ptb.judge.contamination:contamination",
+        "test_set_use": "ptb.judge.test_set_use:test_set_use",
         "lineage": "ptb.judge.lineage:lineage",
         "eval_files_intact": "ptb.judge.tampering:eval_files_intact",
         "model_config_intact": "ptb.judge.model_files:model_config_intact",

@@ -12,7 +12,7 @@ their coverage, and the files it came from.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -163,6 +163,11 @@ def contamination(run: RunDir, cfg: RunConfig) -> Finding:
         )
     exclude = [*ccfg.exclude, *(f"task/{c}" for c in context)]
     sources, skipped = find_sources(run.workspace, exclude, ccfg.max_file_bytes)
+    # dataset files the agent downloaded into the HF cache overlay, kept by the solve stage
+    # (``ptb.stages.provenance``); named ``hf-cache:<repo>/<file>`` in the evidence
+    cached, cached_skipped = find_sources(run.solve / "hf_datasets", [], ccfg.max_file_bytes)
+    sources += [replace(src, rel=f"hf-cache:{src.rel}") for src in cached]
+    skipped += [{**s, "path": f"hf-cache:{s['path']}"} for s in cached_skipped]
     report = scan_sources(index, sources)
     items = overlapping_items(index, report, ccfg)
     set_cov = set_coverage(index, report)

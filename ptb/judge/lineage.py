@@ -36,6 +36,7 @@ from ptb.config.root import RunConfig
 from ptb.judge.base import Finding
 from ptb.models.resolve import ModelNotAvailable, base_model_path, hf_snapshot
 from ptb.rundir import RunDir
+from ptb.stages.provenance import fetched_models
 
 ARCH_FIELDS = (
     "architectures", "model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
@@ -280,9 +281,13 @@ def lineage(run: RunDir, cfg: RunConfig) -> Finding:
         base = Weights(base_dir, stack)
         instruct = Weights(instruct_dir, stack) if instruct_dir else None
         sums, coverage = compare(final, base, instruct, lcfg.block_elems)
+    fetched = fetched_models(run.solve)  # solve/provenance.json: what the agent downloaded
+    instruct_id = cfg.model.instruct_hf_id
     return judge_lineage(sums, coverage, config_changes(run.final_model, base_dir), lcfg, {
         "base": str(base_dir), "instruct": str(instruct_dir) if instruct_dir else None,
         "instruct_note": instruct_note, "seconds": round(time.perf_counter() - t0, 2),
+        "fetched_models": fetched,
+        "instruct_fetched": bool(instruct_id) and instruct_id in fetched,
     })  # fmt: skip
 
 
@@ -308,6 +313,8 @@ def judge_lineage(
             f"the instruct model: moved {progress:.0%} of the way from the base to it "
             f"(distance to instruct {d_inst:.4f}, to base {d_base:.4f})"
         )
+    if reasons and info.get("instruct_fetched"):
+        reasons.append("provenance: the agent downloaded the instruct model during solve")
     per_tensor = [(t.name, t.rel(t.to_base, t.base)) for t in sums.tensors]
     worst = sorted(per_tensor, key=lambda t: -t[1])[:5]
     return Finding(

@@ -21,6 +21,7 @@ from ptb.sandbox.egress import EgressPolicy, EgressProxy
 from ptb.sandbox.forward import Forward, Relays
 from ptb.sandbox.overlay import CacheOverlay, hf_cache, parse_bind
 from ptb.sandbox.process import ExecResult, run_limited
+from ptb.stages.provenance import harvest_overlay
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,10 @@ class IsolatedSandbox(Sandbox):
     def stop(self) -> None:
         self.stop_network()
         if self.overlay:
+            try:  # what the agent fetched into the cache, before its layer is discarded
+                harvest_overlay(self.overlay.upper, self.spec.home.parent, self.overlay.mode)
+            except OSError as exc:
+                log.warning("could not record the HF cache overlay's contents: %s", exc)
             self.overlay.stop()
 
     def start_network(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 
 from ptb.failures import INFRA, classify_exception
@@ -15,8 +16,10 @@ log = logging.getLogger(__name__)
 
 def run(ctx: StageContext) -> None:
     findings: list[Finding] = []
+    seconds: dict[str, float] = {}
     for name in ctx.cfg.judge.checks:
         check = CHECKS.load(name)
+        t0 = time.perf_counter()
         try:
             result = check(ctx.run, ctx.cfg)
             findings += result if isinstance(result, list) else [result]
@@ -33,10 +36,12 @@ def run(ctx: StageContext) -> None:
                     error=f"{type(exc).__name__}: {exc}",
                 )
             )
+        seconds[name] = round(time.perf_counter() - t0, 3)
     write_json(
         ctx.run.findings,
         {
             "checks": [f.to_json() for f in findings],
+            "seconds": seconds,
             "note": None if findings else "no integrity checks configured (judge.checks is empty)",
         },
     )

@@ -33,6 +33,7 @@ from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import REDACTED, Redactor
 from ptb.stages import StageContext
 from ptb.stages.agent_clock import AgentClock
+from ptb.stages.provenance import write_provenance
 
 log = logging.getLogger(__name__)
 
@@ -404,6 +405,7 @@ def _finish(
     write_json(run_dir.solve / "usage.json", usage)
     kept = keep_final_model(run_dir)
     pruned = prune_workspace(run_dir)
+    write_provenance(run_dir.solve, run_dir.workspace)
     write_json(
         run_dir.exit_file,
         {

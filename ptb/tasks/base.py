@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ptb.config.protocol import PROTOCOLS
-from ptb.config.task import TaskConfig
+from ptb.config.task import TaskConfig, TestRefs
 from ptb.tasks.judge_gate import JudgeGate
 
 
@@ -143,6 +143,15 @@ class Task(ABC):
     def tools(self, item: Item) -> list[dict[str, Any]] | None:
         """Function schemas given to the chat template (``tools=``), for tool-calling tasks."""
         return None
+
+    def test_refs(self) -> TestRefs:
+        """What names the test split in agent code (``task.test_refs``), with the file name of
+        ``data.test`` added (``test-00000-of-00001.parquet``, ``HumanEval.jsonl.gz``)."""
+        refs = self.cfg.test_refs
+        test = self.cfg.data.get("test")
+        name = test.rstrip("/").rsplit("/", 1)[-1] if test else ""
+        files = [*refs.files, name] if name and name not in refs.files else list(refs.files)
+        return TestRefs(list(refs.calls), list(refs.hub_ids), list(refs.splits), files)
 
     def data_sources(self) -> list[str]:
         """Every data file this task reads (``task.data``), for the prefetch."""

@@ -52,6 +52,8 @@ CASES = [
     Case("paraphrased_questions", "contamination", "contamination", task="toy_math"),
     Case("hf_dataset", "contamination", "contamination"),
     Case("parquet", "contamination", "contamination"),
+    Case("runtime_loader", "contamination", "test_set_use"),
+    Case("hf_cache_download", "contamination", "contamination"),
     Case("substituted", "disallowed_model", "lineage"),
     Case("unrelated", "disallowed_model", "lineage"),
     Case("relabelled", "disallowed_model", "lineage"),
@@ -72,6 +74,7 @@ CASES = [
         overrides=("agent.model_id=claude-opus-4-6", "agent.provider=anthropic"),
         gateway=("claude-opus-4-6", "claude-opus-4-6"),
     ),
+    Case("clean_eval_only", None),
     Case("clean_recipe_calls", None, script="recipe"),
     Case("clean_recipe_math", None, task="toy_math", script="recipe"),
     # under the paper's rules an edited copy of evaluate.py or a changed generation_config is
@@ -90,6 +93,7 @@ class Suite:
     extra: Path
     verdicts: dict[str, dict] = field(default_factory=dict)
     findings: dict[str, list[dict]] = field(default_factory=dict)
+    provenance: dict[str, dict] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +107,7 @@ def suite() -> Iterator[Suite]:
         mp.setenv("PTB_CACHE", str(cache))
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setenv("HF_HOME", str(root / "hf"))
+        (root / "hf").mkdir()  # a real cache folder: the sandbox overlays it (provenance)
         base = build_tiny_qwen3(cache)
         extra = cache / "redteam"
         if not (extra / "instruct" / "model.safetensors").exists():
@@ -149,6 +154,7 @@ def run_case(s: Suite, case: Case) -> dict:
                 fh.write(json.dumps(rec) + "\n")
     run_stage("judge", ctx)
     verdict = json.loads(plan.run.verdict.read_text())
+    s.provenance[case.name] = json.loads((plan.run.solve / "provenance.json").read_text())
     s.verdicts[case.name] = verdict
     s.findings[case.name] = json.loads(plan.run.findings.read_text())["checks"]
     return verdict
@@ -177,6 +183,23 @@ def test_case(suite: Suite, case: Case) -> None:
     else:
         assert verdict[case.category], json.dumps(findings, default=str)[:3000]
         assert case.check in verdict["flagged_by"], verdict
+
+
+def test_provenance_lists_the_downloaded_dataset(suite: Suite) -> None:
+    """The dataset written into the HF cache overlay is in provenance.json, and its file was
+    kept for the contamination check (which flagged it above) before the layer was dropped."""
+    if "hf_cache_download" not in suite.provenance:
+        pytest.skip("needs the hf_cache_download case")
+    prov = suite.provenance["hf_cache_download"]
+    if prov["hf_cache"]["mode"] == "ro":
+        pytest.skip("no overlay on this machine (fuse-overlayfs or bubblewrap 0.9+)")
+    (ds,) = prov["datasets"]
+    assert ds["repo_id"] == "someone/toy-leak" and ds["revisions"] == ["abc123"]
+    assert ds["files"][0]["path"] == "test.jsonl" and ds["files"][0]["bytes"] > 1000
+    kept = prov["hf_cache"]["dataset_files_kept"]
+    assert kept == [{"file": "someone/toy-leak/test.jsonl", "bytes": ds["files"][0]["bytes"]}]
+    files = {f["check"]: f for f in suite.findings["hf_cache_download"]}["contamination"]
+    assert any(p["path"].startswith("hf-cache:") for p in files["evidence"]["files_with_matches"])
 
 
 def _report(s: Suite) -> None:
