@@ -129,7 +129,9 @@ def write_suite(
     return root, suite
 
 
-def time_suite(path: Path, tasks_dir: Path, suite: list[dict[str, Any]], backend: str) -> dict:
+def time_suite(
+    path: Path, tasks_dir: Path, suite: list[dict[str, Any]], backend: str, batch_size: str
+) -> dict:
     from ptb.config.choices import EvalBackend
     from ptb.config.retention import RetentionConfig, RetentionTask
     from ptb.retention.lmeval import run_suite
@@ -140,6 +142,7 @@ def time_suite(path: Path, tasks_dir: Path, suite: list[dict[str, Any]], backend
         include_path=[str(tasks_dir)],
         include_defaults=False,
         backend=EvalBackend(backend),
+        batch_size=batch_size,
     )
     t0 = time.perf_counter()
     result = run_suite(cfg, path)
@@ -159,8 +162,13 @@ def main() -> None:
     ap.add_argument("--backend", default="auto")
     ap.add_argument("--bfcl-max-new", type=int, default=256)
     ap.add_argument("--bfcl-limit", type=int, default=100)
+    ap.add_argument("--batch-size", default="64", help="lm-eval's batch_size (HF backend)")
+    ap.add_argument("--gen-tokens", type=int, default=1280, help="the IFEval-shaped max_gen_toks")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.model == "tiny":
@@ -174,9 +182,10 @@ def main() -> None:
             n = build_model(folder)
             emit(args.out, {"what": "model", "params": n,
                             "build_s": round(time.perf_counter() - t0, 2)})  # fmt: skip
-        gen_tokens = 64 if args.model == "tiny" else 1280  # the tiny model holds 1,024 positions
+        # the tiny model holds 1,024 positions
+        gen_tokens = min(args.gen_tokens, 64) if args.model == "tiny" else args.gen_tokens
         tasks_dir, suite = write_suite(root / "tasks", args.scale, gen_tokens)
-        emit(args.out, time_suite(folder, tasks_dir, suite, args.backend))
+        emit(args.out, time_suite(folder, tasks_dir, suite, args.backend, args.batch_size))
         if args.bfcl_limit:
             emit(args.out, run_bfcl(folder, args.bfcl_limit, 32, args.bfcl_max_new))
 
