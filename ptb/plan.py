@@ -22,8 +22,9 @@ from ptb.stages import StageContext, applicable
 
 Composer = Callable[[list[str]], DictConfig]
 BASELINE_AGENT = "baseline_zeroshot"
-_VOLATILE = ("force", "progress", "tracker", "launcher", "preflight")
-"""Settings that may change between re-runs of the same run (they do not change its result)."""
+_VOLATILE = ("force", "progress", "tracker", "launcher", "preflight", "retention")
+"""Settings that may change between re-runs of the same run (they do not change its result;
+retention is reported beside the score, never in it, and may be added to a finished run)."""
 
 
 class RunConflict(RuntimeError):

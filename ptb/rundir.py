@@ -18,7 +18,9 @@ from typing import Any
 
 from ptb.fsutil import read_json, write_json
 
-STAGES = ("prepare", "solve", "evaluate", "judge", "score", "log")
+STAGES = ("prepare", "solve", "evaluate", "judge", "score", "retention", "log")
+"""In dependency order; the local launcher runs them so (retention after score: its failure
+does not hold back the score)."""
 PROTECTED = ("evaluate.py", "templates")
 """Task-folder paths the agent may read but not change."""
 STATUSES = ("pending", "running", "done", "failed", "skipped")
@@ -117,6 +119,10 @@ class RunDir:
         return self.path / "evaluate" / "samples.jsonl"
 
     @property
+    def retention(self) -> Path:
+        return self.path / "retention" / "metrics.json"
+
+    @property
     def findings(self) -> Path:
         return self.path / "judge" / "findings.json"
 
@@ -152,8 +158,8 @@ class RunDir:
             data.update(info)
             for name, status in stages.items():
                 entry = data["stages"].setdefault(name, _stage_entry(status))
-                if status == "skipped":
-                    entry["status"] = "skipped"
+                if status == "skipped" or entry["status"] == "skipped":
+                    entry["status"] = status  # a stage turned on later (retention) runs
             write_json(self.manifest, data)
             return data
 

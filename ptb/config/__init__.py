@@ -15,6 +15,7 @@ from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
 from ptb.config.model import ModelConfig
 from ptb.config.protocol import PROTOCOLS, ProtocolConfig
+from ptb.config.retention import RetentionConfig, RetentionTask
 from ptb.config.root import EvaluateCommandConfig, RunConfig
 from ptb.config.sandbox import SandboxConfig
 from ptb.config.scaffold import ScaffoldConfig
@@ -33,6 +34,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "tracker": TrackerConfig,
     "gateway": GatewayConfig,
     "protocol": ProtocolConfig,
+    "retention": RetentionConfig,
 }
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "ModelConfig",
     "ProtocolConfig",
     "RecipeConfig",
+    "RetentionConfig",
+    "RetentionTask",
     "RunConfig",
     "SandboxConfig",
     "ScaffoldConfig",

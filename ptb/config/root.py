@@ -14,6 +14,7 @@ from ptb.config.judge import JudgeConfig
 from ptb.config.launcher import LauncherConfig
 from ptb.config.model import ModelConfig
 from ptb.config.protocol import ProtocolConfig
+from ptb.config.retention import RetentionConfig
 from ptb.config.sandbox import SandboxConfig
 from ptb.config.scaffold import ScaffoldConfig
 from ptb.config.task import TaskConfig
@@ -35,6 +36,8 @@ class RunConfig:
     """The model-API gateway (a default, so run directories saved before it existed still load)."""
     protocol: ProtocolConfig = field(default_factory=lambda: ProtocolConfig(name=Protocol.paper))
     """Evaluation and fallback rules (``conf/protocol``; a default for older run directories)."""
+    retention: RetentionConfig = field(default_factory=lambda: RetentionConfig(name="none"))
+    """lm-eval suites on the final and the base model (``conf/retention``; none by default)."""
 
     seed: int = 0
     experiment: str = "default"

@@ -23,6 +23,7 @@ from ptb.stages import StageContext, run_stage
 JOB_STAGES: dict[str, tuple[str, ...]] = {
     "solve": ("prepare", "solve"),
     "evaluate": ("evaluate",),
+    "retention": ("retention",),
     "judge": ("judge",),
     "score": ("score", "log"),
 }
@@ -31,9 +32,16 @@ JOB_STAGES: dict[str, tuple[str, ...]] = {
 JOB_NEEDS: dict[str, tuple[str, ...]] = {
     "solve": (),
     "evaluate": ("solve",),
+    "retention": ("evaluate",),
     "judge": ("solve",),
-    "score": ("evaluate", "judge"),
+    "score": ("evaluate", "judge", "retention"),
 }
+"""A job's dependencies among the run's jobs; score waits for retention because log sends the
+retention numbers to the tracker. A job whose stages are all skipped (retention without a
+suite) is not submitted and not waited for."""
+
+RESOURCES_FROM = {"retention": "evaluate"}
+"""A job without its own ``launcher.jobs`` entry takes these jobs' resources."""
 
 
 def _note_stop(previous: Any) -> Callable[[int, FrameType | None], None]:

@@ -21,7 +21,7 @@ AGENT_FAILURES = ("crashed", "api_error")
 run is scored on whatever ``final_model`` it left)."""
 NO_MODEL = ("no_final_model", "eval_failed")
 """``evaluate/metrics.json`` statuses that mean the agent left no usable model."""
-_MOVED = ("solve", "final_model", "evaluate", "judge", "log", "score.json")
+_MOVED = ("solve", "final_model", "evaluate", "judge", "retention", "log", "score.json")
 
 
 def agent_failure(run: RunDir) -> str | None:

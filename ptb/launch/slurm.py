@@ -1,7 +1,11 @@
-"""``launcher=slurm``: each run becomes up to four SLURM jobs chained by dependencies.
+"""``launcher=slurm``: each run becomes up to five SLURM jobs chained by dependencies.
 
-    solve (prepare + solve) ──afterok──> evaluate ──┐
-                           └─afterok──> judge ─────┴─afterok──> score (score + log)
+    solve (prepare + solve) ──afterok──> evaluate ──┬──────────────────┐
+                           │                        └─afterok─> retention ─┤
+                           └─afterok──> judge ─────────────────────────────┴─afterok─> score
+                                                                              (score + log)
+
+(retention only with a suite: ``retention=general``).
 
 A run's score job also waits for its zero-shot baseline's score job. Submission returns at once.
 
@@ -33,7 +37,7 @@ from typing import Any
 from ptb.config.launcher import StageResources
 from ptb.config.root import RunConfig
 from ptb.fsutil import one_sync
-from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES, run_job_stages
+from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES, RESOURCES_FROM, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, materialize
@@ -46,7 +50,8 @@ DEFAULT_RESOURCES = StageResources()
 
 def resources(cfg: RunConfig, job: str) -> StageResources:
     """The job's resources with ``-1`` entries taken from the budget."""
-    res = cfg.launcher.jobs.get(job, DEFAULT_RESOURCES)
+    jobs = cfg.launcher.jobs
+    res = jobs.get(job) or jobs.get(RESOURCES_FROM.get(job, job), DEFAULT_RESOURCES)
     budget = cfg.budget
     return replace(
         res,

@@ -32,6 +32,7 @@ STAGE_FUNCS = Registry(
         "evaluate": "ptb.stages.evaluate:run",
         "judge": "ptb.stages.judge:run",
         "score": "ptb.stages.score:run",
+        "retention": "ptb.stages.retention:run",
         "log": "ptb.stages.log:run",
     },
 )
@@ -42,7 +43,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "evaluate": ("solve",),
     "judge": ("solve",),
     "score": ("evaluate", "judge"),
-    "log": ("score",),
+    "retention": ("evaluate",),
+    "log": ("score", "retention"),
 }
 
 
@@ -72,13 +74,17 @@ def output_of(stage: str, run: RunDir) -> Path:
         "evaluate": run.metrics,
         "judge": run.verdict,
         "score": run.score,
+        "retention": run.retention,
         "log": run.path / "log" / "tracker.json",
     }[stage]
 
 
 def applicable(cfg: RunConfig) -> dict[str, str]:
-    """Initial manifest status of every stage: baselines skip the agent's stages."""
+    """Initial manifest status of every stage: baselines skip the agent's stages; retention is
+    skipped without a suite (``retention=none``)."""
     skip = {"prepare", "solve", "judge"} if cfg.agent.kind == "baseline" else set()
+    if not cfg.retention.tasks:
+        skip.add("retention")
     return {s: ("skipped" if s in skip else "pending") for s in NEEDS}
 
 
@@ -153,9 +159,10 @@ def dependents(stage: str) -> list[str]:
 
 def _invalidate_dependents(run: RunDir, stage: str) -> None:
     """An evaluation that ran again makes the score built on its old output stale (a score an
-    older ptb took from an evaluation that failed for the infrastructure's reasons): score and
-    log run again. (A re-run judge leaves the score to ``python -m ptb.judge --rescore``.)"""
-    if stage != "evaluate":
+    older ptb took from an evaluation that failed for the infrastructure's reasons): score,
+    retention and log run again; retention that ran again sends the run to the tracker again.
+    (A re-run judge leaves the score to ``python -m ptb.judge --rescore``.)"""
+    if stage not in ("evaluate", "retention"):
         return
     for name in dependents(stage):
         if run.stage_status(name) == "done":

@@ -228,7 +228,8 @@ def test_constraints_agree_with_every_pin_and_with_ptb() -> None:
         for name, version in pins(CONTAINERS / file).items():
             assert locked.get(name) == version, f"{file} pins {name}=={version}: run lock.sh"
     meta = pyproject()["project"]
-    for dep in [*meta["dependencies"], *meta["optional-dependencies"]["gpu"]]:
+    extras = meta["optional-dependencies"]
+    for dep in [*meta["dependencies"], *extras["gpu"], *extras["retention"]]:
         req = Requirement(dep)
         name = req.name.lower().replace("_", "-")
         assert name in locked, f"ptb needs {dep}: run containers/lock.sh"
@@ -241,7 +242,8 @@ def test_ptb_is_installed_with_its_version_label(image: str, recipes: dict[str, 
     files = files_map(recipe)
     assert files.get("/opt/ptb/pyproject.toml") == REPO / "pyproject.toml"
     assert files.get("/opt/ptb/ptb") == REPO / "ptb"
-    assert any('"/opt/ptb[gpu]"' in line and "pip" in line for line in recipe.install)
+    target = '"/opt/ptb[gpu,retention]"' if image == "eval" else '"/opt/ptb[gpu]"'
+    assert any(target in line and "pip" in line for line in recipe.install)
     version = pyproject()["project"]["version"]
     assert arguments(image)["ptb_version"] == version, "ptb_version must equal pyproject.toml"
     assert f"ptb.version {version}" in recipe.labels
