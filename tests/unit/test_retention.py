@@ -123,8 +123,8 @@ def test_the_default_and_the_embedded_run_skip_retention() -> None:
 
 
 def test_a_misspelt_retention_key_fails_at_compose() -> None:
-    with pytest.raises(Exception, match="limt"):
-        _compose("retention=general", "+retention.tasks.0.limt=3")
+    with pytest.raises(Exception, match="batch_sze"):
+        _compose("retention=general", "retention.batch_sze=4")
 
 
 def test_stage_tables() -> None:
