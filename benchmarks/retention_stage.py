@@ -34,13 +34,52 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hf_decode import build_model, emit, run_bfcl  # noqa: E402
+from hf_decode import build_model, emit, run_bfcl
 
-WORDS = (
-    "the of model energy river system value cell market law force light number theory state "
-    "water power city history data signal change rate group field wave price trade court "
-    "plant heat motion charge current mass species protein crystal vote tax labor credit"
-).split()
+WORDS = [
+    "the",
+    "of",
+    "model",
+    "energy",
+    "river",
+    "system",
+    "value",
+    "cell",
+    "market",
+    "law",
+    "force",
+    "light",
+    "number",
+    "theory",
+    "state",
+    "water",
+    "power",
+    "city",
+    "history",
+    "data",
+    "signal",
+    "change",
+    "rate",
+    "group",
+    "field",
+    "wave",
+    "price",
+    "trade",
+    "court",
+    "plant",
+    "heat",
+    "motion",
+    "charge",
+    "current",
+    "mass",
+    "species",
+    "protein",
+    "crystal",
+    "vote",
+    "tax",
+    "labor",
+    "credit",
+]
 # (task, test items, shots, words per question, words per choice, choices, output)
 GENERAL = {
     "gen_mmlu": (10, 5, 45, 6, 4, "letter"),  # per subject; 57 subjects
@@ -57,8 +96,11 @@ def _text(rng: random.Random, n: int) -> str:
 
 def _items(rng: random.Random, n: int, qw: int, cw: int, nc: int) -> list[dict[str, Any]]:
     return [
-        {"q": _text(rng, qw), "choices": [_text(rng, cw) for _ in range(nc)],
-         "label": rng.randrange(max(nc, 1))}  # fmt: skip
+        {
+            "q": _text(rng, qw),
+            "choices": [_text(rng, cw) for _ in range(nc)],
+            "label": rng.randrange(max(nc, 1)),
+        }
         for _ in range(n)
     ]
 
@@ -108,8 +150,9 @@ def write_suite(
             (root / f"{name}.yaml").write_text(
                 f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
                 f"    test: {root / (name + '.test.jsonl')}\ntest_split: test\n"
-                "output_type: generate_until\ndoc_to_text: \"{{q}}\"\ndoc_to_target: \"\"\n"
-                f"generation_kwargs:\n  until: []\n  do_sample: false\n  max_gen_toks: {gen_tokens}\n"
+                'output_type: generate_until\ndoc_to_text: "{{q}}"\ndoc_to_target: ""\n'
+                "generation_kwargs:\n  until: []\n  do_sample: false\n"
+                f"  max_gen_toks: {gen_tokens}\n"
                 "metric_list:\n  - {metric: exact_match, aggregation: mean, "
                 "higher_is_better: true}\n"
             )
@@ -122,9 +165,10 @@ def write_suite(
             (root / f"{sub}.yaml").write_text(_mc_yaml(sub, root, kind == "letter", True))
         if kind == "letter":
             (root / f"{name}_group.yaml").write_text(
-                f"group: {name}\ntask:\n" + "".join(f"  - {s}\n" for s in subtasks)
+                f"group: {name}\ntask:\n"
+                + "".join(f"  - {s}\n" for s in subtasks)
                 + "aggregate_metric_list:\n  - {metric: acc, weight_by_size: true}\n"
-            )  # fmt: skip
+            )
         suite.append({"name": name, "shots": shots, "limit": n})
     return root, suite
 
@@ -180,8 +224,10 @@ def main() -> None:
             folder.mkdir()
             t0 = time.perf_counter()
             n = build_model(folder)
-            emit(args.out, {"what": "model", "params": n,
-                            "build_s": round(time.perf_counter() - t0, 2)})  # fmt: skip
+            emit(
+                args.out,
+                {"what": "model", "params": n, "build_s": round(time.perf_counter() - t0, 2)},
+            )
         # the tiny model holds 1,024 positions
         gen_tokens = min(args.gen_tokens, 64) if args.model == "tiny" else args.gen_tokens
         tasks_dir, suite = write_suite(root / "tasks", args.scale, gen_tokens)

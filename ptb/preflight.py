@@ -244,17 +244,23 @@ def check_retention(cfg: RunConfig) -> list[Problem]:
     if not spec.tasks:
         return []
     if importlib.util.find_spec("lm_eval") is None:
-        return [Problem(f"retention={spec.name} needs lm-eval, which is not installed",
-                        "pip install -e '.[retention]' (the cluster's eval image has it), "
-                        "or retention=none")]  # fmt: skip
+        return [
+            Problem(
+                f"retention={spec.name} needs lm-eval, which is not installed",
+                "pip install -e '.[retention]' (the cluster's eval image has it), "
+                "or retention=none",
+            )
+        ]
     from ptb.retention.data import missing
 
     try:
         gone = missing(spec)
     except KeyError as exc:
         return [Problem(str(exc.args[0]), "fix retention.tasks")]
-    fix = (f"python -m ptb.prefetch model={cfg.model.name} retention={spec.name} "
-           "(on a machine with network; HF_HOME at the shared cache)")  # fmt: skip
+    fix = (
+        f"python -m ptb.prefetch model={cfg.model.name} retention={spec.name} "
+        "(on a machine with network; HF_HOME at the shared cache)"
+    )
     return [Problem(f"retention={spec.name}: {what}", fix) for what in gone]
 
 

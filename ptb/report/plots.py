@@ -26,8 +26,12 @@ class Plot:
 
 
 def all_plots(report: Report) -> list[Plot]:
-    plots = [leaderboard_plot(report), per_task_plot(report), *usage_plots(report),
-             retention_plot(report)]  # fmt: skip
+    plots = [
+        leaderboard_plot(report),
+        per_task_plot(report),
+        *usage_plots(report),
+        retention_plot(report),
+    ]
     return [p for p in plots if p is not None]
 
 
@@ -96,8 +100,7 @@ def retention_plot(report: Report) -> Plot | None:
     for row in points:
         x, y = 100 * (row.mean_delta or 0.0), 100 * (row.gain or 0.0)
         ax.plot(x, y, "o", color=METHOD_COLOUR, fillstyle="none" if row.flagged else "full")
-        ax.annotate(row.label, (x, y), textcoords="offset points", xytext=(5, 5),
-                    fontsize="small")  # fmt: skip
+        ax.annotate(row.label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
     ax.axhline(0, color=BASELINE_COLOUR, lw=0.8)
     ax.axvline(0, color=BASELINE_COLOUR, lw=0.8)
     ax.set_xlabel("retention delta, mean over lm-eval tasks (x100)")

@@ -2,7 +2,7 @@
 
 Each scored run's gain is its final score minus the zero-shot base's (``score.json``: what the
 leaderboard counts, fallbacks included); its retention deltas are ``retention/metrics.json``'s
-(final model − base model on each retention task's primary metric). The integrity fallback does
+(final model - base model on each retention task's primary metric). The integrity fallback does
 not touch retention numbers: a flagged run's deltas are its final model's, and the row counts the
 flagged runs among those it averages.
 """
@@ -25,7 +25,7 @@ class RetentionRow:
     """Scored runs with retention results (``status: ok``)."""
     flagged: int
     gain: float | None
-    """Mean of final − base on the target task (0-1)."""
+    """Mean of final - base on the target task (0-1)."""
     mean_delta: float | None
     """Mean over runs of the mean retention delta over tasks (0-1)."""
     deltas: dict[str, float | None] = field(default_factory=dict)
@@ -34,9 +34,14 @@ class RetentionRow:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "label": self.label, "runs": self.runs, "flagged": self.flagged, "gain": self.gain,
-            "mean_delta": self.mean_delta, "deltas": self.deltas, "metrics": self.metrics,
-        }  # fmt: skip
+            "label": self.label,
+            "runs": self.runs,
+            "flagged": self.flagged,
+            "gain": self.gain,
+            "mean_delta": self.mean_delta,
+            "deltas": self.deltas,
+            "metrics": self.metrics,
+        }
 
 
 def _mean(values: Sequence[float | None]) -> float | None:

@@ -29,8 +29,10 @@ def leaf_configs(cfg: RetentionConfig, manager: Any = None) -> list[dict[str, An
     def walk(name: str) -> None:
         entry = index.get(name)
         if entry is None:
-            raise KeyError(f"retention task {name!r} is not an lm-eval task, group or tag here "
-                           "(fix retention.tasks[].name or retention.include_path)")  # fmt: skip
+            raise KeyError(
+                f"retention task {name!r} is not an lm-eval task, group or tag here "
+                "(fix retention.tasks[].name or retention.include_path)"
+            )
         if entry.kind == Kind.GROUP:
             for sub in (entry.cfg or {}).get("task", []):
                 walk(sub if isinstance(sub, str) else sub["task"])

@@ -47,14 +47,14 @@ def flatten(results: Mapping[str, Any], names: Iterable[str]) -> Values:
 
 
 def _delta_stderr(a: float | None, b: float | None) -> float | None:
-    """Standard error of final − base, the two evaluations taken as independent."""
+    """Standard error of final - base, the two evaluations taken as independent."""
     if a is None or b is None:
         return None
     return math.sqrt(a * a + b * b)
 
 
 def compare(final: Values, base: Values) -> dict[str, dict[str, dict[str, float | None]]]:
-    """Per task and metric: final, base, delta (final − base), and the standard errors (``stderr``
+    """Per task and metric: final, base, delta (final - base), and the standard errors (``stderr``
     of the delta; ``final_stderr``, ``base_stderr``). A metric missing on one side has no delta."""
     out: dict[str, dict[str, dict[str, float | None]]] = {}
     for task in sorted(set(final) | set(base)):

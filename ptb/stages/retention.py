@@ -39,21 +39,36 @@ def _final_values(ctx: StageContext, path: Path) -> tuple[Values | None, dict[st
         failure = classify_exception(exc)
         if failure.kind == INFRA:
             raise InfraError(f"retention: {type(exc).__name__}: {exc}", failure.reason) from exc
-        return None, {"status": "eval_failed", "failure": {"kind": failure.kind,
-                      "reason": failure.reason}, "error": f"{type(exc).__name__}: {exc}"}  # fmt: skip
-    return result.values, {"backend": result.backend, "wall_s": result.wall_s,
-                           "n_samples": result.n_samples, "n_shot": result.n_shot}  # fmt: skip
+        return None, {
+            "status": "eval_failed",
+            "failure": {"kind": failure.kind, "reason": failure.reason},
+            "error": f"{type(exc).__name__}: {exc}",
+        }
+    return result.values, {
+        "backend": result.backend,
+        "wall_s": result.wall_s,
+        "n_samples": result.n_samples,
+        "n_shot": result.n_shot,
+    }
 
 
 def run(ctx: StageContext) -> None:
     cfg = ctx.cfg
     require_lm_eval()
     path, _mode = model_under_test(ctx)
-    record: dict[str, Any] = {"suite": cfg.retention.name, "model": str(path),
-                              "tasks": [t.name for t in cfg.retention.tasks]}  # fmt: skip
+    record: dict[str, Any] = {
+        "suite": cfg.retention.name,
+        "model": str(path),
+        "tasks": [t.name for t in cfg.retention.tasks],
+    }
     if not (path / "config.json").exists():
-        record.update(status="no_final_model", failure={"kind": "agent",
-                      "reason": "no_final_model" if not path.exists() else "not_a_model"})  # fmt: skip
+        record.update(
+            status="no_final_model",
+            failure={
+                "kind": "agent",
+                "reason": "no_final_model" if not path.exists() else "not_a_model",
+            },
+        )
         write_json(ctx.run.retention, record)
         log.warning("%s: retention: no model at %s", ctx.run.run_id, path)
         return
@@ -78,5 +93,12 @@ def run(ctx: StageContext) -> None:
     record.update(status="ok", results=compared, summary=rows, mean_delta=mean_delta(rows))
     write_json(ctx.run.retention, record)
     for task, row in rows.items():
-        log.info("%s: retention %s %s: %s (base %s, delta %s)", ctx.run.run_id, task,
-                 row["metric"], row["final"], row["base"], row["delta"])  # fmt: skip
+        log.info(
+            "%s: retention %s %s: %s (base %s, delta %s)",
+            ctx.run.run_id,
+            task,
+            row["metric"],
+            row["final"],
+            row["base"],
+            row["delta"],
+        )

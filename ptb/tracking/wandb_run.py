@@ -65,11 +65,11 @@ def _log_retention(wrun: Any, run: RunDir) -> None:
     data = _read(run.retention)
     if not isinstance(data, dict) or data.get("status") != "ok":
         return
-    columns = ["task", "metric", "final", "base", "delta", "stderr"]
-    table = wandb.Table(columns=columns)
+    values = ("final", "base", "delta", "stderr")
+    table = wandb.Table(columns=["task", "metric", *values])
     for task, metrics in data["results"].items():
         for metric, row in metrics.items():
-            table.add_data(task, metric, *(row.get(k) for k in columns[2:]))
+            table.add_data(task, metric, *(row.get(k) for k in values))
     wrun.log({"retention": table})
 
 

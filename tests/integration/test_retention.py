@@ -39,8 +39,14 @@ BASE = "baseline_zeroshot__none__tiny__toy_calls__s0"
 
 
 def _cli(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, text=True,
-                          capture_output=True, timeout=900)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +57,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     agent.chmod(0o755)
     env = ptb_env(tmp)
     results = tmp / "results"
-    common = [f"results_dir={results}", "agent=custom", f"scaffold.path={agent}",
-              *suite_overrides(write_local_suite(tmp))]  # fmt: skip
+    common = [
+        f"results_dir={results}",
+        "agent=custom",
+        f"scaffold.path={agent}",
+        *suite_overrides(write_local_suite(tmp)),
+    ]
     first = _cli(env, "ptb", *common)
     second = _cli(env, "ptb", *common, "seed=1")
     return {"first": first, "second": second, "results": results, "env": env, "tmp": tmp}
@@ -119,16 +129,28 @@ def test_status_shows_the_stage(world: dict) -> None:
 
 def test_report_has_the_retention_table_and_plot(world: dict) -> None:
     tmp = world["tmp"]
-    out = _cli(world["env"], "ptb.report", str(world["results"]), "--equal-weights",
-               "--md", str(tmp / "r.md"), "--html", str(tmp / "r.html"),
-               "--json", str(tmp / "r.json"))  # fmt: skip
+    out = _cli(
+        world["env"],
+        "ptb.report",
+        str(world["results"]),
+        "--equal-weights",
+        "--md",
+        str(tmp / "r.md"),
+        "--html",
+        str(tmp / "r.html"),
+        "--json",
+        str(tmp / "r.json"),
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     rows = _json(tmp / "r.json")["retention"]
     assert len(rows) == 1 and rows[0]["runs"] == 2
     run = _json(world["results"] / "default" / RUN.format(seed=0) / "retention" / "metrics.json")
-    seeds = [run["summary"]["ret_mc"]["delta"],
-             _json(world["results"] / "default" / RUN.format(seed=1) / "retention"
-                   / "metrics.json")["summary"]["ret_mc"]["delta"]]  # fmt: skip
+    seeds = [
+        run["summary"]["ret_mc"]["delta"],
+        _json(world["results"] / "default" / RUN.format(seed=1) / "retention" / "metrics.json")[
+            "summary"
+        ]["ret_mc"]["delta"],
+    ]
     assert rows[0]["deltas"]["ret_mc"] == pytest.approx(sum(seeds) / 2)
     md = (tmp / "r.md").read_text()
     assert "## Capability retention" in md and "ret_mc Δ (acc)" in md
@@ -139,10 +161,20 @@ def test_wandb_run_has_the_retention_summary_and_table(world: dict) -> None:
     run = world["results"] / "default" / RUN.format(seed=0)
     (path,) = (run / "log/wandb").glob("offline-run-*/run-*.wandb")
     recs = records(path)
-    summary = {i.key for r in recs if r.WhichOneof("record_type") == "summary"
-               for i in r.summary.update}  # fmt: skip
-    assert {"retention/status", "retention/mean_delta", "retention/ret_mc/delta",
-            "retention/ret_mc/base", "retention/ret_gen/final"} <= summary  # fmt: skip
-    logged = {i.key or "/".join(i.nested_key) for r in recs
-              if r.WhichOneof("record_type") == "history" for i in r.history.item}  # fmt: skip
+    summary = {
+        i.key for r in recs if r.WhichOneof("record_type") == "summary" for i in r.summary.update
+    }
+    assert {
+        "retention/status",
+        "retention/mean_delta",
+        "retention/ret_mc/delta",
+        "retention/ret_mc/base",
+        "retention/ret_gen/final",
+    } <= summary
+    logged = {
+        i.key or "/".join(i.nested_key)
+        for r in recs
+        if r.WhichOneof("record_type") == "history"
+        for i in r.history.item
+    }
     assert "retention/_type" in logged  # the Table (logged as a table-file artifact)

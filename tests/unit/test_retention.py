@@ -25,9 +25,13 @@ REPO = Path(__file__).resolve().parents[2]
 LM_EVAL_RESULTS = {  # the shape of simple_evaluate(...)["results"] (lm-eval 0.4.13)
     "mmlu": {"alias": "mmlu", "acc,none": 0.5, "acc_stderr,none": 0.03},
     "mmlu_abstract_algebra": {"acc,none": 0.2, "acc_stderr,none": 0.1},
-    "gsm": {"exact_match,strict-match": 0.25, "exact_match_stderr,strict-match": 0.05,
-            "exact_match,flexible-extract": 0.3, "exact_match_stderr,flexible-extract": "N/A",
-            "sample_len": 40},  # fmt: skip
+    "gsm": {
+        "exact_match,strict-match": 0.25,
+        "exact_match_stderr,strict-match": 0.05,
+        "exact_match,flexible-extract": 0.3,
+        "exact_match_stderr,flexible-extract": "N/A",
+        "sample_len": 40,
+    },
 }
 
 
@@ -94,12 +98,19 @@ def test_cache_key_changes_with_what_changes_the_numbers() -> None:
     renamed = RetentionConfig(name="other", tasks=[RetentionTask("a", 5, 10)], batch_size="8")
     assert cache_key(renamed, model, Path("/m"), "hf") == key  # name, batch size: same numbers
     for changed in (
-        cache_key(RetentionConfig(name="g", tasks=[RetentionTask("a", 5, 20)]), model,
-                  Path("/m"), "hf"),  # fmt: skip
+        cache_key(
+            RetentionConfig(name="g", tasks=[RetentionTask("a", 5, 20)]), model, Path("/m"), "hf"
+        ),
         cache_key(cfg, model, Path("/m"), "vllm"),
         cache_key(cfg, model, Path("/other"), "hf"),
-        cache_key(cfg, ModelConfig(name="m", display_name="M", chat_template="qwen3",
-                                   hf_id="org/m", revision="abc"), Path("/m"), "hf"),  # fmt: skip
+        cache_key(
+            cfg,
+            ModelConfig(
+                name="m", display_name="M", chat_template="qwen3", hf_id="org/m", revision="abc"
+            ),
+            Path("/m"),
+            "hf",
+        ),
     ):
         assert changed != key
 
@@ -110,7 +121,11 @@ def test_every_preset_composes(preset: str) -> None:
     assert cfg.retention.name == preset
     if preset in ("general", "full"):
         assert [t.name for t in cfg.retention.tasks] == [
-            "mmlu", "arc_challenge", "hellaswag", "ifeval"]  # fmt: skip
+            "mmlu",
+            "arc_challenge",
+            "hellaswag",
+            "ifeval",
+        ]
         limits = [t.limit for t in cfg.retention.tasks]
         assert all(n is None for n in limits) == (preset == "full")
 
@@ -152,6 +167,42 @@ def test_a_suite_turned_on_later_unskips_the_stage(tmp_path: Path) -> None:
 
 
 def test_delta_stderr_is_missing_when_a_side_has_none() -> None:
-    out = compare({"t": {"acc": {"value": 1.0, "stderr": None}}},
-                  {"t": {"acc": {"value": 0.0, "stderr": 0.1}}})  # fmt: skip
+    out = compare(
+        {"t": {"acc": {"value": 1.0, "stderr": None}}},
+        {"t": {"acc": {"value": 0.0, "stderr": 0.1}}},
+    )
     assert out["t"]["acc"]["stderr"] is None and not math.isnan(out["t"]["acc"]["delta"] or 0)
+
+
+def test_preflight_names_missing_data_and_the_prefetch(tmp_path: Path) -> None:
+    from ptb.preflight import check_retention
+    from tests.support.retention import write_local_suite
+
+    tasks = write_local_suite(tmp_path)
+    cfg = _compose(
+        "retention=local",
+        f"retention.include_path=[{tasks}]",
+        "retention.tasks=[{name: ret_mc}, {name: ret_gen}]",
+    )
+    assert check_retention(cfg) == []
+    (tasks / "gen.jsonl").unlink()
+    (problem,) = check_retention(cfg)
+    assert "gen.jsonl" in problem.what and "python -m ptb.prefetch" in problem.fix
+    assert "retention=local" in problem.fix
+    bad = _compose(
+        "retention=local", f"retention.include_path=[{tasks}]", "retention.tasks=[{name: ret_nope}]"
+    )
+    (unknown,) = check_retention(bad)
+    assert "ret_nope" in unknown.what
+
+
+def test_preflight_names_uncached_hub_datasets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ptb.retention.data import missing, sources
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    cfg = RetentionConfig(name="general", tasks=[RetentionTask("arc_challenge")])
+    assert sources(cfg) == (["allenai/ai2_arc"], [])  # from lm-eval's own task YAML
+    assert missing(cfg) == ["dataset allenai/ai2_arc (not in the HF cache)"]

@@ -85,6 +85,6 @@ def test_the_lines_that_matter() -> None:
     for line in ("#SBATCH --gres=gpu:h100:1", "#SBATCH --dependency=afterok:102",
                  "#SBATCH --requeue"):  # fmt: skip
         assert line in retention, line
-    same = [ln for ln in evaluate if ln.startswith(("#SBATCH --gres", "#SBATCH --mem",
-                                                    "#SBATCH --cpus", "#SBATCH --time"))]  # fmt: skip
+    keys = ("#SBATCH --gres", "#SBATCH --mem", "#SBATCH --cpus", "#SBATCH --time")
+    same = [ln for ln in evaluate if ln.startswith(keys)]
     assert same and all(ln in retention for ln in same)
