@@ -7,8 +7,9 @@ files (``task.data``: HF dataset files into the HF cache, plain URLs into ``<PTB
 paper's report weights (``factors.json``) and, with ``retention=<preset>``, the retention
 suite's datasets (lm-eval loads each task once, downloading into the HF cache), then checks
 that everything loads from the caches alone — the model configs and tokenizers with
-``local_files_only``, the task's items and judge prompts parsed, the suite's datasets — so that jobs on offline compute nodes run with ``HF_HUB_OFFLINE=1``. Point
-``HF_HOME`` at the shared cache. Gated sets (GPQA) need ``huggingface-cli login`` with an account
+``local_files_only``, the task's items and judge prompts parsed, the suite's datasets cached —
+so that jobs on offline compute nodes run with ``HF_HUB_OFFLINE=1``. Point ``HF_HOME`` at the
+shared cache. Gated sets (GPQA) need ``huggingface-cli login`` with an account
 that accepted their terms. ``PTB_UPSTREAM_MIRROR`` points the upstream downloads at a mirror.
 """
 
