@@ -4,10 +4,12 @@ Downloads the base model (at its pinned revision), the official instruct model a
 files (``task.data``: HF dataset files into the HF cache, plain URLs into ``<PTB_CACHE>/data``,
 ``upstream://`` files — the original harness's data, judge and grader prompts — into
 ``<PTB_CACHE>/upstream`` after checking their pinned sha256; package data needs nothing), and the
-paper's report weights (``factors.json``), then checks that everything loads from the caches
-alone — the model configs and tokenizers with ``local_files_only``, the task's items and judge
-prompts parsed — so that jobs on offline compute nodes run with ``HF_HUB_OFFLINE=1``. Point
-``HF_HOME`` at the shared cache. Gated sets (GPQA) need ``huggingface-cli login`` with an account
+paper's report weights (``factors.json``) and, with ``retention=<preset>``, the retention
+suite's datasets (lm-eval loads each task once, downloading into the HF cache), then checks
+that everything loads from the caches alone — the model configs and tokenizers with
+``local_files_only``, the task's items and judge prompts parsed, the suite's datasets cached —
+so that jobs on offline compute nodes run with ``HF_HUB_OFFLINE=1``. Point ``HF_HOME`` at the
+shared cache. Gated sets (GPQA) need ``huggingface-cli login`` with an account
 that accepted their terms. ``PTB_UPSTREAM_MIRROR`` points the upstream downloads at a mirror.
 """
 
@@ -98,6 +100,15 @@ def _verify_task(cfg: RunConfig) -> str:
     return f"{len(items)} items load offline"
 
 
+def _verify_retention(cfg: RunConfig) -> str:
+    from ptb.retention.data import missing
+
+    gone = missing(cfg.retention)
+    if gone:
+        raise RuntimeError("not cached: " + "; ".join(gone))
+    return "cached for offline jobs"
+
+
 def _task(node: DictConfig) -> None:
     from huggingface_hub import snapshot_download
 
@@ -115,6 +126,11 @@ def _task(node: DictConfig) -> None:
     for repo, revision in repos:
         ok &= _step(f"{repo} (check)", partial(_verify_model, repo, revision))
     ok &= _step(f"task {cfg.task.name} (check)", lambda: _verify_task(cfg))
+    if cfg.retention.tasks:
+        from ptb.retention.data import prefetch as prefetch_retention
+
+        ok &= _step(f"retention={cfg.retention.name}", lambda: prefetch_retention(cfg.retention))
+        ok &= _step(f"retention={cfg.retention.name} (check)", lambda: _verify_retention(cfg))
     if not ok:
         sys.exit(1)
 

@@ -236,6 +236,34 @@ def check_task_data(cfg: RunConfig) -> list[Problem]:
     return problems
 
 
+def check_retention(cfg: RunConfig) -> list[Problem]:
+    """A retention suite has lm-eval here and its datasets in the HF cache (jobs run offline)."""
+    import importlib.util
+
+    spec = cfg.retention
+    if not spec.tasks:
+        return []
+    if importlib.util.find_spec("lm_eval") is None:
+        return [
+            Problem(
+                f"retention={spec.name} needs lm-eval, which is not installed",
+                "pip install -e '.[retention]' (the cluster's eval image has it), "
+                "or retention=none",
+            )
+        ]
+    from ptb.retention.data import missing
+
+    try:
+        gone = missing(spec)
+    except KeyError as exc:
+        return [Problem(str(exc.args[0]), "fix retention.tasks")]
+    fix = (
+        f"python -m ptb.prefetch model={cfg.model.name} retention={spec.name} "
+        "(on a machine with network; HF_HOME at the shared cache)"
+    )
+    return [Problem(f"retention={spec.name}: {what}", fix) for what in gone]
+
+
 def check_task_judge(cfg: RunConfig) -> list[Problem]:
     """A judged task's judge key is there: the evaluate stage scores every run with it, and
     the gateway's judge route (evaluate.py's in the sandbox) uses it too."""
@@ -299,6 +327,7 @@ def preflight(cfg: RunConfig) -> list[Problem]:
         *check_model(cfg),
         *check_task_data(cfg),
         *check_task_judge(cfg),
+        *check_retention(cfg),
         *check_launcher(cfg),
         *check_compute(cfg),
         *check_judge(cfg),

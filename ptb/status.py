@@ -120,7 +120,9 @@ def _blocked(stages: dict[str, str]) -> list[str]:
 def run_status(run: Path) -> RunStatus:
     manifest = read_json(run / "manifest.json")
     entries = manifest.get("stages", {})
-    stages = {s: entries.get(s, {}).get("status", "pending") for s in STAGES}
+    # a manifest from before the retention stage has no entry for it: nothing to run
+    absent = {s: "skipped" if s == "retention" else "pending" for s in STAGES}
+    stages = {s: entries.get(s, {}).get("status", absent[s]) for s in STAGES}
     status = RunStatus(str(run), stages, [s for s, st in stages.items() if st == "failed"])
     status.blocked = _blocked(stages)
     for stage, st in stages.items():

@@ -39,7 +39,7 @@ class LauncherConfig:
     ``sbatch`` per job)."""
     array_parallelism: int = 256
     """At most this many tasks of one array run at once (``--array=0-N%<this>``)."""
-    requeue: list[str] = field(default_factory=lambda: ["solve", "evaluate"])
+    requeue: list[str] = field(default_factory=lambda: ["solve", "evaluate", "retention"])
     """Jobs submitted with ``--requeue``: SLURM requeues them after a preemption or node
     failure and they continue in the same run directory."""
     retry_agent_failures: bool = False

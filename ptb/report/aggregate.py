@@ -24,6 +24,7 @@ from pathlib import Path
 from statistics import fmean, stdev
 from typing import Any
 
+from ptb.report.retention import RetentionRow, retention_rows
 from ptb.report.scan import (
     BASELINE_AGENTS,
     FALLBACKS,
@@ -182,6 +183,8 @@ class Report:
     baselines: list[MethodResult]
     missing: list[UnscoredRun] = field(default_factory=list)
     gate: Gate | None = None
+    retention: list[RetentionRow] = field(default_factory=list)
+    """Per method: target gain against lm-eval's retention deltas (``ptb.report.retention``)."""
 
     def to_json(self) -> dict[str, Any]:
         detail = {t: {k: _r(v) for k, v in d.items()} for t, d in self.weights.detail.items()}
@@ -195,6 +198,7 @@ class Report:
             "baselines": [b.to_json() for b in self.baselines],
             "missing": [_unscored_json(u) for u in self.missing],
             "gate": self.gate.to_json() if self.gate else None,
+            "retention": [r.to_json() for r in self.retention],
         }
 
 
@@ -222,6 +226,9 @@ def build_report(root: Path, options: Options) -> Report:
         baselines=[m for m in results if m.is_baseline],
         missing=found.unscored,
         gate=gate,
+        retention=retention_rows(
+            found.scored, {(r.key.agent, r.key.scaffold, r.key.budget): r.label for r in results}
+        ),
     )
 
 

@@ -26,7 +26,12 @@ class Plot:
 
 
 def all_plots(report: Report) -> list[Plot]:
-    plots = [leaderboard_plot(report), per_task_plot(report), *usage_plots(report)]
+    plots = [
+        leaderboard_plot(report),
+        per_task_plot(report),
+        *usage_plots(report),
+        retention_plot(report),
+    ]
     return [p for p in plots if p is not None]
 
 
@@ -83,6 +88,26 @@ def usage_plots(report: Report) -> list[Plot]:
         if points:
             out.append(_scatter(points, label))
     return out
+
+
+def retention_plot(report: Report) -> Plot | None:
+    """Target gain (y) against the mean retention delta (x), one point per method."""
+    points = [r for r in report.retention if r.gain is not None and r.mean_delta is not None]
+    if not points:
+        return None
+    fig = _figure(7.0, 4.5)
+    ax = fig.subplots()
+    for row in points:
+        x, y = 100 * (row.mean_delta or 0.0), 100 * (row.gain or 0.0)
+        ax.plot(x, y, "o", color=METHOD_COLOUR, fillstyle="none" if row.flagged else "full")
+        ax.annotate(row.label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
+    ax.axhline(0, color=BASELINE_COLOUR, lw=0.8)
+    ax.axvline(0, color=BASELINE_COLOUR, lw=0.8)
+    ax.set_xlabel("retention delta, mean over lm-eval tasks (x100)")
+    ax.set_ylabel("target gain over the zero-shot base (x100)")
+    ax.grid(alpha=0.3)
+    caption = "Hollow: the method has flagged runs (retention numbers are not adjusted for them)."
+    return Plot("Target gain vs retention", _png(fig), caption)
 
 
 def _scatter(points: list[tuple[MethodResult, float]], xlabel: str) -> Plot:

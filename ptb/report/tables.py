@@ -141,7 +141,44 @@ def all_tables(report: Report) -> list[Table]:
         weights(report),
         missing_cells(report),
         missing_runs(report),
+        *([retention(report)] if report.retention else []),
     ]
+
+
+def retention(report: Report) -> Table:
+    """Target gain against lm-eval's retention deltas, per method (x100)."""
+    tasks = list(dict.fromkeys(t for r in report.retention for t in r.deltas))
+    metric = {t: m for r in report.retention for t, m in r.metrics.items()}
+    header = [
+        "method",
+        "runs",
+        "target gain",
+        "retention Δ (mean)",
+        *[f"{t} Δ ({metric[t]})" for t in tasks],
+        "flagged",
+    ]
+    rows = [
+        [
+            r.label,
+            str(r.runs),
+            _x100(r.gain),
+            _x100(r.mean_delta),
+            *[_x100(r.deltas.get(t)) for t in tasks],
+            f"{r.flagged} *" if r.flagged else "0",
+        ]
+        for r in report.retention
+    ]
+    note = (
+        "Scores x100. Target gain: final - zero-shot base on the run's task (as scored). "
+        "Retention Δ: lm-eval on final_model - on the base model (retention/metrics.json), "
+        "the primary metric of each retention task; never part of the score. * The integrity "
+        "fallback does not apply to retention: flagged runs' deltas are their final model's."
+    )
+    return Table("Capability retention", header, rows, note)
+
+
+def _x100(value: float | None) -> str:
+    return NA if value is None else f"{100 * value:+.1f}"
 
 
 def _runs(result: MethodResult) -> str:

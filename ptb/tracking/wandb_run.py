@@ -37,10 +37,40 @@ def summary(run: RunDir) -> dict[str, Any]:
             for k, v in data.items():
                 if isinstance(v, int | float | str | bool) or v is None:
                     out[f"{name}/{k}"] = v
+    out.update(retention_summary(run))
     for stage, entry in run.read_manifest().get("stages", {}).items():
         if entry.get("wall_s") is not None:
             out[f"time/{stage}_s"] = entry["wall_s"]
     return out
+
+
+def retention_summary(run: RunDir) -> dict[str, Any]:
+    """``retention/<task>/{final,base,delta}`` of each task's primary metric, and the mean delta
+    (the final model's numbers even for a flagged run: no fallback applies to retention)."""
+    data = _read(run.retention)
+    if not isinstance(data, dict) or data.get("status") != "ok":
+        return {"retention/status": data.get("status")} if isinstance(data, dict) else {}
+    out: dict[str, Any] = {"retention/status": "ok", "retention/mean_delta": data["mean_delta"]}
+    for task, row in data.get("summary", {}).items():
+        out[f"retention/{task}/metric"] = row["metric"]
+        for key in ("final", "base", "delta", "stderr"):
+            out[f"retention/{task}/{key}"] = row.get(key)
+    return out
+
+
+def _log_retention(wrun: Any, run: RunDir) -> None:
+    """Every task and metric of ``retention/metrics.json`` as one Table."""
+    import wandb
+
+    data = _read(run.retention)
+    if not isinstance(data, dict) or data.get("status") != "ok":
+        return
+    values = ("final", "base", "delta", "stderr")
+    table = wandb.Table(columns=["task", "metric", *values])
+    for task, metrics in data["results"].items():
+        for metric, row in metrics.items():
+            table.add_data(task, metric, *(row.get(k) for k in values))
+    wrun.log({"retention": table})
 
 
 def log_nothing(run: RunDir, cfg: RunConfig) -> dict[str, Any]:
@@ -88,6 +118,7 @@ def log_run(run: RunDir, cfg: RunConfig) -> dict[str, Any]:
     try:
         wrun.summary.update(summary(run))
         _log_transcript(wrun, run)
+        _log_retention(wrun, run)
         _log_workspace(wrun, run)
         info = {
             "impl": "wandb",

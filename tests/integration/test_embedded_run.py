@@ -84,9 +84,10 @@ def test_run_directory_contract(embedded: dict) -> None:
         assert (run / rel).exists(), rel
     manifest = _json(run / "manifest.json")
     assert manifest["run_id"] == RUN_ID and manifest["ptb_version"]
-    assert {s: e["status"] for s, e in manifest["stages"].items()} == dict.fromkeys(
-        ("prepare", "solve", "evaluate", "judge", "score", "log"), "done"
-    )
+    assert {s: e["status"] for s, e in manifest["stages"].items()} == {
+        **dict.fromkeys(("prepare", "solve", "evaluate", "judge", "score", "log"), "done"),
+        "retention": "skipped",  # retention=none, the embedded default: no lm-eval needed
+    }
     exit_ = _json(run / "solve/exit.json")
     assert exit_["reason"] == "finished" and exit_["exit_code"] == 0
     events = [json.loads(x) for x in (run / "solve/transcript.jsonl").read_text().splitlines()]

@@ -113,8 +113,8 @@ def test_error_json_is_always_infra() -> None:
 
 
 def test_dependents_in_order() -> None:
-    assert dependents("evaluate") == ["score", "log"]
-    assert dependents("solve") == ["evaluate", "judge", "score", "log"]
+    assert dependents("evaluate") == ["score", "retention", "log"]
+    assert dependents("solve") == ["evaluate", "judge", "score", "retention", "log"]
 
 
 def _baseline(tmp_path: Path) -> tuple[object, object]:

@@ -138,8 +138,8 @@ def test_the_default_and_the_embedded_run_skip_retention() -> None:
 
 
 def test_a_misspelt_retention_key_fails_at_compose() -> None:
-    with pytest.raises(Exception, match="limt"):
-        _compose("retention=general", "+retention.tasks.0.limt=3")
+    with pytest.raises(Exception, match="batch_sze"):
+        _compose("retention=general", "retention.batch_sze=4")
 
 
 def test_stage_tables() -> None:
@@ -172,3 +172,37 @@ def test_delta_stderr_is_missing_when_a_side_has_none() -> None:
         {"t": {"acc": {"value": 0.0, "stderr": 0.1}}},
     )
     assert out["t"]["acc"]["stderr"] is None and not math.isnan(out["t"]["acc"]["delta"] or 0)
+
+
+def test_preflight_names_missing_data_and_the_prefetch(tmp_path: Path) -> None:
+    from ptb.preflight import check_retention
+    from tests.support.retention import write_local_suite
+
+    tasks = write_local_suite(tmp_path)
+    cfg = _compose(
+        "retention=local",
+        f"retention.include_path=[{tasks}]",
+        "retention.tasks=[{name: ret_mc}, {name: ret_gen}]",
+    )
+    assert check_retention(cfg) == []
+    (tasks / "gen.jsonl").unlink()
+    (problem,) = check_retention(cfg)
+    assert "gen.jsonl" in problem.what and "python -m ptb.prefetch" in problem.fix
+    assert "retention=local" in problem.fix
+    bad = _compose(
+        "retention=local", f"retention.include_path=[{tasks}]", "retention.tasks=[{name: ret_nope}]"
+    )
+    (unknown,) = check_retention(bad)
+    assert "ret_nope" in unknown.what
+
+
+def test_preflight_names_uncached_hub_datasets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ptb.retention.data import missing, sources
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    cfg = RetentionConfig(name="general", tasks=[RetentionTask("arc_challenge")])
+    assert sources(cfg) == (["allenai/ai2_arc"], [])  # from lm-eval's own task YAML
+    assert missing(cfg) == ["dataset allenai/ai2_arc (not in the HF cache)"]

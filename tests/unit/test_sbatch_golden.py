@@ -30,6 +30,8 @@ CASES: dict[str, tuple[list[str], str, list[str], list[str], int | None]] = {
     "solve": (GRID, "solve", [], [], None),
     "evaluate": (GRID, "evaluate", ["101"], [], None),
     "judge": (GRID, "judge", ["101"], [], None),
+    # retention=general: its own job after evaluate, with evaluate's resources
+    "retention": ([*GRID, "retention=general"], "retention", ["102"], [], None),
     "score": (GRID, "score", ["102", "103", "99"], [], None),
     "solve_array_held": ([*GRID, "launcher.hold=true"], "solve", [], [], 63),
     "score_array": (GRID, "score", ["7_2"], ["201", "202"], 63),
@@ -78,3 +80,11 @@ def test_the_lines_that_matter() -> None:
     assert "#SBATCH --array=0-62%63" in score and "--gres" not in score
     assert "#SBATCH --hold" in _script("solve_array_held")
     assert "--gres" not in _script("solve_cpu_smoke")
+    retention = _script("retention").splitlines()
+    evaluate = _script("evaluate").splitlines()
+    for line in ("#SBATCH --gres=gpu:h100:1", "#SBATCH --dependency=afterok:102",
+                 "#SBATCH --requeue"):  # fmt: skip
+        assert line in retention, line
+    keys = ("#SBATCH --gres", "#SBATCH --mem", "#SBATCH --cpus", "#SBATCH --time")
+    same = [ln for ln in evaluate if ln.startswith(keys)]
+    assert same and all(ln in retention for ln in same)
