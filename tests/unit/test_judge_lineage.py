@@ -79,6 +79,30 @@ def test_instruct_model_is_a_substitution(models: dict[str, Any]) -> None:
     assert ev["distance_to_instruct"] == 0.0 and ev["instruct_progress"] == pytest.approx(1.0)
 
 
+def test_fetched_instruct_model_is_evidence_beside_the_weights(models: dict[str, Any]) -> None:
+    """solve/provenance.json listing the instruct model adds to a substitution's reasons; a
+    fetched instruct model alone (final_model tuned from the base) flags nothing."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_object(models["node"])
+    cfg.model.instruct_hf_id = "org/tiny-instruct"  # type: ignore[attr-defined]
+    prov = {"models": [{"kind": "model", "repo_id": "org/tiny-instruct", "files": []}]}
+    for name, make, flagged in (
+        ("fetched_sub", lambda out: shutil.copytree(models["instruct"], out), True),
+        ("fetched_tuned", lambda out: finetune(models["base"], out, 5, 3e-4), False),
+    ):
+        run = RunDir(models["root"] / name)
+        make(run.final_model)
+        run.solve.mkdir(parents=True)
+        (run.solve / "provenance.json").write_text(json.dumps(prov))
+        ev = lineage(run, cfg).evidence  # type: ignore[arg-type]
+        assert ev["fetched_models"] == ["org/tiny-instruct"] and ev["instruct_fetched"]
+        assert bool(ev["reasons"]) is flagged
+        assert (
+            "provenance: the agent downloaded the instruct model during solve" in ev["reasons"]
+        ) is flagged
+
+
 def test_tuned_instruct_model_is_still_a_substitution(models: dict[str, Any]) -> None:
     ev = check(models, lambda out: finetune(models["instruct"], out, 10), "tuned_instruct")
     assert ev["flagged"] and ev["instruct_progress"] > 0.5
