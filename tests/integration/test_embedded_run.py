@@ -96,12 +96,14 @@ def test_run_directory_contract(embedded: dict) -> None:
     assert verdict["flagged"] is False and verdict["failed_checks"] == []
     assert verdict["checks"] == [
         "contamination",
+        "test_set_use",
         "lineage",
         "eval_files_intact",
         "model_config_intact",
         "api_misuse",
         "egress_model_api",
         "egress_answer_host",
+        "live",
     ]
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["agent"]["name"] == "recipe_sft" and config["budget"]["name"] == "cpu_smoke"
