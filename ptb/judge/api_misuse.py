@@ -165,18 +165,24 @@ def _ptb_lines(task_dir: Path) -> set[str]:
     return lines
 
 
-def _commands(transcript: Path) -> list[str]:
-    out: list[str] = []
+def tool_calls(transcript: Path) -> list[dict[str, Any]]:
+    """The ``tool_call`` events of a normalised transcript (missing file: none; lines that are
+    not a JSON object are skipped)."""
     if not transcript.exists():
-        return out
+        return []
+    out = []
     for line in transcript.read_text(encoding="utf-8").splitlines():
         try:
             ev = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if ev.get("kind") == "tool_call":
-            out.append(command_text(ev))
+        if isinstance(ev, dict) and ev.get("kind") == "tool_call":
+            out.append(ev)
     return out
+
+
+def _commands(transcript: Path) -> list[str]:
+    return [command_text(ev) for ev in tool_calls(transcript)]
 
 
 def api_misuse(run: RunDir, cfg: RunConfig) -> Finding:

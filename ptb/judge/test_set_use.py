@@ -24,7 +24,7 @@ from typing import Any
 from ptb.config.root import RunConfig
 from ptb.config.task import TestRefs
 from ptb.fsutil import read_json
-from ptb.judge.api_misuse import _code_files
+from ptb.judge.api_misuse import _code_files, tool_calls
 from ptb.judge.base import Finding
 from ptb.judge.flow import PATHLIKE, Flow, Links, ModuleFlow, analyse
 from ptb.rundir import RunDir
@@ -125,23 +125,9 @@ class Corpus:
             self.add_shell(rel, text)
 
 
-def _tool_calls(transcript: Path) -> list[dict[str, Any]]:
-    if not transcript.exists():
-        return []
-    out = []
-    for line in transcript.read_text(encoding="utf-8").splitlines():
-        try:
-            ev = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(ev, dict) and ev.get("kind") == "tool_call":
-            out.append(ev)
-    return out
-
-
 def add_transcript(corpus: Corpus, transcript: Path) -> int:
     """Commands the agent ran and files it wrote through its tools (also those under /tmp)."""
-    calls = _tool_calls(transcript)
+    calls = tool_calls(transcript)
     for i, ev in enumerate(calls):
         where = f"transcript tool_call #{i}"
         args = ev.get("input")

@@ -28,6 +28,7 @@ from ptb.fsutil import read_json, write_json
 MAX_DATASET_BYTES = 2 * 1024**3
 """Dataset files copied out of the overlay in all; larger ones are listed, not copied."""
 DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet", ".arrow", ".gz", ".md"}
+"""Data files: solve keeps them in the workspace (up to its size cap) and provenance lists them."""
 INSTALL = re.compile(
     r"\b(?:pip3?|uv\s+pip|python[\d.]*\s+-m\s+pip)\s+install\s+(?P<pip>[^;&|\n]+)|"
     r"\b(?:conda|mamba|micromamba)\s+install\s+(?P<conda>[^;&|\n]+)|"
@@ -141,18 +142,12 @@ def installed_packages(commands: list[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def _commands(solve: Path, workspace: Path) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    transcript = solve / "transcript.jsonl"
-    lines = transcript.read_text(encoding="utf-8").splitlines() if transcript.exists() else []
-    n = 0
-    for line in lines:
-        try:
-            ev = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(ev, dict) and ev.get("kind") == "tool_call":
-            out.append((f"transcript tool_call #{n}", json.dumps(ev.get("input"))))
-            n += 1
+    from ptb.judge.api_misuse import tool_calls
+
+    out = [
+        (f"transcript tool_call #{n}", json.dumps(ev.get("input")))
+        for n, ev in enumerate(tool_calls(solve / "transcript.jsonl"))
+    ]
     for path in sorted(workspace.rglob("*.sh")) if workspace.is_dir() else []:
         if path.is_file() and path.stat().st_size < 1024**2:
             rel = str(path.relative_to(workspace))
@@ -170,13 +165,11 @@ def home_distributions(workspace: Path) -> list[str]:
 def egress_hosts(log: Path) -> dict[str, Any] | None:
     if not log.exists():
         return None
+    from ptb.sandbox.egress import read_log
+
     allowed: Counter[str] = Counter()
     refused: Counter[str] = Counter()
-    for line in log.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for rec in read_log(log):
         (allowed if rec.get("allowed", True) else refused)[str(rec.get("host"))] += 1
     return {"allowed": dict(allowed), "refused": dict(refused)}
 

@@ -33,13 +33,12 @@ from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import REDACTED, Redactor
 from ptb.stages import StageContext
 from ptb.stages.agent_clock import AgentClock
-from ptb.stages.provenance import write_provenance
+from ptb.stages.provenance import DATA_SUFFIXES, write_provenance
 
 log = logging.getLogger(__name__)
 
 WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack"}
 MAX_KEPT_FILE_BYTES = 50 * 1024 * 1024
-DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet", ".arrow", ".gz", ".md"}
 MAX_KEPT_DATA_BYTES = 2 * 1024**3
 """Data files are kept up to this size: the contamination check must see the agent's data."""
 
