@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ptb.fsutil import read_json
@@ -33,15 +33,7 @@ class RetentionRow:
     metrics: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "runs": self.runs,
-            "flagged": self.flagged,
-            "gain": self.gain,
-            "mean_delta": self.mean_delta,
-            "deltas": self.deltas,
-            "metrics": self.metrics,
-        }
+        return asdict(self)
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
@@ -88,5 +80,4 @@ def retention_rows(
 
 
 def _gain(run: ScoredRun) -> float | None:
-    base = read_json(run.path / "score.json").get("base")
-    return None if not isinstance(base, int | float) else run.final - float(base)
+    return None if run.base is None else run.final - run.base

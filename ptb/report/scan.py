@@ -62,6 +62,8 @@ class ScoredRun:
     cost_usd: float | None = None
     eval_failure: str | None = None
     """The reason class of the agent's evaluation failure (oom, load, ...), when it fell back."""
+    base: float | None = None
+    """The zero-shot base's score this run falls back to (``score.json`` ``base``)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ def read_scored(run_dir: Path, config: dict[str, Any]) -> ScoredRun:
         wall_s=wall_s,
         cost_usd=cost,
         eval_failure=_opt_str(data.get("eval_failure")),
+        base=_opt_number(data.get("base")),
     )
 
 

@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,7 @@ class SuiteResult:
     n_shot: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "values": self.values,
-            "backend": self.backend,
-            "wall_s": self.wall_s,
-            "lm_eval_version": lm_eval_version(),
-            "versions": self.versions,
-            "n_samples": self.n_samples,
-            "n_shot": self.n_shot,
-        }
+        return {**asdict(self), "lm_eval_version": lm_eval_version()}
 
 
 def lm_eval_version() -> str:
