@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.repo import REPO
+from tests.support.repo import REPO, run_cli  # noqa: F401  (test files import REPO from here)
 
 FAKE_SECRET = "sk-ptb-test-0123456789abcdefSECRET"
 
@@ -40,14 +39,7 @@ def run_ptb(tmp_path: Path) -> RunPtb:
     def _run(
         *args: str, env: dict[str, str] | None = None, module: str = "ptb", timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", module, *args],
-            cwd=REPO,
-            text=True,
-            capture_output=True,
-            env=env or ptb_env(tmp_path),
-            timeout=timeout,
-        )
+        return run_cli(env or ptb_env(tmp_path), *args, module=module, timeout=timeout)
 
     return _run
 

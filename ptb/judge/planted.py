@@ -29,17 +29,9 @@ def instruct_sibling(base: Path, out: Path) -> None:
 
 def compose(overrides: list[str]) -> Any:
     """The composed config node of ``python -m ptb <overrides>``."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from ptb.cli import compose_config
 
-    from ptb.cli import CONF_DIR
-    from ptb.config import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
-        return hydra_compose(config_name="config", overrides=overrides)
+    return compose_config(overrides)
 
 
 def agent_script(name: str) -> str:

@@ -13,7 +13,8 @@ import yaml
 
 from ptb.plan import load_saved_config
 from ptb.rundir import RunDir
-from tests.conftest import FAKE_SECRET, REPO, ptb_env
+from tests.conftest import FAKE_SECRET, ptb_env
+from tests.support.repo import REPO, run_cli
 from tests.support.wandb_log import records
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -23,14 +24,7 @@ BASE_ID = "baseline_zeroshot__none__tiny__toy_calls__s0"
 
 
 def _ptb(results: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ptb", f"results_dir={results}", *args],
-        cwd=REPO,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=900,
-    )
+    return run_cli(env, f"results_dir={results}", *args, timeout=900)
 
 
 @pytest.fixture(scope="module")

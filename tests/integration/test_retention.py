@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, ptb_env
+from tests.conftest import ptb_env
+from tests.support.repo import run_cli
 from tests.support.retention import suite_overrides, write_local_suite
 from tests.support.wandb_log import records
 
@@ -39,14 +39,7 @@ BASE = "baseline_zeroshot__none__tiny__toy_calls__s0"
 
 
 def _cli(env: dict[str, str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=900,
-    )
+    return run_cli(env, *args, module=module, timeout=900)
 
 
 @pytest.fixture(scope="module")
