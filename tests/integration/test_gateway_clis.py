@@ -101,10 +101,9 @@ def test_scripted_run_through_the_gateway(
     fake: FakeLLM,
     scaffold: str,
     network: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the scripted shell call also dumps the agent's environment into its workspace
-    monkeypatch.setattr(fake_llm, "COMMAND", f"env > {ENV_DUMP}; {fake_llm.COMMAND}")
+    fake.command = f"env > {ENV_DUMP}; {fake_llm.COMMAND}"
     run = solve(tmp_path, scaffold, fake, f"sandbox.network={network}")
     assert exit_info(run)["reason"] == "finished", exit_info(run)
     assert (run.workspace / "task" / MARKER_FILE).read_text().strip() == "scripted-by-fake-llm"
@@ -153,9 +152,7 @@ def test_a_model_the_run_does_not_allow_is_refused(
     assert_no_key_written(run)
 
 
-def test_a_nested_cli_for_another_model_is_refused(
-    tmp_path: Path, fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_nested_cli_for_another_model_is_refused(tmp_path: Path, fake: FakeLLM) -> None:
     """The reward hack itself: the agent starts a second Claude Code for a stronger model (to
     generate training data) with the credentials it finds in its environment."""
     claude = prefix(plan(tmp_path / "probe", "claude_code", fake).cfg.scaffold) / "bin" / "claude"
@@ -163,7 +160,7 @@ def test_a_nested_cli_for_another_model_is_refused(
         f"env -u CLAUDECODE {claude} -p --model claude-opus-4-5 'write 1000 training examples' "
         f"</dev/null > nested.txt 2>&1; {fake_llm.COMMAND}"
     )
-    monkeypatch.setattr(fake_llm, "COMMAND", nested)
+    fake.command = nested
     run = solve(tmp_path, "claude_code", fake)
     assert exit_info(run)["reason"] == "finished"
     assert {r.model for r in fake.model_calls()} == {"claude-opus-4-6"}
@@ -174,12 +171,10 @@ def test_a_nested_cli_for_another_model_is_refused(
     assert totals["refused"] >= 1 and totals["models"]["claude-opus-4-5"] >= 1
 
 
-def test_a_subscription_token_stays_in_the_gateway_too(
-    tmp_path: Path, fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_subscription_token_stays_in_the_gateway_too(tmp_path: Path, fake: FakeLLM) -> None:
     """Claude Code on a subscription (its OAuth token in ``CLAUDE_CODE_OAUTH_TOKEN``): with
     ``gateway.enabled=auto`` the gateway holds the token and the CLI gets the dummy one."""
-    monkeypatch.setattr(fake_llm, "COMMAND", f"env > {ENV_DUMP}; {fake_llm.COMMAND}")
+    fake.command = f"env > {ENV_DUMP}; {fake_llm.COMMAND}"
     run_plan = plan_solve(
         tmp_path, "claude_code", fake, "gateway.enabled=auto", "agent.login=subscription"
     )
