@@ -11,9 +11,9 @@ from pathlib import Path
 from ptb.config.root import RunConfig
 from ptb.gateway.run import check as gateway_problems
 from ptb.launch import LAUNCHERS
-from ptb.launch.jobs import JOB_STAGES
 from ptb.models.resolve import ModelNotAvailable, hf_snapshot
 from ptb.registry import Registry
+from ptb.rundir import JOBS
 from ptb.sandbox import SANDBOXES
 from ptb.scaffolds import SCAFFOLDS
 from ptb.scaffolds.tools import find_cli, install_hint, installed_version, prefix
@@ -178,7 +178,7 @@ def _upstream_templates(family: str, protocol: str) -> list[Problem]:
 
 def check_launcher(cfg: RunConfig) -> list[Problem]:
     problems = _registered(LAUNCHERS, cfg.launcher.impl, "launcher", "use launcher=local")
-    jobs = tuple(JOB_STAGES)
+    jobs = JOBS
     for name in [*cfg.launcher.requeue, *cfg.launcher.jobs]:
         if name not in jobs:
             close = difflib.get_close_matches(name, jobs, n=1)

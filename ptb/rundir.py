@@ -1,6 +1,9 @@
-"""The run directory: ids, paths, the manifest and per-stage status (see docs/design.md).
+"""The run directory: ids, paths, the stage table, the manifest and per-stage status (see
+docs/design.md).
 
-Every stage reads and writes only through these paths, so the layout is defined once. The manifest
+Every stage, check, launcher and reader builds the run directory's paths only through
+``RunDir``, so the layout is defined once; the stages are defined once in ``STAGE_TABLE``. What
+the files hold is typed in ``ptb.records``. The manifest
 is updated under an exclusive lock because stages of one run may run concurrently (judge and
 evaluate on a cluster).
 """
@@ -18,9 +21,63 @@ from typing import Any
 
 from ptb.fsutil import read_json, write_json
 
-STAGES = ("prepare", "solve", "evaluate", "judge", "score", "retention", "log")
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a run: the single table of stages (``STAGE_TABLE``) that the stage runner,
+    the launchers, ``ptb.status`` and the docs derive from."""
+
+    name: str
+    needs: tuple[str, ...]
+    """Stages that must be done (or skipped) first."""
+    output: str
+    """The ``RunDir`` attribute of the file whose existence marks the stage done."""
+    func: str
+    """``module:function`` that runs it (``run(ctx: StageContext)``)."""
+    job: str
+    """The scheduler job that runs it (``JOBS``)."""
+
+    def output_of(self, run: RunDir) -> Path:
+        path: Path = getattr(run, self.output)
+        return path
+
+
+STAGE_TABLE = (
+    Stage("prepare", (), "prompt", "ptb.stages.prepare:run", "solve"),
+    Stage("solve", ("prepare",), "exit_file", "ptb.stages.solve:run", "solve"),
+    Stage("evaluate", ("solve",), "metrics", "ptb.stages.evaluate:run", "evaluate"),
+    Stage("judge", ("solve",), "verdict", "ptb.stages.judge:run", "judge"),
+    Stage("score", ("evaluate", "judge"), "score", "ptb.stages.score:run", "score"),
+    Stage("retention", ("evaluate",), "retention", "ptb.stages.retention:run", "retention"),
+    Stage("log", ("score", "retention"), "tracker", "ptb.stages.log:run", "score"),
+)
 """In dependency order; the local launcher runs them so (retention after score: its failure
 does not hold back the score)."""
+
+JOBS = ("solve", "evaluate", "retention", "judge", "score")
+"""The scheduler jobs of one run, in submission order (a job after the jobs it waits for)."""
+
+STAGES = tuple(s.name for s in STAGE_TABLE)
+STAGE_BY_NAME = {s.name: s for s in STAGE_TABLE}
+NEEDS = {s.name: s.needs for s in STAGE_TABLE}
+"""Each stage's dependencies."""
+JOB_STAGES = {job: tuple(s.name for s in STAGE_TABLE if s.job == job) for job in JOBS}
+"""The stages each job runs, in order."""
+JOB_NEEDS = {
+    job: tuple(
+        dict.fromkeys(
+            STAGE_BY_NAME[n].job
+            for s in STAGE_TABLE
+            if s.job == job
+            for n in s.needs
+            if STAGE_BY_NAME[n].job != job
+        )
+    )
+    for job in JOBS
+}
+"""A job's dependencies among the run's jobs, from its stages' needs: the score job (score +
+log) waits for retention because log sends the retention numbers to the tracker."""
+
 PROTECTED = ("evaluate.py", "templates")
 """Task-folder paths the agent may read but not change."""
 STATUSES = ("pending", "running", "done", "failed", "skipped")
@@ -111,24 +168,130 @@ class RunDir:
         return self.solve / "exit.json"
 
     @property
+    def prepared(self) -> Path:
+        """Base model reference, protected-file hashes, context files (prepare)."""
+        return self.solve / "prepared.json"
+
+    @property
+    def command(self) -> Path:
+        """The agent's argv and the names of its environment variables."""
+        return self.solve / "command.json"
+
+    @property
+    def monitor(self) -> Path:
+        return self.solve / "monitor.jsonl"
+
+    @property
+    def gpu_check(self) -> Path:
+        return self.solve / "gpu_check.json"
+
+    @property
+    def clock(self) -> Path:
+        """The agent time used across the jobs of the solve stage (``AgentClock``)."""
+        return self.solve / "clock.json"
+
+    @property
+    def transcript_raw(self) -> Path:
+        return self.solve / "transcript.raw.jsonl"
+
+    @property
+    def transcript(self) -> Path:
+        """The normalised events, one a line."""
+        return self.solve / "transcript.jsonl"
+
+    @property
+    def transcript_md(self) -> Path:
+        return self.solve / "transcript.md"
+
+    @property
+    def usage(self) -> Path:
+        return self.solve / "usage.json"
+
+    @property
+    def gateway_log(self) -> Path:
+        """One line per model-API request through the gateway."""
+        return self.solve / "gateway.jsonl"
+
+    @property
+    def gateway_stderr(self) -> Path:
+        return self.solve / "gateway.log"
+
+    @property
+    def egress_log(self) -> Path:
+        """The egress proxy's log (``sandbox.network=egress``)."""
+        return self.solve / "egress.jsonl"
+
+    @property
+    def live(self) -> Path:
+        """Live monitoring's record (``judge.live``)."""
+        return self.solve / "live.json"
+
+    @property
+    def provenance(self) -> Path:
+        return self.solve / "provenance.json"
+
+    @property
+    def hf_overlay(self) -> Path:
+        """The raw listing of the HF cache overlay's upper layer."""
+        return self.solve / "hf_overlay.json"
+
+    @property
+    def hf_datasets(self) -> Path:
+        """Dataset files the agent downloaded, kept for the contamination check."""
+        return self.solve / "hf_datasets"
+
+    @property
+    def evaluate(self) -> Path:
+        return self.path / "evaluate"
+
+    @property
     def metrics(self) -> Path:
-        return self.path / "evaluate" / "metrics.json"
+        return self.evaluate / "metrics.json"
 
     @property
     def samples(self) -> Path:
-        return self.path / "evaluate" / "samples.jsonl"
+        return self.evaluate / "samples.jsonl"
 
     @property
     def retention(self) -> Path:
         return self.path / "retention" / "metrics.json"
 
     @property
+    def judge(self) -> Path:
+        return self.path / "judge"
+
+    @property
     def findings(self) -> Path:
-        return self.path / "judge" / "findings.json"
+        return self.judge / "findings.json"
 
     @property
     def verdict(self) -> Path:
-        return self.path / "judge" / "verdict.json"
+        return self.judge / "verdict.json"
+
+    @property
+    def llm_judges(self) -> Path:
+        """The LLM judges' HOMEs, prompts and transcripts (``<judge>/vote-<i>/``)."""
+        return self.judge / "llm"
+
+    @property
+    def log_dir(self) -> Path:
+        """The log stage's folder (W&B's files)."""
+        return self.path / "log"
+
+    @property
+    def tracker(self) -> Path:
+        """The log stage's record of the tracker run."""
+        return self.log_dir / "tracker.json"
+
+    @property
+    def attempts(self) -> Path:
+        """Runs retried after an agent failure keep each failed attempt in ``attempts/<n>/``."""
+        return self.path / "attempts"
+
+    @property
+    def slurm_dir(self) -> Path:
+        """submitit's folder for the jobs of a run submitted on its own."""
+        return self.path / "slurm"
 
     # manifest
     @contextmanager
@@ -180,13 +343,6 @@ class RunDir:
             data = self.read_manifest()
             yield data
             write_json(self.manifest, data)
-
-    def update_stages(self, updates: dict[str, dict[str, Any]]) -> None:
-        """Several ``update_stage`` calls in one write (submitting thousands of runs)."""
-        with self.editing() as data:
-            for stage, fields in updates.items():
-                entry = data.setdefault("stages", {}).setdefault(stage, _stage_entry("pending"))
-                entry.update(fields)
 
     def stage_status(self, stage: str) -> str:
         entry = self.read_manifest().get("stages", {}).get(stage)

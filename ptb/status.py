@@ -39,9 +39,8 @@ from ptb.console import output_console
 from ptb.failures import error_failure, metrics_failure
 from ptb.fsutil import read_json
 from ptb.launch import scheduler
-from ptb.rundir import STAGES
+from ptb.rundir import NEEDS, STAGES
 from ptb.sandbox.egress import read_log, summarize
-from ptb.stages import NEEDS
 
 UNFINISHED = ("pending", "running")
 ABBREV = {"PENDING": "PD", "RUNNING": "R", "COMPLETED": "CD", "FAILED": "F", "CANCELLED": "CA",

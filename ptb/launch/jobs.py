@@ -1,7 +1,10 @@
 """What a scheduler job runs: some stages of one run, from its saved config.
 
 Jobs receive only the run directory (a path), never a config object: the run directory is the
-contract, so a job works the same on any node and after any resubmission.
+contract, so a job works the same on any node and after any resubmission. Which stages each job
+runs and which jobs it waits for come from the stage table (``ptb.rundir.JOB_STAGES``,
+``JOB_NEEDS``). A job whose stages are all skipped (retention without a suite) is not submitted
+and not waited for.
 """
 
 from __future__ import annotations
@@ -19,26 +22,6 @@ from ptb.plan import baseline_run_of, load_saved_config
 from ptb.rundir import RunDir
 from ptb.sandbox.process import INTERRUPTED
 from ptb.stages import StageContext, run_stage
-
-JOB_STAGES: dict[str, tuple[str, ...]] = {
-    "solve": ("prepare", "solve"),
-    "evaluate": ("evaluate",),
-    "retention": ("retention",),
-    "judge": ("judge",),
-    "score": ("score", "log"),
-}
-"""Scheduler jobs of one run and the stages each runs, in order."""
-
-JOB_NEEDS: dict[str, tuple[str, ...]] = {
-    "solve": (),
-    "evaluate": ("solve",),
-    "retention": ("evaluate",),
-    "judge": ("solve",),
-    "score": ("evaluate", "judge", "retention"),
-}
-"""A job's dependencies among the run's jobs; score waits for retention because log sends the
-retention numbers to the tracker. A job whose stages are all skipped (retention without a
-suite) is not submitted and not waited for."""
 
 RESOURCES_FROM = {"retention": "evaluate"}
 """A job without its own ``launcher.jobs`` entry takes these jobs' resources."""

@@ -37,11 +37,11 @@ from typing import Any
 from ptb.config.launcher import StageResources
 from ptb.config.root import RunConfig
 from ptb.fsutil import one_sync
-from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES, RESOURCES_FROM, run_job_stages
+from ptb.launch.jobs import RESOURCES_FROM, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, materialize
-from ptb.rundir import RunDir, now_iso
+from ptb.rundir import JOB_NEEDS, JOB_STAGES, RunDir, now_iso
 from ptb.stages import output_valid
 
 log = logging.getLogger("ptb")
@@ -243,7 +243,7 @@ class SlurmLauncher:
         first = group[0]
         cfg, run = first.plan.cfg, first.plan.run
         single = len(group) == 1
-        folder = run.path / "slurm" if single else run.path.parent / ".slurm"
+        folder = run.slurm_dir if single else run.path.parent / ".slurm"
         new: dict[str, str] = {}  # job kind -> job id (single) or array id
         submitted = now_iso()
         for job in first.todo:

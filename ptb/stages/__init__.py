@@ -19,33 +19,14 @@ from pathlib import Path
 from ptb.config.root import RunConfig
 from ptb.failures import INFRA, classify_exception, metrics_failure
 from ptb.fsutil import read_json, write_json
+from ptb.records import Manifest
 from ptb.registry import Registry
-from ptb.rundir import RunDir, now_iso
+from ptb.rundir import NEEDS, STAGE_BY_NAME, STAGE_TABLE, STAGES, RunDir, now_iso
 
 logger = logging.getLogger(__name__)  # not `log`: that is the log stage submodule
 
-STAGE_FUNCS = Registry(
-    "stage",
-    {
-        "prepare": "ptb.stages.prepare:run",
-        "solve": "ptb.stages.solve:run",
-        "evaluate": "ptb.stages.evaluate:run",
-        "judge": "ptb.stages.judge:run",
-        "score": "ptb.stages.score:run",
-        "retention": "ptb.stages.retention:run",
-        "log": "ptb.stages.log:run",
-    },
-)
-
-NEEDS: dict[str, tuple[str, ...]] = {
-    "prepare": (),
-    "solve": ("prepare",),
-    "evaluate": ("solve",),
-    "judge": ("solve",),
-    "score": ("evaluate", "judge"),
-    "retention": ("evaluate",),
-    "log": ("score", "retention"),
-}
+STAGE_FUNCS = Registry("stage", {s.name: s.func for s in STAGE_TABLE})
+"""Each stage's function, from ``ptb.rundir.STAGE_TABLE``."""
 
 
 class StageFailed(RuntimeError):
@@ -68,15 +49,7 @@ class StageContext:
 
 
 def output_of(stage: str, run: RunDir) -> Path:
-    return {
-        "prepare": run.prompt,
-        "solve": run.exit_file,
-        "evaluate": run.metrics,
-        "judge": run.verdict,
-        "score": run.score,
-        "retention": run.retention,
-        "log": run.path / "log" / "tracker.json",
-    }[stage]
+    return STAGE_BY_NAME[stage].output_of(run)
 
 
 def applicable(cfg: RunConfig) -> dict[str, str]:
@@ -85,7 +58,7 @@ def applicable(cfg: RunConfig) -> dict[str, str]:
     skip = {"prepare", "solve", "judge"} if cfg.agent.kind == "baseline" else set()
     if not cfg.retention.tasks:
         skip.add("retention")
-    return {s: ("skipped" if s in skip else "pending") for s in NEEDS}
+    return {s: ("skipped" if s in skip else "pending") for s in STAGES}
 
 
 def is_done(stage: str, run: RunDir) -> bool:
@@ -127,7 +100,7 @@ def run_stage(
     blocked = [d for d in NEEDS[stage] if not is_done(d, run)]
     if blocked:
         raise StageBlocked(f"{run.run_id}: {stage} waits for {', '.join(blocked)}")
-    attempts = int(run.read_manifest().get("stages", {}).get(stage, {}).get("attempts", 0)) + 1
+    attempts = int(Manifest.read(run.manifest).entry(stage).attempts) + 1
     _archive_error(run, stage)
     run.update_stage(
         stage, status="running", started=now_iso(), ended=None, attempts=attempts, job_id=job_id
@@ -151,8 +124,8 @@ def run_stage(
 def dependents(stage: str) -> list[str]:
     """Every stage that needs ``stage``, directly or not, in dependency order."""
     found: list[str] = []
-    for name, needs in NEEDS.items():
-        if any(n == stage or n in found for n in needs):
+    for name in STAGES:
+        if any(n == stage or n in found for n in NEEDS[name]):
             found.append(name)
     return found
 

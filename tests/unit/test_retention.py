@@ -12,13 +12,12 @@ from hydra import compose, initialize_config_dir
 from ptb.config import register_configs
 from ptb.config.model import ModelConfig
 from ptb.config.retention import RetentionConfig, RetentionTask
-from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES
 from ptb.launch.slurm import resources
 from ptb.plan import to_run_config
 from ptb.retention.base import cache_key
 from ptb.retention.lmeval import groups
 from ptb.retention.results import compare, flatten, mean_delta, metric_key, summary
-from ptb.rundir import STAGES, RunDir
+from ptb.rundir import JOB_NEEDS, JOB_STAGES, STAGES, RunDir
 from ptb.stages import applicable, dependents
 
 REPO = Path(__file__).resolve().parents[2]

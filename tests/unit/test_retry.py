@@ -13,7 +13,8 @@ from ptb.rundir import STAGES, RunDir
 def _finished_run(root: Path, reason: str, eval_status: str = "ok") -> RunDir:
     run = RunDir(root / "exp" / "r")
     run.init_manifest(dict.fromkeys(STAGES, "pending"), {})
-    run.update_stages({s: {"status": "done", "job_id": "5_1", "attempts": 1} for s in STAGES})
+    for stage in STAGES:
+        run.update_stage(stage, status="done", job_id="5_1", attempts=1)
     write_json(run.exit_file, {"reason": reason})
     write_json(run.metrics, {"status": eval_status})
     write_json(run.verdict, {"flagged": False})
