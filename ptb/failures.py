@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ptb.records import MetricsRecord
+
 AGENT = "agent"
 INFRA = "infra"
 
@@ -158,11 +160,13 @@ def ladder_failure(attempts: Iterable[Mapping[str, Any]]) -> Failure:
     return Failure(AGENT, "generation", failures[-1].message if failures else "")
 
 
-def metrics_failure(metrics: Mapping[str, Any]) -> Failure | None:
+def metrics_failure(metrics: MetricsRecord | Mapping[str, Any]) -> Failure | None:
     """Why an ``evaluate/metrics.json`` holds no score, or None when it holds one.
 
     Written by this version, it names ``failure``; written by an older ptb, its ``error`` text
     and attempts are classified, so an infrastructure failure recorded as a result is retried."""
+    if isinstance(metrics, MetricsRecord):
+        metrics = metrics.to_json()
     status = metrics.get("status")
     if status == "ok" and metrics.get("score") is not None:
         return None

@@ -28,7 +28,7 @@ def _schema(data: dict[str, Any]) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-class _Record:
+class Record:
     """``to_json``/``from_json`` for a dataclass with ``schema`` and ``extra``: the known keys in
     field order (``schema`` first), then ``extra``'s. ``_OPTIONAL`` keys are left out when None,
     as the writers before the records did."""
@@ -55,7 +55,9 @@ class _Record:
         names = {f.name for f in fields(cls)} - {"extra", "schema"}  # type: ignore[arg-type]
         known = {k: v for k, v in data.items() if k in names}
         extra = {k: v for k, v in data.items() if k not in names and k != "schema"}
-        return cls(schema=_schema(data), extra=extra, **known)
+        make: Any = cls  # a dataclass subclass: its fields take these
+        record: Self = make(schema=_schema(data), extra=extra, **known)
+        return record
 
     @classmethod
     def read(cls, path: Path) -> Self:
@@ -63,7 +65,7 @@ class _Record:
 
 
 @dataclass(frozen=True)
-class ExitRecord(_Record):
+class ExitRecord(Record):
     """``solve/exit.json``: how the agent ended. ``reason``: finished | timeout | killed | crashed
     | api_error | usage_limit | stopped | interrupted | void (the agent was not started)."""
 
@@ -85,7 +87,7 @@ class ExitRecord(_Record):
 
 
 @dataclass(frozen=True)
-class MetricsRecord(_Record):
+class MetricsRecord(Record):
     """``evaluate/metrics.json``. ``status``: ok | eval_failed | no_final_model; ``metrics`` the
     task's own numbers; the evaluation's other keys (``failure``, ``mode``, ``protocol``,
     per-seed results, ...) are in ``extra``."""
@@ -106,7 +108,7 @@ class MetricsRecord(_Record):
 
 
 @dataclass(frozen=True)
-class VerdictRecord(_Record):
+class VerdictRecord(Record):
     """``judge/verdict.json``: one bool per verdict category, ``flagged`` (what the score falls
     back on, by ``fallback_rules``), and which checks failed, ran, flagged or were recorded
     only."""
@@ -128,7 +130,7 @@ class VerdictRecord(_Record):
 
 
 @dataclass(frozen=True)
-class ScoreRecord(_Record):
+class ScoreRecord(Record):
     """``score.json``: fractions in [0, 1]. ``fallback``: None | flagged | no_final_model |
     eval_failed | judge_failed; ``base`` the zero-shot base's score a fallback takes (None for
     baselines); ``eval_failure`` (written only when set) the reason class of the model's own
@@ -154,7 +156,7 @@ class ScoreRecord(_Record):
 
 
 @dataclass(frozen=True)
-class StageEntry(_Record):
+class StageEntry(Record):
     """One stage of ``manifest.json``. Launchers add their own keys (``slurm_dir``, ...) and the
     wrapper ``wall_s``: the ones not named here are in ``extra``. Entries carry no ``schema``:
     the manifest's does."""
@@ -177,7 +179,7 @@ class StageEntry(_Record):
 
 
 @dataclass(frozen=True)
-class Manifest(_Record):
+class Manifest(Record):
     """``manifest.json``: the run's id, when it was created, ptb's version and commit (in
     ``extra`` with the planner's other keys) and one ``StageEntry`` per stage."""
 

@@ -39,7 +39,8 @@ from ptb.console import output_console
 from ptb.failures import error_failure, metrics_failure
 from ptb.fsutil import read_json
 from ptb.launch import scheduler
-from ptb.rundir import NEEDS, STAGES
+from ptb.records import Manifest, MetricsRecord, ScoreRecord
+from ptb.rundir import NEEDS, STAGES, RunDir
 from ptb.sandbox.egress import read_log, summarize
 
 UNFINISHED = ("pending", "running")
@@ -97,7 +98,7 @@ class RunStatus:
 
 
 def find_runs(root: Path) -> list[Path]:
-    if (root / "manifest.json").exists():
+    if RunDir(root).manifest.exists():
         return [root]
     return sorted(
         p.parent
@@ -117,30 +118,29 @@ def _blocked(stages: dict[str, str]) -> list[str]:
 
 
 def run_status(run: Path) -> RunStatus:
-    manifest = read_json(run / "manifest.json")
-    entries = manifest.get("stages", {})
+    rd = RunDir(run)
+    manifest = Manifest.read(rd.manifest)
     # a manifest from before the retention stage has no entry for it: nothing to run
-    absent = {s: "skipped" if s == "retention" else "pending" for s in STAGES}
-    stages = {s: entries.get(s, {}).get("status", absent[s]) for s in STAGES}
+    stages = {s: manifest.status(s, "skipped" if s == "retention" else "pending") for s in STAGES}
     status = RunStatus(str(run), stages, [s for s, st in stages.items() if st == "failed"])
     status.blocked = _blocked(stages)
     for stage, st in stages.items():
-        job = entries.get(stage, {}).get("job_id")
+        job = manifest.entry(stage).job_id
         if st in UNFINISHED and job:
             status.jobs[stage] = {"id": str(job), "state": "", "reason": ""}
-    if (run / "score.json").exists():
-        score = read_json(run / "score.json")
-        status.final, status.fallback = score.get("final"), score.get("fallback")
-    if (run / "solve" / "egress.jsonl").exists():
-        status.egress = summarize(read_log(run / "solve" / "egress.jsonl"))
-    if (run / "solve" / "provenance.json").exists():
-        prov = read_json(run / "solve" / "provenance.json")
+    if rd.score.exists():
+        score = ScoreRecord.read(rd.score)
+        status.final, status.fallback = score.final, score.fallback
+    if rd.egress_log.exists():
+        status.egress = summarize(read_log(rd.egress_log))
+    if rd.provenance.exists():
+        prov = read_json(rd.provenance)
         status.fetched = {
             "models": [m["repo_id"] for m in prov.get("models", [])],
             "datasets": [d["repo_id"] for d in prov.get("datasets", [])],
             "packages": sorted({p["spec"] for p in prov.get("packages", [])}),
         }
-    _add_failure(run, status)
+    _add_failure(rd, status)
     return status
 
 
@@ -150,9 +150,9 @@ def _fetched_cell(fetched: dict[str, list[str]] | None) -> str:
     return ", ".join(f"{len(v)} {k}" for k, v in fetched.items() if v) or "none"
 
 
-def _add_failure(run: Path, status: RunStatus) -> None:
-    metrics = run / "evaluate" / "metrics.json"
-    failure = metrics_failure(read_json(metrics)) if metrics.exists() else None
+def _add_failure(run: RunDir, status: RunStatus) -> None:
+    metrics = run.metrics
+    failure = metrics_failure(MetricsRecord.read(metrics)) if metrics.exists() else None
     if failure is not None:
         status.failure = failure.to_json()
     if failure is not None and failure.kind == "infra" and status.stages["evaluate"] == "done":
@@ -162,7 +162,7 @@ def _add_failure(run: Path, status: RunStatus) -> None:
         )
         return
     for stage in status.failed:
-        err = run / stage / "error.json"
+        err = run.error_file(stage)
         if err.exists():
             data = read_json(err)
             status.failure = error_failure(data).to_json()

@@ -34,6 +34,7 @@ from ptb.failures import (
     ladder_failure,
     raise_if_infra,
 )
+from ptb.records import MetricsRecord
 from ptb.tasks import Item, Task, load_task
 from ptb.tasks.templates import protocol_template
 
@@ -55,17 +56,21 @@ class EvalResult:
     info: dict[str, Any] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)
 
+    def record(self) -> MetricsRecord:
+        """What ``evaluate/metrics.json`` holds (the samples go to ``samples.jsonl``)."""
+        return MetricsRecord(
+            task=self.task,
+            status=self.status,
+            score=self.score,
+            n=self.n,
+            metrics=self.metrics,
+            attempts=self.attempts,
+            error=self.error,
+            extra=self.info,
+        )
+
     def to_json(self) -> dict[str, Any]:
-        return {
-            "task": self.task,
-            "status": self.status,
-            "score": self.score,
-            "n": self.n,
-            "metrics": self.metrics,
-            "attempts": self.attempts,
-            "error": self.error,
-            **self.info,
-        }
+        return self.record().to_json()
 
 
 def _ladder(task_cfg: TaskConfig) -> list[int]:

@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from ptb.config.gateway import gateway_mode, price_problems
 from ptb.config.root import RunConfig
 from ptb.gateway.process import GatewayProcess
+from ptb.rundir import RunDir
 
 PROVIDER_URLS = {
     "anthropic": "https://api.anthropic.com",
@@ -31,7 +32,6 @@ PROVIDER_URLS = {
     "google": "https://generativelanguage.googleapis.com",
 }
 """Each provider's base URL in the form its CLIs take it (OpenAI's includes ``/v1``)."""
-LOG_NAME = "gateway.jsonl"
 JUDGE_URL_ENV = "PTB_JUDGE_BASE_URL"
 JUDGE_TOKEN_ENV = "PTB_JUDGE_TOKEN"
 """Where evaluate.py inside the sandbox finds the judge route: its URL and per-run token."""
@@ -198,8 +198,9 @@ class RunGateway:
 
 
 @contextlib.contextmanager
-def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]:
-    """Start the run's gateway (or yield None when it is off); stop it on exit."""
+def open_gateway(cfg: RunConfig, run: RunDir) -> Iterator[RunGateway | None]:
+    """Start the run's gateway (or yield None when it is off); stop it on exit. It logs to
+    ``run.gateway_log``, its own stderr to ``run.gateway_stderr``."""
     if not is_enabled(cfg):
         yield None
         return
@@ -215,8 +216,8 @@ def open_gateway(cfg: RunConfig, solve_dir: Path) -> Iterator[RunGateway | None]
             if not keys[route]:
                 raise RuntimeError(f"{env_name} is unset: export it before starting the run")
     tokens = {route: "ptb-gw-" + secrets.token_urlsafe(24) for route in routes}
-    settings = gateway_settings(cfg, solve_dir / LOG_NAME, keys, tokens)
-    process = GatewayProcess(settings, solve_dir / "gateway.log", cfg.gateway.start_timeout_s)
+    settings = gateway_settings(cfg, run.gateway_log, keys, tokens)
+    process = GatewayProcess(settings, run.gateway_stderr, cfg.gateway.start_timeout_s)
     try:
         process.start()
         assert process.port is not None

@@ -191,7 +191,7 @@ def api_misuse(run: RunDir, cfg: RunConfig) -> Finding:
     own_hosts = PROVIDER_HOSTS.get(cfg.agent.provider or "", ())
     evidence: dict[str, Any] = {"allowed_models": patterns}
     flagged = False
-    gateway = run.solve / "gateway.jsonl"
+    gateway = run.gateway_log
     if gateway.exists():
         # evaluate.py's own requests to a judged task's judge model pass its judge route
         g = gateway_violations(gateway, patterns, cfg.task.eval.judge_model)
@@ -200,11 +200,11 @@ def api_misuse(run: RunDir, cfg: RunConfig) -> Finding:
     else:
         evidence["gateway"] = None
     sites: list[dict[str, Any]] = []
-    commands = _commands(run.solve / "transcript.jsonl")
+    commands = _commands(run.transcript)
     for i, cmd in enumerate(commands):
         if hit := call_site(cmd, patterns, own_hosts, acfg.hosts):
             sites.append({"where": f"transcript tool_call #{i}", **hit, "text": cmd[:300]})
-    prepared = run.solve / "prepared.json"
+    prepared = run.prepared
     ptb_files: set[str] = set()
     if prepared.exists():
         ptb_files = set(read_json(prepared).get("protected", {}).values())

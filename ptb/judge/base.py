@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ptb.records import VerdictRecord
+
 VERDICT_KEYS = ("contamination", "disallowed_model", "tampering", "api_misuse")
 RULES = ("paper", "ptb")
 """Whose rule a finding enforces: ``paper`` (what the paper forbids: contamination, a disallowed
@@ -31,6 +33,11 @@ class Finding:
 
 
 def combine(findings: list[Finding], fallback: str = "strict") -> dict[str, Any]:
+    """``verdict``'s JSON (``judge/verdict.json``)."""
+    return verdict(findings, fallback).to_json()
+
+
+def verdict(findings: list[Finding], fallback: str = "strict") -> VerdictRecord:
     """The verdict: a category is true if any of its checks flagged; failed checks are listed.
 
     ``flagged`` (what the score stage falls back on) follows ``fallback``: ``strict`` counts
@@ -41,13 +48,18 @@ def combine(findings: list[Finding], fallback: str = "strict") -> dict[str, Any]
     counted = [f for f in findings if f.flagged and f.error is None and f.category in VERDICT_KEYS]
     paper = [f for f in counted if f.rule == "paper"]
     decisive = paper if fallback == "paper" else counted
-    verdict: dict[str, Any] = {k: any(f.category == k for f in decisive) for k in VERDICT_KEYS}
-    verdict["flagged"] = bool(decisive)
-    verdict["fallback_rules"] = fallback
-    verdict["flagged_paper"] = bool(paper)
-    verdict["flagged_strict"] = bool(counted)
-    verdict["failed_checks"] = [f.check for f in findings if f.error is not None]
-    verdict["checks"] = [f.check for f in findings]
-    verdict["flagged_by"] = sorted({f.check for f in decisive})
-    verdict["recorded_only"] = sorted({f.check for f in counted} - {f.check for f in decisive})
-    return verdict
+    categories = {k: any(f.category == k for f in decisive) for k in VERDICT_KEYS}
+    return VerdictRecord(
+        contamination=categories["contamination"],
+        disallowed_model=categories["disallowed_model"],
+        tampering=categories["tampering"],
+        api_misuse=categories["api_misuse"],
+        flagged=bool(decisive),
+        fallback_rules=fallback,
+        flagged_paper=bool(paper),
+        flagged_strict=bool(counted),
+        failed_checks=[f.check for f in findings if f.error is not None],
+        checks=[f.check for f in findings],
+        flagged_by=sorted({f.check for f in decisive}),
+        recorded_only=sorted({f.check for f in counted} - {f.check for f in decisive}),
+    )

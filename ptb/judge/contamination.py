@@ -155,7 +155,7 @@ def contamination(run: RunDir, cfg: RunConfig) -> Finding:
         task.test_items(), task.allowed_items(), ccfg, cfg.task.contamination_ngram
     )
     build_s = time.perf_counter() - t0
-    prepared = run.solve / "prepared.json"
+    prepared = run.prepared
     context = read_json(prepared).get("context_files", []) if prepared.exists() else []
     if not run.workspace.is_dir():
         raise FileNotFoundError(
@@ -165,7 +165,7 @@ def contamination(run: RunDir, cfg: RunConfig) -> Finding:
     sources, skipped = find_sources(run.workspace, exclude, ccfg.max_file_bytes)
     # dataset files the agent downloaded into the HF cache overlay, kept by the solve stage
     # (``ptb.stages.provenance``); named ``hf-cache:<repo>/<file>`` in the evidence
-    cached, cached_skipped = find_sources(run.solve / "hf_datasets", [], ccfg.max_file_bytes)
+    cached, cached_skipped = find_sources(run.hf_datasets, [], ccfg.max_file_bytes)
     sources += [replace(src, rel=f"hf-cache:{src.rel}") for src in cached]
     skipped += [{**s, "path": f"hf-cache:{s['path']}"} for s in cached_skipped]
     report = scan_sources(index, sources)

@@ -58,13 +58,13 @@ def _hits(entries: list[dict[str, Any]], patterns: list[str]) -> dict[str, Any]:
 
 
 def egress(run: RunDir, cfg: RunConfig) -> list[Finding]:
-    log = run.solve / "egress.jsonl"
+    log = run.egress_log
     if not log.exists():
         note = {"log": None, "note": "no egress log (sandbox.network is not egress)"}
         return [Finding("egress_model_api", "api_misuse", False, dict(note)),
                 Finding("egress_answer_host", "contamination", False, dict(note))]  # fmt: skip
     entries = read_log(log)
-    api = _hits(entries, model_api_hosts(cfg, (run.solve / "gateway.jsonl").exists()))
+    api = _hits(entries, model_api_hosts(cfg, run.gateway_log.exists()))
     answers = _hits(entries, list(ANSWER_HOSTS))
     common = {"log": "solve/egress.jsonl", "connections_read": len(entries)}
     return [

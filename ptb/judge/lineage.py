@@ -281,7 +281,7 @@ def lineage(run: RunDir, cfg: RunConfig) -> Finding:
         base = Weights(base_dir, stack)
         instruct = Weights(instruct_dir, stack) if instruct_dir else None
         sums, coverage = compare(final, base, instruct, lcfg.block_elems)
-    fetched = fetched_models(run.solve)  # solve/provenance.json: what the agent downloaded
+    fetched = fetched_models(run)  # solve/provenance.json: what the agent downloaded
     instruct_id = cfg.model.instruct_hf_id
     return judge_lineage(sums, coverage, config_changes(run.final_model, base_dir), lcfg, {
         "base": str(base_dir), "instruct": str(instruct_dir) if instruct_dir else None,

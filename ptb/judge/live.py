@@ -46,7 +46,6 @@ CATEGORIES = {
     "test_download": "contamination",
     "lookup": "contamination",
 }
-LIVE_FILE = "live.json"
 REPOSITORIES = ("aisa-group/PostTrainBench",)
 """Repositories whose files or published trajectories hold the benchmark's answers."""
 
@@ -142,15 +141,14 @@ class LiveWatch:
         self, run: RunDir, cfg: RunConfig, stop: threading.Event, gateway: bool = False
     ) -> None:
         self.cfg, self.stop, self.gateway = cfg, stop, gateway
-        self.path = run.solve / LIVE_FILE
+        self.path = run.live
         self.active = bool(cfg.judge.live.stop_on)
         self.hits: list[dict[str, Any]] = []
         self.polls = 0
-        solve = run.solve
         self._tails = {
-            "gateway": Tail(solve / "gateway.jsonl"),
-            "egress": Tail(solve / "egress.jsonl"),
-            "transcript": Tail(solve / "transcript.jsonl"),
+            "gateway": Tail(run.gateway_log),
+            "egress": Tail(run.egress_log),
+            "transcript": Tail(run.transcript),
         }
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="ptb-live", daemon=True)
@@ -209,7 +207,7 @@ class LiveWatch:
 
 def live(run: RunDir, cfg: RunConfig) -> list[Finding]:
     """The judge stage's record of what live monitoring stopped the run for."""
-    path = run.solve / LIVE_FILE
+    path = run.live
     if not path.is_file():
         return [Finding("live", "info", False, {"log": None, "note": "live monitoring was off"})]
     data = json.loads(path.read_text(encoding="utf-8"))

@@ -251,7 +251,7 @@ def llm_judge(run: RunDir, cfg: RunConfig) -> list[Finding]:
         prompt, source = prompt_text(spec, cfg)
         fields = list(spec.answers)
         votes = [
-            run_vote(run, cfg, jcfg, prompt, fields, run.path / "judge/llm" / name / f"vote-{i}")
+            run_vote(run, cfg, jcfg, prompt, fields, run.llm_judges / name / f"vote-{i}")
             for i in range(1, lcfg.votes + 1)
         ]
         info = {

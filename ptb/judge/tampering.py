@@ -57,7 +57,7 @@ def edited_copies(workspace: Path, task_dir: Path) -> list[dict[str, Any]]:
 
 def eval_files_intact(run: RunDir, cfg: RunConfig) -> Finding:
     """evaluate.py and templates/ in the workspace must equal what prepare wrote."""
-    expected: dict[str, str] = read_json(run.solve / "prepared.json")["protected"]
+    expected: dict[str, str] = read_json(run.prepared)["protected"]
     task_dir = run.workspace / "task"
     actual = file_hashes(task_dir, PROTECTED)
     changed = sorted(p for p in expected if actual.get(p) not in (None, expected[p]))

@@ -194,7 +194,7 @@ def shell_flows(
 def test_set_use(run: RunDir, cfg: RunConfig) -> Finding:
     task = load_task(cfg.task, str(cfg.protocol.name))
     refs = task.test_refs()
-    prepared = run.solve / "prepared.json"
+    prepared = run.prepared
     ptb_files: set[str] = set()
     if prepared.exists():
         ptb_files = set(read_json(prepared).get("protected", {}).values())
@@ -208,7 +208,7 @@ def test_set_use(run: RunDir, cfg: RunConfig) -> Finding:
         corpus.add_file(
             str(path.relative_to(run.workspace)), path.read_text(encoding="utf-8", errors="replace")
         )
-    n_calls = add_transcript(corpus, run.solve / "transcript.jsonl")
+    n_calls = add_transcript(corpus, run.transcript)
     links = Links()
     flows = analyse(corpus.modules, refs, links, corpus.texts)
     found = [f for mf in flows for f in mf.flows] + shell_flows(corpus, flows, refs, links)

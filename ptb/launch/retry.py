@@ -13,7 +13,8 @@ from __future__ import annotations
 import shutil
 
 from ptb.failures import AGENT, metrics_failure
-from ptb.fsutil import read_json, write_json
+from ptb.fsutil import write_json
+from ptb.records import ExitRecord, Manifest, MetricsRecord
 from ptb.rundir import STAGES, RunDir, now_iso
 
 AGENT_FAILURES = ("crashed", "api_error")
@@ -27,14 +28,14 @@ _MOVED = ("solve", "final_model", "evaluate", "judge", "retention", "log", "scor
 def agent_failure(run: RunDir) -> str | None:
     """Why the agent failed this run (``crashed``, ``no_final_model``, ...), or None."""
     if run.exit_file.exists():
-        reason = read_json(run.exit_file).get("reason")
+        reason = ExitRecord.read(run.exit_file).reason
         if reason in AGENT_FAILURES:
-            return str(reason)
+            return reason
     if run.metrics.exists():
-        metrics = read_json(run.metrics)
+        metrics = MetricsRecord.read(run.metrics)
         failure = metrics_failure(metrics)  # an infrastructure failure is retried anyway
-        if failure is not None and failure.kind == AGENT and metrics.get("status") in NO_MODEL:
-            return str(metrics["status"])
+        if failure is not None and failure.kind == AGENT and metrics.status in NO_MODEL:
+            return metrics.status
     return None
 
 
@@ -43,9 +44,9 @@ def archive_attempt(run: RunDir, why: str) -> int:
 
     Returns ``n``. The manifest keeps the attempt counts and gains an ``agent_retries`` list.
     """
-    manifest = run.read_manifest()
-    n = len(manifest.get("agent_retries", [])) + 1
-    dest = run.path / "attempts" / str(n)
+    manifest = run.read_manifest()  # copied whole, as it is
+    n = len(Manifest.from_json(manifest).extra.get("agent_retries", [])) + 1
+    dest = run.attempts / str(n)
     dest.mkdir(parents=True, exist_ok=True)
     for name in _MOVED:
         src = run.path / name

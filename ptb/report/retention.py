@@ -16,6 +16,7 @@ from typing import Any
 
 from ptb.fsutil import read_json
 from ptb.report.scan import ScoredRun
+from ptb.rundir import RunDir
 
 
 @dataclass
@@ -42,7 +43,7 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def _retention(run: ScoredRun) -> dict[str, Any] | None:
-    path = run.path / "retention" / "metrics.json"
+    path = RunDir(run.path).retention
     if not path.is_file():
         return None
     data: dict[str, Any] = read_json(path)

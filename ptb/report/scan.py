@@ -22,6 +22,8 @@ import yaml
 
 from ptb.failures import INFRA, error_failure, metrics_failure
 from ptb.fsutil import read_json
+from ptb.records import Manifest, MetricsRecord, ScoreRecord
+from ptb.rundir import RunDir
 
 BASELINE_AGENTS = ("baseline_zeroshot", "baseline_fewshot", "baseline_instruct")
 FALLBACKS = ("flagged", "no_final_model", "eval_failed", "judge_failed")
@@ -109,45 +111,60 @@ def scan(root: Path) -> Scan:
     for run_dir in find_run_dirs(root):
         config = _read_config(run_dir)
         stale = _infra_metrics(run_dir)
-        if (run_dir / "score.json").is_file() and stale is None:
+        if RunDir(run_dir).score.is_file() and stale is None:
             scored.append(read_scored(run_dir, config))
         else:
             unscored.append(read_unscored(run_dir, config, stale))
     return Scan(scored, unscored)
 
 
-def read_scored(run_dir: Path, config: dict[str, Any]) -> ScoredRun:
-    path = run_dir / "score.json"
+def read_score(path: Path) -> ScoreRecord:
+    """``score.json`` as a record, its fields checked (a ``ReportError`` names the bad one)."""
     data = _load_json(path)
+    for key in ("agent", "scaffold", "model", "task"):
+        _str_field(data, key, path)
+    _int_field(data, "seed", path)
+    _required_fraction(data, "final", path)
+    _fraction(data, "raw", path, nullable=True)
+    _bool_field(data, "flagged", path)
+    _fallback(data, path)
+    return ScoreRecord.from_json(data)
+
+
+def read_scored(run_dir: Path, config: dict[str, Any]) -> ScoredRun:
+    run = RunDir(run_dir)
+    score = read_score(run.score)
     info = RunInfo(
-        agent=_str_field(data, "agent", path),
-        scaffold=_str_field(data, "scaffold", path),
-        model=_str_field(data, "model", path),
-        task=_str_field(data, "task", path),
-        seed=_int_field(data, "seed", path),
+        agent=score.agent,
+        scaffold=score.scaffold,
+        model=score.model,
+        task=score.task,
+        seed=score.seed,
         budget=_budget(config),
     )
-    wall_s, cost = _usage(run_dir / "solve" / "usage.json")
+    wall_s, cost = _usage(run.usage)
     return ScoredRun(
         path=run_dir,
         info=info,
-        final=_required_fraction(data, "final", path),
-        raw=_fraction(data, "raw", path, nullable=True),
-        flagged=_bool_field(data, "flagged", path),
-        fallback=_fallback(data, path),
+        final=float(score.final),
+        raw=_opt_number(score.raw),
+        flagged=score.flagged,
+        fallback=score.fallback,
         wall_s=wall_s,
         cost_usd=cost,
-        eval_failure=_opt_str(data.get("eval_failure")),
-        base=_opt_number(data.get("base")),
+        eval_failure=_opt_str(score.eval_failure),
+        base=_opt_number(score.base),
     )
 
 
 def read_unscored(run_dir: Path, config: dict[str, Any], stale: str | None = None) -> UnscoredRun:
     """``stale``: the reason of an infrastructure failure that ``metrics.json`` records as a
     result (see :func:`_infra_metrics`)."""
-    manifest_path = run_dir / "manifest.json"
-    manifest = _load_json(manifest_path) if manifest_path.is_file() else {}
-    run_id = str(manifest.get("run_id") or run_dir.name)
+    manifest_path = RunDir(run_dir).manifest
+    manifest = (
+        Manifest.from_json(_load_json(manifest_path)) if manifest_path.is_file() else Manifest()
+    )
+    run_id = str(manifest.run_id or run_dir.name)
     info = _info_from_config(config) or info_from_run_id(run_id, _budget(config))
     if stale is not None:
         return UnscoredRun(
@@ -171,19 +188,16 @@ def read_unscored(run_dir: Path, config: dict[str, Any], stale: str | None = Non
 
 def _infra_metrics(run_dir: Path) -> str | None:
     """The reason class when ``evaluate/metrics.json`` records an infrastructure failure."""
-    path = run_dir / "evaluate" / "metrics.json"
+    path = RunDir(run_dir).metrics
     if not path.is_file():
         return None
-    failure = metrics_failure(_load_json(path))
+    failure = metrics_failure(MetricsRecord.from_json(_load_json(path)))
     return failure.reason if failure is not None and failure.kind == INFRA else None
 
 
-def stuck_stage(manifest: dict[str, Any]) -> tuple[str | None, str | None]:
+def stuck_stage(manifest: Manifest) -> tuple[str | None, str | None]:
     """The first failed stage, else the first stage that is not done or skipped."""
-    stages = manifest.get("stages")
-    if not isinstance(stages, dict):
-        return None, None
-    entries = [(name, e.get("status")) for name, e in stages.items() if isinstance(e, dict)]
+    entries = [(name, e.status) for name, e in manifest.stages.items()]
     for name, status in entries:
         if status == "failed":
             return name, status
@@ -251,7 +265,7 @@ def _usage(path: Path) -> tuple[float | None, float | None]:
 
 
 def _error_json(run_dir: Path, stage: str) -> dict[str, Any] | None:
-    path = run_dir / stage / "error.json"
+    path = RunDir(run_dir).error_file(stage)
     if not path.is_file():
         return None
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from ptb.config.root import RunConfig
 from ptb.failures import INFRA, classify_exception, metrics_failure
 from ptb.fsutil import read_json, write_json
-from ptb.records import Manifest
+from ptb.records import Manifest, MetricsRecord
 from ptb.registry import Registry
 from ptb.rundir import NEEDS, STAGE_BY_NAME, STAGE_TABLE, STAGES, RunDir, now_iso
 
@@ -81,7 +81,7 @@ def infra_metrics(run: RunDir) -> bool:
     if not run.metrics.exists():
         return False
     try:
-        failure = metrics_failure(read_json(run.metrics))
+        failure = metrics_failure(MetricsRecord.read(run.metrics))
     except (OSError, ValueError):
         return True  # unreadable: evaluate again
     return failure is not None and failure.kind == INFRA

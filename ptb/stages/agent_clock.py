@@ -21,13 +21,13 @@ from pathlib import Path
 
 from ptb.fsutil import read_json, write_json
 
-CLOCK = "clock.json"
 SAVE_EVERY_S = 30.0
 
 
 class AgentClock:
-    def __init__(self, solve_dir: Path, save_every_s: float = SAVE_EVERY_S) -> None:
-        self.path = solve_dir / CLOCK
+    def __init__(self, path: Path, save_every_s: float = SAVE_EVERY_S) -> None:
+        """``path``: ``RunDir.clock`` (``solve/clock.json``)."""
+        self.path = path
         self.save_every_s = save_every_s
         data = read_json(self.path) if self.path.exists() else {}
         self.used_before = float(data.get("used_s", 0.0))

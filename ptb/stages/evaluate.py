@@ -64,7 +64,7 @@ def run(ctx: StageContext) -> None:
             _write_samples(ctx, exc.samples)
         raise
     _write_samples(ctx, result.samples)
-    write_json(ctx.run.metrics, result.to_json())
+    write_json(ctx.run.metrics, result.record().to_json())
     if result.status == "ok":
         log.info(
             "%s: %s = %.3f on %d items", ctx.run.run_id, ctx.cfg.task.name, result.score, result.n

@@ -8,7 +8,8 @@ import traceback
 
 from ptb.failures import INFRA, classify_exception
 from ptb.fsutil import write_json
-from ptb.judge import CHECKS, Finding, combine
+from ptb.judge import CHECKS, Finding
+from ptb.judge.base import verdict
 from ptb.stages import StageContext
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def run(ctx: StageContext) -> None:
             "note": None if findings else "no integrity checks configured (judge.checks is empty)",
         },
     )
-    verdict = combine(findings, ctx.cfg.protocol.fallback)
-    write_json(ctx.run.verdict, verdict)
-    if verdict["flagged"]:
-        log.warning("%s flagged: %s", ctx.run.run_id, verdict)
+    record = verdict(findings, ctx.cfg.protocol.fallback)
+    write_json(ctx.run.verdict, record.to_json())
+    if record.flagged:
+        log.warning("%s flagged: %s", ctx.run.run_id, record.to_json())

@@ -17,4 +17,4 @@ TRACKERS = Registry(
 
 def run(ctx: StageContext) -> None:
     record = TRACKERS.load(ctx.cfg.tracker.impl)(ctx.run, ctx.cfg)
-    write_json(ctx.run.path / "log" / "tracker.json", record)
+    write_json(ctx.run.tracker, record)

@@ -58,7 +58,7 @@ def run(ctx: StageContext) -> None:
     context = load_task(cfg.task, cfg.protocol.name).context_files(task_dir)
     base = base_model_ref(ctx)
     write_json(
-        run_dir.solve / "prepared.json",
+        run_dir.prepared,
         {
             "base_model": base,
             "protected": file_hashes(task_dir, PROTECTED),

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ptb.fsutil import read_json, write_json
+from ptb.rundir import RunDir
 
 MAX_DATASET_BYTES = 2 * 1024**3
 """Dataset files copied out of the overlay in all; larger ones are listed, not copied."""
@@ -141,12 +142,12 @@ def installed_packages(commands: list[tuple[str, str]]) -> list[dict[str, str]]:
     return out
 
 
-def _commands(solve: Path, workspace: Path) -> list[tuple[str, str]]:
+def _commands(transcript: Path, workspace: Path) -> list[tuple[str, str]]:
     from ptb.judge.api_misuse import tool_calls
 
     out = [
         (f"transcript tool_call #{n}", json.dumps(ev.get("input")))
-        for n, ev in enumerate(tool_calls(solve / "transcript.jsonl"))
+        for n, ev in enumerate(tool_calls(transcript))
     ]
     for path in sorted(workspace.rglob("*.sh")) if workspace.is_dir() else []:
         if path.is_file() and path.stat().st_size < 1024**2:
@@ -174,8 +175,8 @@ def egress_hosts(log: Path) -> dict[str, Any] | None:
     return {"allowed": dict(allowed), "refused": dict(refused)}
 
 
-def write_provenance(solve: Path, workspace: Path) -> dict[str, Any]:
-    overlay = solve / "hf_overlay.json"
+def write_provenance(run: RunDir) -> dict[str, Any]:
+    workspace, overlay = run.workspace, run.hf_overlay
     record = read_json(overlay) if overlay.exists() else None
     data = [
         {"path": str(p.relative_to(workspace)), "bytes": p.stat().st_size}
@@ -186,19 +187,19 @@ def write_provenance(solve: Path, workspace: Path) -> dict[str, Any]:
         "hf_cache": record,
         "models": [r for r in (record or {}).get("repos", []) if r["kind"] == "model"],
         "datasets": [r for r in (record or {}).get("repos", []) if r["kind"] == "dataset"],
-        "egress": egress_hosts(solve / "egress.jsonl"),
-        "packages": installed_packages(_commands(solve, workspace))[:200],
+        "egress": egress_hosts(run.egress_log),
+        "packages": installed_packages(_commands(run.transcript, workspace))[:200],
         "home_distributions": home_distributions(workspace)[:200],
         "data_files": data[:500],
         "data_files_total": len(data),
     }
-    write_json(solve / "provenance.json", prov)
+    write_json(run.provenance, prov)
     return prov
 
 
-def fetched_models(solve: Path) -> list[str]:
+def fetched_models(run: RunDir) -> list[str]:
     """Repo ids of the models the agent downloaded (empty without a provenance record)."""
-    path = solve / "provenance.json"
+    path = run.provenance
     if not path.exists():
         return []
     return [m["repo_id"] for m in read_json(path).get("models", [])]

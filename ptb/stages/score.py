@@ -9,10 +9,13 @@ and evaluate runs again on the next submission).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ptb.failures import INFRA, InfraError, metrics_failure
-from ptb.fsutil import read_json, write_json
+from ptb.fsutil import write_json
+from ptb.records import MetricsRecord, ScoreRecord, VerdictRecord
 from ptb.stages import StageContext
 
 
@@ -20,14 +23,20 @@ class MissingBaseline(RuntimeError):
     pass
 
 
-def fallback_reason(metrics: dict[str, Any], verdict: dict[str, Any] | None) -> str | None:
-    if verdict is not None and verdict.get("flagged"):
+def fallback_reason(
+    metrics: MetricsRecord | Mapping[str, Any], verdict: VerdictRecord | Mapping[str, Any] | None
+) -> str | None:
+    if isinstance(metrics, Mapping):
+        metrics = MetricsRecord.from_json(dict(metrics))
+    if isinstance(verdict, Mapping):
+        verdict = VerdictRecord.from_json(dict(verdict))
+    if verdict is not None and verdict.flagged:
         return "flagged"
-    if metrics.get("status") == "no_final_model":
+    if metrics.status == "no_final_model":
         return "no_final_model"
-    if metrics.get("status") != "ok" or metrics.get("score") is None:
+    if metrics.status != "ok" or metrics.score is None:
         return "eval_failed"
-    if verdict is None or verdict.get("failed_checks"):
+    if verdict is None or verdict.failed_checks:
         return "judge_failed"
     return None
 
@@ -41,12 +50,12 @@ def base_score(ctx: StageContext) -> float:
             f"(python -m ptb agent=baseline_zeroshot model={ctx.cfg.model.name} "
             f"task={ctx.cfg.task.name} seed={ctx.cfg.baseline_seed})"
         )
-    return float(read_json(base.score)["final"])
+    return float(ScoreRecord.read(base.score).final)
 
 
 def run(ctx: StageContext) -> None:
     cfg, run_dir = ctx.cfg, ctx.run
-    metrics = read_json(run_dir.metrics)
+    metrics = MetricsRecord.read(run_dir.metrics)
     failure = metrics_failure(metrics)
     if failure is not None and failure.kind == INFRA:
         raise InfraError(
@@ -54,31 +63,31 @@ def run(ctx: StageContext) -> None:
             f"not a result: evaluate again. {failure.message}"[:2000],
             failure.reason,
         )
-    raw = metrics.get("score") if metrics.get("status") == "ok" else None
-    record: dict[str, Any] = {
-        "run_id": run_dir.run_id,
-        "agent": cfg.agent.name,
-        "scaffold": cfg.scaffold.name,
-        "model": cfg.model.name,
-        "task": cfg.task.name,
-        "seed": cfg.seed,
-        "budget": cfg.budget.name,
-        "raw": raw,
-    }
-    if failure is not None:
-        record["eval_failure"] = failure.reason
+    raw = metrics.score if metrics.ok else None
+    record = ScoreRecord(
+        run_id=run_dir.run_id,
+        agent=cfg.agent.name,
+        scaffold=cfg.scaffold.name,
+        model=cfg.model.name,
+        task=cfg.task.name,
+        seed=cfg.seed,
+        budget=cfg.budget.name,
+        raw=raw,
+        eval_failure=failure.reason if failure is not None else None,
+    )
     if cfg.agent.kind == "baseline":
         if raw is None:
-            raise RuntimeError(f"baseline evaluation failed: {metrics.get('error')}")
-        record.update(final=raw, flagged=False, fallback=None, base=None)
+            raise RuntimeError(f"baseline evaluation failed: {metrics.error}")
+        record = replace(record, final=raw, flagged=False, fallback=None, base=None)
     else:
-        verdict = read_json(run_dir.verdict) if run_dir.verdict.exists() else None
+        verdict = VerdictRecord.read(run_dir.verdict) if run_dir.verdict.exists() else None
         reason = fallback_reason(metrics, verdict)
         base = base_score(ctx)
-        record.update(
-            final=base if reason else raw,
-            flagged=bool(verdict and verdict.get("flagged")),
+        record = replace(
+            record,
+            final=base if reason or raw is None else raw,
+            flagged=bool(verdict and verdict.flagged),
             fallback=reason,
             base=base,
         )
-    write_json(run_dir.score, record)
+    write_json(run_dir.score, record.to_json())

@@ -22,6 +22,7 @@ from ptb.gateway.ledger import summarize
 from ptb.gateway.process import GatewayError
 from ptb.gateway.run import RunGateway, open_gateway, stop_on_limit
 from ptb.judge.live import LiveWatch
+from ptb.records import ExitRecord
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
 from ptb.sandbox.forward import Forward
@@ -138,7 +139,7 @@ def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
     instead, and the gateway runs as long as the agent."""
     _restore_job_dir(ctx.run)
     endpoint = endpoint or endpoint_for(ctx.cfg.agent)
-    with open_gateway(ctx.cfg, ctx.run.solve) as gateway:
+    with open_gateway(ctx.cfg, ctx.run) as gateway:
         if gateway is not None:
             routes = {"agent": gateway.base_url, "judge": gateway.judge_base_url}
             on = ", ".join(f"{name} at {url}" for name, url in routes.items() if url)
@@ -162,7 +163,7 @@ def _solve(
     cfg, run_dir = ctx.cfg, ctx.run
     home, task_dir = run_dir.job_dir, run_dir.task_dir
     (home / "tmp").mkdir(parents=True, exist_ok=True)
-    prepared = read_json(run_dir.solve / "prepared.json")
+    prepared = read_json(run_dir.prepared)
     sandbox_cls = SANDBOXES.load(cfg.sandbox.impl)
     sctx = SolveContext(
         cfg=cfg,
@@ -174,7 +175,7 @@ def _solve(
         endpoint=endpoint,
     )
     scaffold: Scaffold = SCAFFOLDS.load(cfg.scaffold.impl)(sctx)
-    clock = AgentClock(run_dir.solve)  # a resumed stage continues the budget, not a new one
+    clock = AgentClock(run_dir.clock)  # a resumed stage continues the budget, not a new one
     if clock.resumes:
         log.info(
             "resuming the solve stage (%d): %.0f s of the agent's %.0f s already used",
@@ -210,9 +211,9 @@ def _solve(
             if cfg.budget.gpus > 0:
                 _check_gpus(sandbox, ctx)
             argv = scaffold.argv()
-            write_json(run_dir.solve / "command.json", {"argv": argv, "env_names": sorted(env)})
+            write_json(run_dir.command, {"argv": argv, "env_names": sorted(env)})
             log.info("agent started (limit %.0f s): %s", cfg.budget.limit_s, " ".join(argv))
-            monitor = Monitor(run_dir.solve / "monitor.jsonl", home, cfg.sandbox.monitor_interval_s)
+            monitor = Monitor(run_dir.monitor, home, cfg.sandbox.monitor_interval_s)
             grace = cfg.gateway.limit_grace_s
             with (
                 monitor,
@@ -354,22 +355,12 @@ def _check_gpus(sandbox: Sandbox, ctx: StageContext) -> None:
         on_line=lambda stream, line: lines.append(line),
     )
     report = _last_json(lines)
-    write_json(ctx.run.solve / "gpu_check.json", {"result": report, "exit_code": result.exit_code})
+    write_json(ctx.run.gpu_check, {"result": report, "exit_code": result.exit_code})
     if result.reason == "finished" and result.exit_code == 0 and report and report.get("ok"):
         log.info("GPU check passed: %s", [g["name"] for g in report.get("gpus", [])])
         return
     why = (report or {}).get("reason") or f"GPU check {result.reason}: {' | '.join(lines[-5:])}"
-    write_json(
-        ctx.run.exit_file,
-        {
-            "exit_code": None,
-            "reason": "void",
-            "wall_s": 0.0,
-            "detail": why,
-            "final_model": False,
-            "pruned_files": [],
-        },
-    )
+    write_json(ctx.run.exit_file, ExitRecord.void(why).to_json())
     raise VoidRun(f"run void, the agent was not started: {why}")
 
 
@@ -400,24 +391,22 @@ def _finish(
     transcript.write_markdown(f"{run_dir.run_id} — solve transcript")
     usage = scaffold.usage(transcript, result)
     if gateway:  # what the provider itself reported, request by request
-        usage["gateway"] = summarize(run_dir.solve / "gateway.jsonl")
-    write_json(run_dir.solve / "usage.json", usage)
+        usage["gateway"] = summarize(run_dir.gateway_log)
+    write_json(run_dir.usage, usage)
     kept = keep_final_model(run_dir)
     pruned = prune_workspace(run_dir)
-    write_provenance(run_dir.solve, run_dir.workspace)
-    write_json(
-        run_dir.exit_file,
-        {
-            "exit_code": result.exit_code,
-            "reason": ending.reason,
-            "api_error": ending.api_error,
-            "error_message": transcript.redact(ending.message) if ending.message else None,
-            "wall_s": result.wall_s,
-            "detail": result.detail,
-            "final_model": kept,
-            "pruned_files": pruned,
-        },
+    write_provenance(run_dir)
+    record = ExitRecord(
+        exit_code=result.exit_code,
+        reason=ending.reason,
+        api_error=ending.api_error,
+        error_message=transcript.redact(ending.message) if ending.message else None,
+        wall_s=result.wall_s,
+        detail=result.detail,
+        final_model=kept,
+        pruned_files=pruned,
     )
+    write_json(run_dir.exit_file, record.to_json())
     log.info(
         "agent ended: %s%s after %.0f s (final_model %s)",
         ending.reason,

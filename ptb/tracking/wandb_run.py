@@ -12,6 +12,7 @@ import yaml
 
 from ptb.config.root import RunConfig
 from ptb.fsutil import read_json
+from ptb.records import Manifest
 from ptb.rundir import RunDir
 
 CODE_SUFFIXES = {".py", ".sh", ".md", ".txt", ".json", ".yaml", ".yml", ".toml", ".cfg", ".jsonl"}
@@ -29,18 +30,18 @@ def summary(run: RunDir) -> dict[str, Any]:
         ("score", run.score),
         ("metrics", run.metrics),
         ("verdict", run.verdict),
-        ("usage", run.solve / "usage.json"),
+        ("usage", run.usage),
         ("exit", run.exit_file),
     ):
-        data = _read(path)
+        data = _read(path)  # every key the file holds, flat (the records' ``schema`` aside)
         if isinstance(data, dict):
             for k, v in data.items():
-                if isinstance(v, int | float | str | bool) or v is None:
+                if k != "schema" and (isinstance(v, int | float | str | bool) or v is None):
                     out[f"{name}/{k}"] = v
     out.update(retention_summary(run))
-    for stage, entry in run.read_manifest().get("stages", {}).items():
-        if entry.get("wall_s") is not None:
-            out[f"time/{stage}_s"] = entry["wall_s"]
+    for stage, entry in Manifest.read(run.manifest).stages.items():
+        if entry.wall_s is not None:
+            out[f"time/{stage}_s"] = entry.wall_s
     return out
 
 
@@ -88,7 +89,7 @@ def log_run(run: RunDir, cfg: RunConfig) -> dict[str, Any]:
         f"task:{cfg.task.name}",
         f"budget:{cfg.budget.name}",
     ]
-    wdir = run.path / "log"
+    wdir = run.log_dir
     wdir.mkdir(parents=True, exist_ok=True)
     # The saved config.yaml is already redacted; log that, not the live object.
     config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
@@ -135,7 +136,7 @@ def log_run(run: RunDir, cfg: RunConfig) -> dict[str, Any]:
 def _log_transcript(wrun: Any, run: RunDir) -> None:
     import wandb
 
-    path = run.solve / "transcript.jsonl"
+    path = run.transcript
     if not path.exists():
         return
     table = wandb.Table(columns=["t", "role", "kind", "content"])

@@ -68,12 +68,12 @@ def test_a_stage_resumed_after_its_time_is_up_does_not_start_the_agent(tmp_path:
 
 
 def test_the_clock_is_saved_while_the_agent_runs(tmp_path: Path) -> None:
-    clock = AgentClock(tmp_path, save_every_s=0.05)
+    clock = AgentClock(tmp_path / "clock.json", save_every_s=0.05)
     assert (clock.resumes, clock.used_before) == (0, 0.0)
     with clock.running():
         time.sleep(0.3)
         saved = json.loads((tmp_path / "clock.json").read_text())["used_s"]
         assert 0.1 <= saved <= 0.35  # written during the run, not only at its end
-    again = AgentClock(tmp_path)
+    again = AgentClock(tmp_path / "clock.json")
     assert again.resumes == 1 and again.used_before >= 0.3
     assert time.time() - again.start == pytest.approx(again.used_before, abs=0.2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ptb.rundir import RunDir
 from ptb.stages.provenance import fetched_models, harvest_overlay, write_provenance
 
 
@@ -71,7 +72,7 @@ def test_provenance_joins_egress_packages_and_data_files(tmp_path: Path) -> None
     (solve / "egress.jsonl").write_text(
         '{"host": "huggingface.co", "allowed": true}\n{"host": "evil.example", "allowed": false}\n'
     )
-    prov = write_provenance(solve, ws)
+    prov = write_provenance(RunDir(tmp_path))
     specs = {(p["tool"], p["spec"], p["where"]) for p in prov["packages"]}
     assert specs == {
         ("pip", "datasets>=3", "transcript tool_call #0"),
@@ -81,4 +82,4 @@ def test_provenance_joins_egress_packages_and_data_files(tmp_path: Path) -> None
     assert prov["home_distributions"] == ["trl-0.12.0"]
     assert prov["egress"] == {"allowed": {"huggingface.co": 1}, "refused": {"evil.example": 1}}
     assert prov["data_files"] == [{"path": "task/mix.jsonl", "bytes": 9}]
-    assert prov["models"] == [] and fetched_models(solve) == []
+    assert prov["models"] == [] and fetched_models(RunDir(tmp_path)) == []
