@@ -52,11 +52,13 @@ class Record:
     def from_json(cls, data: dict[str, Any]) -> Self:
         if not isinstance(data, dict):
             raise ValueError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
-        names = {f.name for f in fields(cls)} - {"extra", "schema"}  # type: ignore[arg-type]
-        known = {k: v for k, v in data.items() if k in names}
-        extra = {k: v for k, v in data.items() if k not in names and k != "schema"}
+        names = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
+        kwargs = {k: v for k, v in data.items() if k in names}
+        if "schema" in names:
+            kwargs["schema"] = _schema(data)
+        extra = {k: v for k, v in data.items() if k not in names}
         make: Any = cls  # a dataclass subclass: its fields take these
-        record: Self = make(schema=_schema(data), extra=extra, **known)
+        record: Self = make(extra=extra, **kwargs)
         return record
 
     @classmethod
@@ -159,7 +161,7 @@ class ScoreRecord(Record):
 class StageEntry(Record):
     """One stage of ``manifest.json``. Launchers add their own keys (``slurm_dir``, ...) and the
     wrapper ``wall_s``: the ones not named here are in ``extra``. Entries carry no ``schema``:
-    the manifest's does."""
+    the manifest's covers them."""
 
     status: str = "pending"
     job_id: str | None = None
@@ -168,14 +170,8 @@ class StageEntry(Record):
     attempts: int = 0
     wall_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    schema: int = SCHEMA
 
     _OPTIONAL = ("wall_s",)
-
-    def to_json(self) -> dict[str, Any]:
-        out = super().to_json()
-        del out["schema"]
-        return out
 
 
 @dataclass(frozen=True)

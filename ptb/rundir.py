@@ -81,6 +81,11 @@ log) waits for retention because log sends the retention numbers to the tracker.
 PROTECTED = ("evaluate.py", "templates")
 """Task-folder paths the agent may read but not change."""
 STATUSES = ("pending", "running", "done", "failed", "skipped")
+MANIFEST_SCHEMA = 1
+"""``ptb.records.SCHEMA``, written into a new manifest (this module imports nothing of ptb but
+fsutil, so it names the version itself; a unit test keeps the two equal). The manifest is
+typed as ``ptb.records.Manifest`` and ``StageEntry``; it is written here, as a dict under the
+lock, so that keys another version or a launcher added are kept."""
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -154,6 +159,12 @@ class RunDir:
     @property
     def task_dir(self) -> Path:
         return self.job_dir / "task"
+
+    @property
+    def submitted_model(self) -> Path:
+        """Where the agent saves its model (``task/final_model`` in HOME); moved to
+        ``final_model/`` when it ends."""
+        return self.task_dir / "final_model"
 
     @property
     def workspace(self) -> Path:
@@ -253,8 +264,12 @@ class RunDir:
         return self.evaluate / "samples.jsonl"
 
     @property
+    def retention_dir(self) -> Path:
+        return self.path / "retention"
+
+    @property
     def retention(self) -> Path:
-        return self.path / "retention" / "metrics.json"
+        return self.retention_dir / "metrics.json"
 
     @property
     def judge(self) -> Path:
@@ -289,6 +304,20 @@ class RunDir:
         return self.path / "attempts"
 
     @property
+    def stage_outputs(self) -> tuple[Path, ...]:
+        """Everything the stages wrote (``solve/`` holds prepare's files too): what a retried
+        attempt moves aside to ``attempts/<n>/``."""
+        return (
+            self.solve,
+            self.final_model,
+            self.evaluate,
+            self.judge,
+            self.retention_dir,
+            self.log_dir,
+            self.score,
+        )
+
+    @property
     def slurm_dir(self) -> Path:
         """submitit's folder for the jobs of a run submitted on its own."""
         return self.path / "slurm"
@@ -305,6 +334,8 @@ class RunDir:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def read_manifest(self) -> dict[str, Any]:
+        """The manifest as written, for the locked writers here and the launchers (``{}`` when
+        there is none); readers take the typed ``ptb.records.Manifest.read(run.manifest)``."""
         if not self.manifest.exists():
             return {}
         data: dict[str, Any] = read_json(self.manifest)
@@ -314,6 +345,7 @@ class RunDir:
         """Create the manifest, or add missing stages to an existing one (never reset done work)."""
         with self._locked():
             data = self.read_manifest() or {
+                "schema": MANIFEST_SCHEMA,
                 "run_id": self.run_id,
                 "created": now_iso(),
                 "stages": {},
@@ -350,6 +382,7 @@ class RunDir:
 
 
 def _stage_entry(status: str) -> dict[str, Any]:
+    """A new manifest entry: ``ptb.records.StageEntry(status).to_json()`` (a unit test checks)."""
     return {
         "status": status,
         "job_id": None,

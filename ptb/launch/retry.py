@@ -22,7 +22,6 @@ AGENT_FAILURES = ("crashed", "api_error")
 run is scored on whatever ``final_model`` it left)."""
 NO_MODEL = ("no_final_model", "eval_failed")
 """``evaluate/metrics.json`` statuses that mean the agent left no usable model."""
-_MOVED = ("solve", "final_model", "evaluate", "judge", "retention", "log", "score.json")
 
 
 def agent_failure(run: RunDir) -> str | None:
@@ -48,11 +47,10 @@ def archive_attempt(run: RunDir, why: str) -> int:
     n = len(Manifest.from_json(manifest).extra.get("agent_retries", [])) + 1
     dest = run.attempts / str(n)
     dest.mkdir(parents=True, exist_ok=True)
-    for name in _MOVED:
-        src = run.path / name
+    for src in run.stage_outputs:
         if src.exists():
-            shutil.move(str(src), str(dest / name))
-    write_json(dest / "manifest.json", manifest)
+            shutil.move(str(src), str(dest / src.name))
+    write_json(RunDir(dest).manifest, manifest)
     with run.editing() as data:
         for stage in STAGES:
             entry = data.get("stages", {}).get(stage)

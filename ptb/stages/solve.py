@@ -422,7 +422,7 @@ def _on_line(scaffold: Scaffold, transcript: Transcript, stream: str, line: str)
 
 
 def keep_final_model(run: RunDir) -> bool:
-    src = run.task_dir / "final_model"
+    src = run.submitted_model
     if not src.is_dir():
         return run.final_model.is_dir()
     if run.final_model.exists():
