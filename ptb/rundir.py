@@ -3,9 +3,8 @@ docs/design.md).
 
 Every stage, check, launcher and reader builds the run directory's paths only through
 ``RunDir``, so the layout is defined once; the stages are defined once in ``STAGE_TABLE``. What
-the files hold is typed in ``ptb.records``. The manifest
-is updated under an exclusive lock because stages of one run may run concurrently (judge and
-evaluate on a cluster).
+the files hold is typed in ``ptb.records``. The manifest is updated under an exclusive lock
+because stages of one run may run concurrently (judge and evaluate on a cluster).
 """
 
 from __future__ import annotations

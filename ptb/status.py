@@ -102,7 +102,7 @@ def find_runs(root: Path) -> list[Path]:
         return [root]
     return sorted(
         p.parent
-        for p in root.rglob("manifest.json")
+        for p in root.rglob(RunDir(root).manifest.name)
         if "workspace" not in p.parts and "attempts" not in p.relative_to(root).parts
     )
 

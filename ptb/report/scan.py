@@ -94,8 +94,9 @@ class Scan:
 def find_run_dirs(root: Path) -> list[Path]:
     """Every folder below ``root`` (``root`` included) that holds score.json or manifest.json."""
     found: list[Path] = []
+    markers = {RunDir(root).score.name, RunDir(root).manifest.name}
     for dirpath, dirnames, filenames in os.walk(root):
-        if "score.json" in filenames or "manifest.json" in filenames:
+        if markers.intersection(filenames):
             found.append(Path(dirpath))
             dirnames.clear()
         else:
@@ -237,7 +238,7 @@ def _budget(config: dict[str, Any]) -> str | None:
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "config.yaml"
+    path = RunDir(run_dir).config
     if not path.is_file():
         return {}
     try:

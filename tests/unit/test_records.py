@@ -35,6 +35,7 @@ from ptb.sandbox.base import SandboxSpec
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import Redactor
 from ptb.stages import STAGE_FUNCS, applicable, dependents, output_of
+from ptb.stages.provenance import harvest_overlay
 
 EXIT = {
     "exit_code": 0,
@@ -236,10 +237,12 @@ def test_applicable_covers_every_stage() -> None:
 
 
 def test_writers_beside_home_agree_with_run_dir(tmp_path: Path) -> None:
-    """The sandbox logs egress beside HOME and the transcript takes a folder: for the solve
-    stage these are the run directory's paths."""
+    """The sandbox logs egress and lists its overlay beside HOME, and the transcript takes a
+    folder: for the solve stage these are the run directory's paths."""
     run = RunDir(tmp_path / "r")
     assert SandboxSpec(run.job_dir, run.task_dir, {}).egress_log == run.egress_log
+    harvest_overlay(tmp_path / "no-upper-layer", run.solve, "ro")
+    assert run.hf_overlay.is_file() and run.hf_datasets.parent == run.solve
     transcript = Transcript(run.solve, Redactor(env={}))
     assert (transcript.raw_path, transcript.events_path, transcript.md_path) == (
         run.transcript_raw,
