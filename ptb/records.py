@@ -31,9 +31,12 @@ def _schema(data: dict[str, Any]) -> int:
 class Record:
     """``to_json``/``from_json`` for a dataclass with ``schema`` and ``extra``: the known keys in
     field order (``schema`` first), then ``extra``'s. ``_OPTIONAL`` keys are left out when None,
-    as the writers before the records did."""
+    as the writers before the records did. ``_REQUIRED`` keys must be in a file read back: a
+    file without one is malformed, never read as a default (a score.json without ``final`` is
+    not a score of 0)."""
 
     _OPTIONAL: ClassVar[tuple[str, ...]] = ()
+    _REQUIRED: ClassVar[tuple[str, ...]] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -52,6 +55,9 @@ class Record:
     def from_json(cls, data: dict[str, Any]) -> Self:
         if not isinstance(data, dict):
             raise ValueError(f"{cls.__name__}: expected a JSON object, got {type(data).__name__}")
+        missing = [k for k in cls._REQUIRED if k not in data]
+        if missing:
+            raise ValueError(f"{cls.__name__}: malformed, no {', '.join(map(repr, missing))}")
         names = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
         kwargs = {k: v for k, v in data.items() if k in names}
         if "schema" in names:
@@ -70,6 +76,8 @@ class Record:
 class ExitRecord(Record):
     """``solve/exit.json``: how the agent ended. ``reason``: finished | timeout | killed | crashed
     | api_error | usage_limit | stopped | interrupted | void (the agent was not started)."""
+
+    _REQUIRED = ("reason",)
 
     schema: int = SCHEMA
     exit_code: int | None = None
@@ -94,6 +102,8 @@ class MetricsRecord(Record):
     task's own numbers; the evaluation's other keys (``failure``, ``mode``, ``protocol``,
     per-seed results, ...) are in ``extra``."""
 
+    _REQUIRED = ("status",)
+
     schema: int = SCHEMA
     task: str = ""
     status: str = ""
@@ -114,6 +124,8 @@ class VerdictRecord(Record):
     """``judge/verdict.json``: one bool per verdict category, ``flagged`` (what the score falls
     back on, by ``fallback_rules``), and which checks failed, ran, flagged or were recorded
     only."""
+
+    _REQUIRED = ("flagged",)
 
     schema: int = SCHEMA
     contamination: bool = False
@@ -139,6 +151,7 @@ class ScoreRecord(Record):
     evaluation failure."""
 
     _OPTIONAL = ("eval_failure",)
+    _REQUIRED = ("final",)
 
     schema: int = SCHEMA
     run_id: str = ""

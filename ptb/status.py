@@ -129,8 +129,13 @@ def run_status(run: Path) -> RunStatus:
         if st in UNFINISHED and job:
             status.jobs[stage] = {"id": str(job), "state": "", "reason": ""}
     if rd.score.exists():
-        score = ScoreRecord.read(rd.score)
-        status.final, status.fallback = score.final, score.fallback
+        try:
+            score = ScoreRecord.read(rd.score)
+        except ValueError as exc:  # malformed (no `final`): a failed score, never a 0
+            status.failed.append("score")
+            status.error = f"score.json: {exc}"
+        else:
+            status.final, status.fallback = score.final, score.fallback
     if rd.egress_log.exists():
         status.egress = summarize(read_log(rd.egress_log))
     if rd.provenance.exists():

@@ -16,6 +16,7 @@ from ptb.records import (
     ExitRecord,
     Manifest,
     MetricsRecord,
+    Record,
     ScoreRecord,
     StageEntry,
     VerdictRecord,
@@ -261,3 +262,23 @@ def test_rundir_and_records_import_nothing_else_of_ptb() -> None:
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ptb")
         }
         assert imported <= allowed, name
+
+
+@pytest.mark.parametrize(
+    ("record", "data", "key"),
+    [
+        (ScoreRecord, {"run_id": "r", "flagged": False, "raw": 0.5}, "final"),
+        (ExitRecord, {"exit_code": 0, "wall_s": 1.0}, "reason"),
+        (VerdictRecord, {"contamination": False}, "flagged"),
+        (MetricsRecord, {"task": "toy_calls", "score": 0.5}, "status"),
+    ],
+)
+def test_a_file_without_a_required_key_is_malformed_not_a_default(
+    tmp_path: Path, record: type[Record], data: dict[str, object], key: str
+) -> None:
+    """A score.json without ``final`` must not read as a score of 0 (nor an exit.json without
+    ``reason`` as an agent that finished): reading it fails and names the key."""
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=repr(key)):
+        record.read(path)

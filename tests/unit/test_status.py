@@ -99,3 +99,11 @@ def test_egress_log_is_shown(tmp_path: Path, capsys, monkeypatch) -> None:  # ty
     assert main([str(tmp_path), "--json", "--no-scheduler"]) == 0
     (status,) = json.loads(capsys.readouterr().out)
     assert status["egress"]["hosts"]["pypi.org"] == {"allowed": 1, "refused": 0, "bytes": 2_500_010}
+
+
+def test_a_score_without_final_is_a_failed_score_not_a_zero(tmp_path: Path) -> None:
+    run = _run(tmp_path, "malformed", DONE)
+    write_json(run / "score.json", {"run_id": "malformed", "raw": 0.4, "flagged": False})
+    status = run_status(run)
+    assert status.final is None and status.result != "scored"
+    assert "score" in status.failed and "'final'" in (status.error or "")
