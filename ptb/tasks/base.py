@@ -153,10 +153,6 @@ class Task(ABC):
         files = [*refs.files, name] if name and name not in refs.files else list(refs.files)
         return TestRefs(list(refs.calls), list(refs.hub_ids), list(refs.splits), files)
 
-    def data_sources(self) -> list[str]:
-        """Every data file this task reads (``task.data``), for the prefetch."""
-        return list(self.cfg.data.values())
-
     def context_files(self, dest: Path) -> list[Path]:
         """Write task context for the agent into its task folder; return the files written."""
         items = self.train_items()
