@@ -28,6 +28,12 @@ def sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
+def normalise_words(text: str) -> list[str]:
+    """The words the hashes stand for."""
+    vals = word_values(text.encode("utf-8"))[:-PAD].tobytes()
+    return vals.replace(b"\x00", b" ").decode("ascii").split()
+
+
 @pytest.mark.parametrize(
     "variant",
     [
@@ -37,12 +43,6 @@ def sentence(rng: random.Random, n: int) -> str:
         "the-quick/brown_fox:jumps",
     ],
 )
-def normalise_words(text: str) -> list[str]:
-    """The words the hashes stand for."""
-    vals = word_values(text.encode("utf-8"))[:-PAD].tobytes()
-    return vals.replace(b"\x00", b" ").decode("ascii").split()
-
-
 def test_one_normalisation_for_raw_json_and_literals(variant: str) -> None:
     words = [w for w in normalise_words(variant) if w != "text"]
     assert words == ["the", "quick", "brown", "fox", "jumps"]
