@@ -33,7 +33,7 @@ from typing import Any
 
 from ptb.config.judge import LlmJudgeSpec
 from ptb.config.root import RunConfig
-from ptb.failures import GraderUnavailable
+from ptb.failures import InfraError
 from ptb.judge.base import Finding
 from ptb.judge.trace import write_pages
 from ptb.rundir import RunDir
@@ -275,9 +275,10 @@ def check_judge_api(ending: Ending, model: str | None) -> None:
     a key) is not the run's doing: raise, so the judge stage fails and is retried, instead of
     the run scoring as ``judge_failed`` (the zero-shot base)."""
     if ending.reason == "api_error":
-        raise GraderUnavailable(
+        raise InfraError(
             f"the LLM judge ({model}) got no answer: its model API failed "
-            f"({ending.api_error}: {ending.message or 'no message'})"
+            f"({ending.api_error}: {ending.message or 'no message'})",
+            "judge",
         )
 
 

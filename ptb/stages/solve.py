@@ -79,7 +79,7 @@ def place_key(
     """Copy the key's value from the host environment into the agent's, under the variable the
     scaffold's CLI reads; the only place a key value is handled. With the gateway on, the
     agent gets the gateway's per-run dummy token there instead (the real key stays in the
-    gateway process), and ``PTB_GATEWAY_URL``; with a judge route, evaluate.py's judge URL and
+    gateway process), and ``PTB_GATEWAY_URL``; with a grader route, evaluate.py's grader URL and
     token (``RunGateway.sandbox_env``)."""
     if gateway is not None:
         env.update(gateway.sandbox_env())
@@ -140,7 +140,7 @@ def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
     endpoint = endpoint or endpoint_for(ctx.cfg.agent)
     with open_gateway(ctx.cfg, ctx.run.solve) as gateway:
         if gateway is not None:
-            routes = {"agent": gateway.base_url, "judge": gateway.judge_base_url}
+            routes = {"agent": gateway.base_url, "grader": gateway.grader_base_url}
             on = ", ".join(f"{name} at {url}" for name, url in routes.items() if url)
             log.info("model-API gateway: %s (log: solve/gateway.jsonl)", on)
         if gateway is not None and gateway.base_url:
