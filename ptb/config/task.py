@@ -127,15 +127,21 @@ RENAMED = {
 """Task keys an older ptb wrote (``task.eval.judge_*``, ``task.data.judge_*``) → today's names."""
 
 
+def upgrade_task(task: dict[Any, Any]) -> dict[Any, Any]:
+    """A task config written by an older ptb (a run's ``config.yaml``, the task folder's
+    ``evaluate.py``) with its keys renamed to today's, in place."""
+    for group, names in RENAMED.items():
+        section = task.get(group)
+        if isinstance(section, dict):
+            for old, new in names.items():
+                if old in section and new not in section:
+                    section[new] = section.pop(old)
+    return task
+
+
 def upgrade_saved(config: dict[Any, Any]) -> dict[Any, Any]:
     """A saved run config (``config.yaml``) with an older ptb's task keys renamed, in place, so
     a run planned before the rename still loads and re-plans as the same run."""
-    task = config.get("task")
-    if isinstance(task, dict):
-        for group, names in RENAMED.items():
-            section = task.get(group)
-            if isinstance(section, dict):
-                for old, new in names.items():
-                    if old in section and new not in section:
-                        section[new] = section.pop(old)
+    if isinstance(config.get("task"), dict):
+        upgrade_task(config["task"])
     return config

@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 from ptb.config.choices import CodeSandbox, Protocol
 from ptb.config.model import ModelConfig
 from ptb.config.protocol import ProtocolConfig
-from ptb.config.task import TaskConfig
+from ptb.config.task import TaskConfig, upgrade_task
 from ptb.eval.runner import evaluate
 from ptb.failures import InfraError
 from ptb.gateway.run import GRADER_TOKEN_ENV, GRADER_URL_ENV
@@ -77,7 +77,7 @@ def main(
     argv: list[str],
     protocol: dict[str, str] | None = None,
 ) -> int:
-    task_cfg: TaskConfig = _load(TaskConfig, task)
+    task_cfg: TaskConfig = _load(TaskConfig, upgrade_task(task))  # an older ptb's keys too
     model_cfg: ModelConfig = _load(ModelConfig, model)
     parser = argparse.ArgumentParser(
         prog="evaluate.py", description=f"Evaluate on {task_cfg.display_name}"

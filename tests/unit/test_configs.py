@@ -229,3 +229,18 @@ def test_a_run_saved_with_the_old_judge_keys_loads_and_replans_as_itself(tmp_pat
     assert cfg.task.eval.grader_max_tokens == plan.cfg.task.eval.grader_max_tokens
     assert cfg.task.data["grader_prompt"] == plan.cfg.task.data["grader_prompt"]
     materialize(plan)  # the same run: no RunConflict
+
+
+def test_an_older_task_folders_evaluate_py_config_loads() -> None:
+    """The task config an older ptb froze into evaluate.py (task.eval.judge_*) still loads."""
+    from ptb.config.task import TaskConfig, upgrade_task
+    from ptb.eval.agent_entry import _load
+    from tests.support.tasks import task_config
+
+    new = task_config("arenahard_writing")
+    data = OmegaConf.to_container(OmegaConf.structured(new), enum_to_str=True)
+    assert isinstance(data, dict)
+    data["eval"] = {re.sub(r"^grader_", "judge_", k): v for k, v in data["eval"].items()}
+    data["data"] = {re.sub(r"^grader_", "judge_", k): v for k, v in data["data"].items()}
+    loaded = _load(TaskConfig, upgrade_task(data))
+    assert loaded == new
