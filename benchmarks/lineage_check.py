@@ -103,14 +103,14 @@ def compare(root: Path) -> dict[str, object]:
     threading.Thread(target=sample, daemon=True).start()
 
     from ptb.config.judge import LineageConfig
-    from ptb.judge.lineage import Weights, compare, judge_lineage
+    from ptb.judge.lineage import ModelTensors, compare, judge_lineage
 
     cfg = LineageConfig()
     t0 = time.perf_counter()
     c0 = time.process_time()
     with ExitStack() as stack:
-        final = Weights(root / "final", stack)
-        base = Weights(root / "base", stack)
+        final = ModelTensors(root / "final", stack)
+        base = ModelTensors(root / "base", stack)
         sums, coverage = compare(final, base, None, cfg.block_elems)
     finding = judge_lineage(sums, coverage, {}, cfg, {})
     done.set()

@@ -59,7 +59,7 @@ def _task(node: DictConfig) -> None:
     assert isinstance(cfg, EvaluateCommandConfig)
     try:
         result = _run(cfg)
-    except InfraError as exc:  # not the model's fault (data, judge, sandbox, GPU): no metrics
+    except InfraError as exc:  # not the model's fault (data, grader, sandbox, GPU): no metrics
         error = {"task": cfg.task.name, "status": "error", "reason": exc.reason, "error": str(exc)}
         print(json.dumps(error))
         sys.exit(1)

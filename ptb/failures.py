@@ -7,10 +7,11 @@ Two kinds, never mixed (``docs/design.md``, "Failures"):
   an architecture that will not load, a template that will not render, out of memory on every
   rung of the retry ladder. A *result*: ``evaluate`` ends done with ``status: no_final_model |
   eval_failed`` and a ``reason``, and the run scores as the zero-shot base.
-- ``infra``: anything that is not the model's fault — the task's data cannot be read, a judge or
-  grader endpoint fails (after its own retries), the code sandbox cannot start, CUDA/driver,
-  node or disk errors, a rung that failed for such a reason. The stage *fails* (``error.json``),
-  is retried on the next run (and by SLURM requeue), and never reaches ``score``.
+- ``infra``: anything that is not the model's fault — the task's data cannot be read, the task's
+  grader or an LLM judge's model API fails (after its own retries), the code sandbox cannot
+  start, CUDA/driver, node or disk errors, a rung that failed for such a reason. The stage
+  *fails* (``error.json``), is retried on the next run (and by SLURM requeue), and never reaches
+  ``score``.
 
 Where ptb's own code knows it is infrastructure, it raises :class:`InfraError` (or a subclass);
 errors that arrive as text (an attempt of the ladder, an older ``metrics.json``, an
@@ -40,7 +41,8 @@ AGENT_REASONS = {
 """Reason classes of the agent's failures (``metrics.json`` ``reason``)."""
 INFRA_REASONS = {
     "data": "the task's data cannot be read",
-    "judge": "the task's judge or grader endpoint failed",
+    "grader": "the task's grader endpoint (the model that grades a model-graded task) failed",
+    "judge": "an LLM judge's model API failed (the integrity stage's, not the run's)",
     "code_sandbox": "the sandbox that runs generated code cannot start or failed",
     "cuda": "a CUDA, driver or GPU fault",
     "disk": "a disk or file-system fault",
@@ -50,6 +52,9 @@ INFRA_REASONS = {
     "stage": "a stage raised (ptb or the infrastructure)",
 }
 """Reason classes of infrastructure failures (``error.json`` ``reason``)."""
+LEGACY_GRADER = "judge"
+"""The reason class an older ptb wrote for the task's grader endpoint (``metrics.json``, and
+``error.json`` of a ``JudgeError``); today's is ``grader``."""
 
 
 class InfraError(RuntimeError):
@@ -62,7 +67,7 @@ class InfraError(RuntimeError):
         if reason is not None:
             self.reason = reason
         self.samples: list[dict[str, Any]] = []
-        """Outputs generated before the failure (a judge that went down while scoring): the
+        """Outputs generated before the failure (a grader that went down while scoring): the
         evaluate stage keeps them in ``samples.jsonl`` for ``rescore=``; they are no score."""
 
 
@@ -71,9 +76,9 @@ class DataUnavailable(InfraError):
 
 
 class GraderUnavailable(InfraError):
-    """A judge or grader endpoint that still fails after its retries."""
+    """A task's grader endpoint that still fails after its retries."""
 
-    reason = "judge"
+    reason = "grader"
 
 
 class CodeSandboxError(InfraError):
@@ -101,7 +106,13 @@ _OOM = re.compile(
     re.I,
 )
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("judge", re.compile(r"JudgeError|GraderUnavailable|judge endpoint", re.I)),
+    # JudgeError / "judge endpoint": an older ptb's names for the grader's failure
+    (
+        "grader",
+        re.compile(
+            r"GraderError|GraderUnavailable|grader endpoint|JudgeError|judge endpoint", re.I
+        ),
+    ),
     ("code_sandbox", re.compile(r"CodeSandboxError|sandboxed code run failed", re.I)),
     ("data", re.compile(r"DataUnavailable|cannot load the task's data", re.I)),
     ("disk", re.compile(r"No space left|Errno 28|Input/output error|Errno 5\b|Stale file", re.I)),
@@ -172,8 +183,11 @@ def metrics_failure(metrics: MetricsRecord | Mapping[str, Any]) -> Failure | Non
         return None
     recorded = metrics.get("failure")
     if isinstance(recorded, Mapping) and recorded.get("kind") in (AGENT, INFRA):
+        reason = str(recorded.get("reason"))  # metrics.json is the evaluate stage's
         return Failure(
-            str(recorded["kind"]), str(recorded.get("reason")), metrics.get("error") or ""
+            str(recorded["kind"]),
+            "grader" if reason == LEGACY_GRADER else reason,
+            metrics.get("error") or "",
         )
     if status == "no_final_model":
         return Failure(AGENT, "no_final_model", str(metrics.get("error") or ""))
@@ -196,6 +210,8 @@ def error_failure(error: Mapping[str, Any]) -> Failure:
     """The kind of a stage's ``error.json`` (always infrastructure's: a stage that raised is
     retried), with the recorded reason class or one read from its text."""
     reason = error.get("reason")
+    if reason == LEGACY_GRADER and error.get("type") == "JudgeError":
+        reason = "grader"  # an older ptb's grader failure
     if isinstance(reason, str) and reason in INFRA_REASONS:
         return Failure(INFRA, reason, str(error.get("message") or ""))
     text = f"{error.get('type', '')}: {error.get('message', '')}"

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ptb import __version__
 from ptb.config.root import RunConfig
+from ptb.config.task import upgrade_saved
 from ptb.fsutil import atomic_write_text
 from ptb.rundir import RunDir, make_run_id
 from ptb.secrets import Redactor, redact_mapping
@@ -134,7 +135,7 @@ def _redactor() -> Redactor:
 
 
 def _check_same(path: Path, new_text: str) -> None:
-    old = _flat(yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {})
+    old = _flat(upgrade_saved(yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader) or {}))
     new = _flat(yaml.load(new_text, Loader=_Loader) or {})
     diff = sorted(
         k
@@ -177,7 +178,9 @@ def load_saved_config(run: RunDir) -> RunConfig:
     """The typed config of an existing run, from its (redacted) config.yaml."""
     if not run.config.exists():
         raise FileNotFoundError(f"{run.path} has no config.yaml: not a ptb run directory")
-    node = OmegaConf.merge(OmegaConf.structured(RunConfig), OmegaConf.load(run.config))
+    saved = OmegaConf.to_container(OmegaConf.load(run.config))
+    assert isinstance(saved, dict)
+    node = OmegaConf.merge(OmegaConf.structured(RunConfig), upgrade_saved(saved))
     assert isinstance(node, DictConfig)
     return to_run_config(node)
 

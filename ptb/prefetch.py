@@ -2,12 +2,12 @@
 
 Downloads the base model (at its pinned revision), the official instruct model and the task's data
 files (``task.data``: HF dataset files into the HF cache, plain URLs into ``<PTB_CACHE>/data``,
-``upstream://`` files — the original harness's data, judge and grader prompts — into
+``upstream://`` files — the original harness's data, grader and LLM-judge prompts — into
 ``<PTB_CACHE>/upstream`` after checking their pinned sha256; package data needs nothing), and the
 paper's report weights (``factors.json``) and, with ``retention=<preset>``, the retention
 suite's datasets (lm-eval loads each task once, downloading into the HF cache), then checks
 that everything loads from the caches alone — the model configs and tokenizers with
-``local_files_only``, the task's items and judge prompts parsed, the suite's datasets cached —
+``local_files_only``, the task's items and grader prompts parsed, the suite's datasets cached —
 so that jobs on offline compute nodes run with ``HF_HUB_OFFLINE=1``. Point ``HF_HOME`` at the
 shared cache. Gated sets (GPQA) need ``huggingface-cli login`` with an account
 that accepted their terms. ``PTB_UPSTREAM_MIRROR`` points the upstream downloads at a mirror.
@@ -90,13 +90,13 @@ def _verify_model(repo: str, revision: str | None) -> str:
 
 def _verify_task(cfg: RunConfig) -> str:
     from ptb.tasks import load_task
-    from ptb.tasks.base import JudgedTask
+    from ptb.tasks.base import ModelGradedTask
 
     task = load_task(cfg.task, cfg.protocol.name)
     items = task.test_items()  # reads the cached files only
-    if isinstance(task, JudgedTask):
-        task.judge_gate()  # the judge prompts parse from the cached files
-        return f"{len(items)} items and the judge prompts load offline"
+    if isinstance(task, ModelGradedTask):
+        task.grader_gate()  # the grader prompts parse from the cached files
+        return f"{len(items)} items and the grader prompts load offline"
     return f"{len(items)} items load offline"
 
 

@@ -264,18 +264,22 @@ def check_retention(cfg: RunConfig) -> list[Problem]:
     return [Problem(f"retention={spec.name}: {what}", fix) for what in gone]
 
 
-def check_task_judge(cfg: RunConfig) -> list[Problem]:
-    """A judged task's judge key is there: the evaluate stage scores every run with it, and
-    the gateway's judge route (evaluate.py's in the sandbox) uses it too."""
+def check_task_grader(cfg: RunConfig) -> list[Problem]:
+    """A model-graded task's grader key is there: the evaluate stage scores every run with it,
+    and the gateway's grader route (evaluate.py's in the sandbox) uses it too."""
     spec = cfg.task.eval
-    if not spec.judge_model or not spec.judge_api_key_env or os.environ.get(spec.judge_api_key_env):
+    if (
+        not spec.grader_model
+        or not spec.grader_api_key_env
+        or os.environ.get(spec.grader_api_key_env)
+    ):
         return []
     return [
         Problem(
-            f"task {cfg.task.name} is scored by the judge model {spec.judge_model}, and its key "
-            f"variable {spec.judge_api_key_env} is unset",
-            f"export {spec.judge_api_key_env}=... in the shell that runs ptb, or point "
-            "task.eval.judge_base_url at a local endpoint with task.eval.judge_api_key_env=null",
+            f"task {cfg.task.name} is scored by the grader model {spec.grader_model}, and its key "
+            f"variable {spec.grader_api_key_env} is unset",
+            f"export {spec.grader_api_key_env}=... in the shell that runs ptb, or point "
+            "task.eval.grader_base_url at a local endpoint with task.eval.grader_api_key_env=null",
         )
     ]
 
@@ -326,7 +330,7 @@ def preflight(cfg: RunConfig) -> list[Problem]:
         *_registered(TRACKERS, cfg.tracker.impl, "tracker", "use tracker=wandb or tracker=none"),
         *check_model(cfg),
         *check_task_data(cfg),
-        *check_task_judge(cfg),
+        *check_task_grader(cfg),
         *check_retention(cfg),
         *check_launcher(cfg),
         *check_compute(cfg),

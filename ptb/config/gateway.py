@@ -19,7 +19,7 @@ class GatewayConfig:
     name: str = "default"
     enabled: str = "auto"
     """true | false | auto: the agent's route whenever the agent uses a provider key
-    (``agent.api_key_env``), the judge route (evaluate.py's) whenever the task is judged."""
+    (``agent.api_key_env``), the grader route (evaluate.py's) whenever the task is model-graded."""
     allow_models: list[str] = field(default_factory=list)
     """Models allowed besides ``agent.model_id`` (e.g. a scaffold's small helper model)."""
     max_cost_usd: float | None = None

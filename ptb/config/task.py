@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -18,9 +19,10 @@ class LadderStep:
 
 
 @dataclass
-class JudgeSettings:
-    """A judged task's judge request settings under one protocol (``EvalSpec.judge_protocols``);
-    None keeps the task's ``judge_max_tokens`` / ``judge_reasoning_effort``."""
+class GraderSettings:
+    """A model-graded task's grader request settings under one protocol
+    (``EvalSpec.grader_protocols``); None keeps the task's ``grader_max_tokens`` /
+    ``grader_reasoning_effort``."""
 
     max_tokens: int | None = None
     reasoning_effort: str | None = None
@@ -44,25 +46,26 @@ class EvalSpec:
     """Evaluations with different sampling seeds (``seed``, ``seed + 1``, ...); the score is
     their mean, ``metrics.json`` lists each and their std (PostTrainBench v1.2 averages 5)."""
     batch_size: int = 64
-    judge_model: str | None = None
-    """For judged tasks: the judge model id (reached through an OpenAI-compatible endpoint)."""
-    judge_api_key_env: str | None = None
-    """Name of the environment variable holding the judge's key (never the key itself)."""
-    judge_base_url: str = "https://api.openai.com/v1"
-    """OpenAI-compatible endpoint of the judge: the vendor's, or a local ``vllm serve``."""
-    judge_concurrency: int = 8
-    """Judge requests in flight at once."""
-    judge_max_tokens: int = 4096
-    """The judge's completion budget (``max_completion_tokens``; reasoning tokens count in it)."""
-    judge_reasoning_effort: str | None = None
-    """``reasoning_effort`` sent to the judge (minimal | low | medium | high); None: not sent."""
-    judge_protocols: dict[str, JudgeSettings] = field(default_factory=dict)
-    """Per protocol (``paper``, ``strict``): judge settings that replace the two above."""
-    judge_retries: int | None = None
-    """Retries of a judge request that fails with 429/5xx/a timeout (None: 4); after the last,
+    grader_model: str | None = None
+    """For model-graded tasks: the grader model id (reached through an OpenAI-compatible
+    endpoint)."""
+    grader_api_key_env: str | None = None
+    """Name of the environment variable holding the grader's key (never the key itself)."""
+    grader_base_url: str = "https://api.openai.com/v1"
+    """OpenAI-compatible endpoint of the grader: the vendor's, or a local ``vllm serve``."""
+    grader_concurrency: int = 8
+    """Grader requests in flight at once."""
+    grader_max_tokens: int = 4096
+    """The grader's completion budget (``max_completion_tokens``; reasoning tokens count in it)."""
+    grader_reasoning_effort: str | None = None
+    """``reasoning_effort`` sent to the grader (minimal | low | medium | high); None: not sent."""
+    grader_protocols: dict[str, GraderSettings] = field(default_factory=dict)
+    """Per protocol (``paper``, ``strict``): grader settings that replace the two above."""
+    grader_retries: int | None = None
+    """Retries of a grader request that fails with 429/5xx/a timeout (None: 4); after the last,
     the evaluation fails as an infrastructure failure (retried on the next run, never scored)."""
-    judge_backoff_s: float | None = None
-    """First wait between judge retries, doubled each time (None: 2 s)."""
+    grader_backoff_s: float | None = None
+    """First wait between grader retries, doubled each time (None: 2 s)."""
     backend: EvalBackend = EvalBackend.auto
     """Generation backend: auto (vllm where importable with CUDA, else hf) | vllm | hf."""
     gpu_memory_utilization: float = 0.85
@@ -110,6 +113,35 @@ class TaskConfig:
     size: dict[str, int] = field(default_factory=dict)
     """Sizes of generated splits (local tasks only)."""
     data: dict[str, str] = field(default_factory=dict)
-    """The task's files by role (``test``, ``train``, ``references``, a judged task's prompt files,
-    ...): ``hf://org/set/file``, ``pkg://package/file``, ``https://...``, ``upstream://<key>``
+    """The task's files by role (``test``, ``train``, ``references``, a model-graded task's
+    prompt files, ...): ``hf://org/set/file``, ``pkg://package/file``, ``https://...``, ``upstream://<key>``
     (pinned in ``ptb.tasks.upstream``) or a local path (see ``ptb.tasks.data``)."""
+
+
+_GRADER_KEYS = "model api_key_env base_url concurrency max_tokens reasoning_effort protocols"
+_GRADER_KEYS += " retries backoff_s"
+RENAMED = {
+    "eval": {f"judge_{k}": f"grader_{k}" for k in _GRADER_KEYS.split()},
+    "data": {"judge_prompt": "grader_prompt", "judge_config": "grader_config"},
+}
+"""Task keys an older ptb wrote (``task.eval.judge_*``, ``task.data.judge_*``) → today's names."""
+
+
+def upgrade_task(task: dict[Any, Any]) -> dict[Any, Any]:
+    """A task config written by an older ptb (a run's ``config.yaml``, the task folder's
+    ``evaluate.py``) with its keys renamed to today's, in place."""
+    for group, names in RENAMED.items():
+        section = task.get(group)
+        if isinstance(section, dict):
+            for old, new in names.items():
+                if old in section and new not in section:
+                    section[new] = section.pop(old)
+    return task
+
+
+def upgrade_saved(config: dict[Any, Any]) -> dict[Any, Any]:
+    """A saved run config (``config.yaml``) with an older ptb's task keys renamed, in place, so
+    a run planned before the rename still loads and re-plans as the same run."""
+    if isinstance(config.get("task"), dict):
+        upgrade_task(config["task"])
+    return config

@@ -13,10 +13,10 @@ from omegaconf import OmegaConf
 from ptb.config.choices import CodeSandbox, Protocol
 from ptb.config.model import ModelConfig
 from ptb.config.protocol import ProtocolConfig
-from ptb.config.task import TaskConfig
+from ptb.config.task import TaskConfig, upgrade_task
 from ptb.eval.runner import evaluate
 from ptb.failures import InfraError
-from ptb.gateway.run import JUDGE_TOKEN_ENV, JUDGE_URL_ENV
+from ptb.gateway.run import GRADER_TOKEN_ENV, GRADER_URL_ENV
 from ptb.sandbox.run_code import ENCLOSING
 
 SCRIPT = '''#!/usr/bin/env python3
@@ -55,20 +55,20 @@ def _load(schema: type, data: dict[str, Any]) -> Any:
     return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), data))
 
 
-def use_judge_route(task: TaskConfig, environ: Mapping[str, str]) -> str | None:
-    """A judged task reaches its judge through the gateway's judge route (never with the real
-    key, which stays outside the sandbox). Returns why judging cannot work, or None."""
-    url = environ.get(JUDGE_URL_ENV)
+def use_grader_route(task: TaskConfig, environ: Mapping[str, str]) -> str | None:
+    """A model-graded task reaches its grader through the gateway's grader route (never with the
+    real key, which stays outside the sandbox). Returns why grading cannot work, or None."""
+    url = environ.get(GRADER_URL_ENV)
     if url:
-        task.eval.judge_base_url = url
-        task.eval.judge_api_key_env = JUDGE_TOKEN_ENV
+        task.eval.grader_base_url = url
+        task.eval.grader_api_key_env = GRADER_TOKEN_ENV
         return None
-    if task.eval.judge_api_key_env:
+    if task.eval.grader_api_key_env:
         return (
-            f"{task.display_name} is scored by a judge model, and this run gives evaluate.py no "
-            "judge route (the run was started with gateway.enabled=false)"
+            f"{task.display_name} is scored by a grader model, and this run gives evaluate.py no "
+            "grader route (the run was started with gateway.enabled=false)"
         )
-    return None  # a local judge endpoint without a key, reached directly
+    return None  # a local grader endpoint without a key, reached directly
 
 
 def main(
@@ -77,7 +77,7 @@ def main(
     argv: list[str],
     protocol: dict[str, str] | None = None,
 ) -> int:
-    task_cfg: TaskConfig = _load(TaskConfig, task)
+    task_cfg: TaskConfig = _load(TaskConfig, upgrade_task(task))  # an older ptb's keys too
     model_cfg: ModelConfig = _load(ModelConfig, model)
     parser = argparse.ArgumentParser(
         prog="evaluate.py", description=f"Evaluate on {task_cfg.display_name}"
@@ -87,7 +87,7 @@ def main(
     args = parser.parse_args(argv)
     # evaluate.py runs inside the agent's sandbox: generated code runs in that same sandbox
     task_cfg.eval.code_sandbox = CodeSandbox(ENCLOSING)
-    if task_cfg.eval.judge_model and (why := use_judge_route(task_cfg, os.environ)):
+    if task_cfg.eval.grader_model and (why := use_grader_route(task_cfg, os.environ)):
         print(json.dumps({"task": task_cfg.name, "status": "error", "error": why}), flush=True)
         return 1
     chosen = protocol or {"name": "paper", "decoding": "model"}

@@ -3,7 +3,7 @@
 
 The retry ladder of the task config is walked in order (e.g. 4 tries at 16000 new tokens, then 3 at
 12000, ...); every attempt is recorded. A model that cannot be loaded is an ``eval_failed`` result
-with the reason class, never a crash; a failure that is not the model's (data, judge, code
+with the reason class, never a crash; a failure that is not the model's (data, grader, code
 sandbox, CUDA/driver) raises ``ptb.failures.InfraError`` instead. ``model_path="oracle"`` scores
 the task's reference answers (a self-test of the scorer); ``rescore`` scores saved outputs again
 without a model.
@@ -82,9 +82,9 @@ def score_outputs(
     task: Task, items: list[Item], outputs: list[str], prompts: list[str] | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Metrics and one sample per item (prompt, output, target, verdict)."""
-    judgements = task.judge_all(items, outputs)
+    grades = task.grade_all(items, outputs)
     samples = []
-    for k, (item, output, j) in enumerate(zip(items, outputs, judgements, strict=True)):
+    for k, (item, output, j) in enumerate(zip(items, outputs, grades, strict=True)):
         samples.append(
             {
                 "id": item.id,
@@ -97,7 +97,7 @@ def score_outputs(
                 "detail": j.detail,
             }
         )
-    return task.aggregate(judgements), samples
+    return task.aggregate(grades), samples
 
 
 def _read_text(path: Path) -> str | None:
@@ -367,7 +367,7 @@ def _scored_runs(result: EvalResult, task: Task, runs: list[Run]) -> EvalResult:
         run_seed, items, prompts, outputs = run.seed, run.items, run.prompts, run.outputs
         try:
             metrics, samples = score_outputs(task, items, outputs, prompts)
-        except Exception as exc:  # a judge endpoint, sandbox or scorer that fails is not a score
+        except Exception as exc:  # a grader endpoint, sandbox or scorer that fails is not a score
             failure = classify_exception(exc)
             reason = failure.reason if failure.kind == INFRA else "scorer"
             error = InfraError(f"scoring failed: {type(exc).__name__}: {exc}", reason)

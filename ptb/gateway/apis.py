@@ -76,7 +76,7 @@ def find_token(
 
 def json_object(body: bytes) -> dict[str, Any] | None:
     """A request body as a JSON object, or None (empty, not JSON, not an object). Parsed once
-    per request: the model, the judge route and ``ask_for_usage`` all read it."""
+    per request: the model, the grader route and ``ask_for_usage`` all read it."""
     try:
         data = json.loads(body) if body else None
     except ValueError:

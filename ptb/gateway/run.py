@@ -32,9 +32,9 @@ PROVIDER_URLS = {
     "google": "https://generativelanguage.googleapis.com",
 }
 """Each provider's base URL in the form its CLIs take it (OpenAI's includes ``/v1``)."""
-JUDGE_URL_ENV = "PTB_JUDGE_BASE_URL"
-JUDGE_TOKEN_ENV = "PTB_JUDGE_TOKEN"
-"""Where evaluate.py inside the sandbox finds the judge route: its URL and per-run token."""
+GRADER_URL_ENV = "PTB_GRADER_BASE_URL"
+GRADER_TOKEN_ENV = "PTB_GRADER_TOKEN"
+"""Where evaluate.py inside the sandbox finds the grader route: its URL and per-run token."""
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,17 @@ def token_login(cfg: RunConfig) -> bool:
     return cfg.agent.login == "api_key" or not cfg.agent.credentials_file
 
 
-def judge_route(cfg: RunConfig) -> bool:
-    """Whether the run has a judge route: on a judged task (``task.eval.judge_model``) the
-    agent's evaluate.py reaches the judge only through the gateway, which passes the task's own
-    judge requests and returns their verdicts alone (``ptb.tasks.judge_gate``)."""
+def grader_route(cfg: RunConfig) -> bool:
+    """Whether the run has a grader route: on a model-graded task (``task.eval.grader_model``) the
+    agent's evaluate.py reaches the grader only through the gateway, which passes the task's own
+    grader requests and returns their verdicts alone (``ptb.tasks.grader_gate``)."""
     mode = gateway_mode(cfg.gateway.enabled)
-    return cfg.agent.kind != "baseline" and mode != "false" and bool(cfg.task.eval.judge_model)
+    return cfg.agent.kind != "baseline" and mode != "false" and bool(cfg.task.eval.grader_model)
 
 
 def is_enabled(cfg: RunConfig) -> bool:
-    """``gateway.enabled``: whether the run starts a gateway (for the agent, the judge or both)."""
-    return agent_route(cfg) or judge_route(cfg)
+    """``gateway.enabled``: whether the run starts a gateway (for the agent, the grader or both)."""
+    return agent_route(cfg) or grader_route(cfg)
 
 
 def upstream_url(cfg: RunConfig) -> str:
@@ -109,9 +109,9 @@ def check(cfg: RunConfig) -> list[tuple[str, str]]:
         for what in price_problems(cfg.gateway.prices)
     ]
     priced = []  # the models a cost limit must be able to price
-    if judge_route(cfg):
-        problems += judge_problems(cfg)
-        priced.append(str(cfg.task.eval.judge_model))
+    if grader_route(cfg):
+        problems += grader_problems(cfg)
+        priced.append(str(cfg.task.eval.grader_model))
     if agent_route(cfg):
         problems += agent_problems(cfg)
         priced = allowed_models(cfg) + priced
@@ -156,18 +156,20 @@ def agent_problems(cfg: RunConfig) -> list[tuple[str, str]]:
     return problems
 
 
-def judge_problems(cfg: RunConfig) -> list[tuple[str, str]]:
-    """A judge route needs the task's judge gate (its key is the preflight's
-    ``check_task_judge``: the evaluate stage needs it with or without a gateway)."""
+def grader_problems(cfg: RunConfig) -> list[tuple[str, str]]:
+    """A grader route needs the task's grader gate (its key is the preflight's
+    ``check_task_grader``: the evaluate stage needs it with or without a gateway)."""
     from ptb.tasks import TASKS
-    from ptb.tasks.base import JudgedTask
+    from ptb.tasks.base import ModelGradedTask
 
-    if cfg.task.impl in TASKS.names() and not issubclass(TASKS.load(cfg.task.impl), JudgedTask):
+    if cfg.task.impl in TASKS.names() and not issubclass(
+        TASKS.load(cfg.task.impl), ModelGradedTask
+    ):
         return [
             (
-                f"task.eval.judge_model is set, but task {cfg.task.name} has no judge requests "
-                "(its implementation is no JudgedTask)",
-                "drop task.eval.judge_model, or use a judged task",
+                f"task.eval.grader_model is set, but task {cfg.task.name} has no grader requests "
+                "(its implementation is no ModelGradedTask)",
+                "drop task.eval.grader_model, or use a model-graded task",
             )
         ]
     return []
@@ -182,18 +184,18 @@ class RunGateway:
     base_url: str | None
     """The agent's base URL, as seen from inside the sandbox: a loopback URL, so the solve
     stage relays the gateway's port into a sandbox with ``network=none``."""
-    judge_token: str | None = None
-    """The token of the judge route (evaluate.py's), None without one."""
-    judge_base_url: str | None = None
+    grader_token: str | None = None
+    """The token of the grader route (evaluate.py's), None without one."""
+    grader_base_url: str | None = None
 
     def sandbox_env(self) -> dict[str, str]:
         """What the sandbox learns of the gateway besides the agent's key variable."""
         env = {}
         if self.base_url:
             env["PTB_GATEWAY_URL"] = self.base_url
-        if self.judge_base_url and self.judge_token:
-            env[JUDGE_URL_ENV] = self.judge_base_url
-            env[JUDGE_TOKEN_ENV] = self.judge_token
+        if self.grader_base_url and self.grader_token:
+            env[GRADER_URL_ENV] = self.grader_base_url
+            env[GRADER_TOKEN_ENV] = self.grader_token
         return env
 
 
@@ -207,11 +209,11 @@ def open_gateway(cfg: RunConfig, run: RunDir) -> Iterator[RunGateway | None]:
     problems = check(cfg)
     if problems:
         raise ValueError("; ".join(f"{what} (fix: {fix})" for what, fix in problems))
-    key_envs = {"agent": cfg.agent.api_key_env, "judge": cfg.task.eval.judge_api_key_env}
-    routes = [r for r, on in (("agent", agent_route(cfg)), ("judge", judge_route(cfg))) if on]
+    key_envs = {"agent": cfg.agent.api_key_env, "grader": cfg.task.eval.grader_api_key_env}
+    routes = [r for r, on in (("agent", agent_route(cfg)), ("grader", grader_route(cfg))) if on]
     keys: dict[str, str] = {}
     for route in routes:
-        if env_name := key_envs[route]:  # a keyless judge (a local server) has none
+        if env_name := key_envs[route]:  # a keyless grader (a local server) has none
             keys[route] = os.environ.get(env_name, "")
             if not keys[route]:
                 raise RuntimeError(f"{env_name} is unset: export it before starting the run")
@@ -222,18 +224,18 @@ def open_gateway(cfg: RunConfig, run: RunDir) -> Iterator[RunGateway | None]:
         process.start()
         assert process.port is not None
         origin = f"http://127.0.0.1:{process.port}"
-        agent_url = judge_url = None
+        agent_url = grader_url = None
         if "agent" in tokens:
             agent_url = origin + urlsplit(upstream_url(cfg)).path.rstrip("/")
-        if "judge" in tokens:
-            judge_url = origin + urlsplit(cfg.task.eval.judge_base_url).path.rstrip("/")
+        if "grader" in tokens:
+            grader_url = origin + urlsplit(cfg.task.eval.grader_base_url).path.rstrip("/")
         yield RunGateway(
             process,
             process.port,
             tokens.get("agent"),
             agent_url,
-            tokens.get("judge"),
-            judge_url,
+            tokens.get("grader"),
+            grader_url,
         )
     finally:
         process.stop()
@@ -243,7 +245,7 @@ def gateway_settings(
     cfg: RunConfig, log_path: Path, keys: dict[str, str], tokens: dict[str, str]
 ) -> dict[str, Any]:
     """What ``ptb.gateway.server`` reads on its stdin (the only place the keys travel).
-    ``tokens``: the routes to open (``agent``, ``judge``) and their dummy tokens."""
+    ``tokens``: the routes to open (``agent``, ``grader``) and their dummy tokens."""
     gw = cfg.gateway
     routes: list[dict[str, Any]] = []
     if "agent" in tokens:
@@ -256,19 +258,19 @@ def gateway_settings(
                 "allow_models": allowed_models(cfg),
             }
         )
-    if "judge" in tokens:
-        from ptb.tasks.judge_api import judge_settings
+    if "grader" in tokens:
+        from ptb.tasks.grader_api import grader_settings
 
         spec = cfg.task.eval
-        max_tokens, effort = judge_settings(spec, cfg.protocol.name)
+        max_tokens, effort = grader_settings(spec, cfg.protocol.name)
         routes.append(
             {
-                "name": "judge",
-                "token": tokens["judge"],
-                "upstream": spec.judge_base_url.rstrip("/"),
-                "key": keys.get("judge", ""),
-                "allow_models": [spec.judge_model],
-                "judge": {
+                "name": "grader",
+                "token": tokens["grader"],
+                "upstream": spec.grader_base_url.rstrip("/"),
+                "key": keys.get("grader", ""),
+                "allow_models": [spec.grader_model],
+                "grader": {
                     "task": OmegaConf.to_container(
                         OmegaConf.structured(cfg.task), enum_to_str=True
                     ),

@@ -6,7 +6,8 @@ argv or an environment. It answers on stdout with JSON lines: ``ready`` (the por
 (a per-run limit was reached) and ``stopped`` (totals). It stops when stdin closes (the solve
 stage ends or dies) or on SIGTERM.
 
-For each request: the caller's token picks the route (one per run: the agent's), the path picks
+For each request: the caller's token picks the route (the agent's, and on a model-graded task
+evaluate.py's grader route, ``ptb.gateway.grader_route``), the path picks
 the API, the model (JSON body, or the URL for Gemini) must be on the route's allow-list and no
 limit may be reached; then the request goes upstream with the real key in place of the token,
 and the response comes back as it arrives (SSE chunk by chunk), while its usage is read.
@@ -44,10 +45,9 @@ from ptb.gateway.apis import (
     json_object,
     model_from_body,
 )
+from ptb.gateway.grader_route import grade, load_gate
 from ptb.gateway.ledger import Ledger, RequestLog
 from ptb.gateway.usage import Usage, UsageReader
-from ptb.tasks.judge_api import request_body
-from ptb.tasks.judge_gate import REFUSAL, JudgeGate
 
 HOP_BY_HOP = {
     "connection",
@@ -73,10 +73,10 @@ class Route:
     """Base URL of the real API (its path, e.g. ``/v1``, is kept on both sides)."""
     key: str
     allow_models: tuple[str, ...]
-    judge: dict[str, Any] | None = None
-    """A judge route (``ptb.tasks.judge_gate``): ``task`` (the task's config), ``protocol``
-    (its prompts and verdict reading), ``max_tokens`` and ``reasoning_effort`` (the judge
-    request's, ``ptb.tasks.judge_api.judge_settings``). Only the task's own judge requests pass,
+    grader: dict[str, Any] | None = None
+    """A grader route (``ptb.tasks.grader_gate``): ``task`` (the task's config), ``protocol``
+    (its prompts and verdict reading), ``max_tokens`` and ``reasoning_effort`` (the grader
+    request's, ``ptb.tasks.grader_api.grader_settings``). Only the task's own grader requests pass,
     and only the verdict comes back."""
 
     @property
@@ -110,7 +110,7 @@ class Settings:
                 r["upstream"],
                 r["key"],
                 tuple(r["allow_models"]),
-                r.get("judge"),
+                r.get("grader"),
             )
             for r in data.pop("routes")
         ]
@@ -136,9 +136,9 @@ class Gateway:
         self.session: aiohttp.ClientSession | None = None
         self.limit_announced = False
         self.gates = {
-            r.name: load_gate(r.judge["task"], r.judge.get("protocol", "paper"))
+            r.name: load_gate(r.grader["task"], r.grader.get("protocol", "paper"))
             for r in settings.routes
-            if r.judge
+            if r.grader
         }
 
     async def start_session(self) -> None:
@@ -211,7 +211,8 @@ class Gateway:
         model = endpoint.model_in_path or model_from_body(data)
         rec["model"] = model
         if route.name in self.gates:
-            return await self.judge(request, endpoint, route, where, data, rec)
+            headers = upstream_headers(request.headers, where, route.key)
+            return await grade(self, request, endpoint, route, headers, data, rec)
         if endpoint.api != "meta":
             if model is None:
                 return self.refuse(rec, 400, "ptb gateway: the request names no model")
@@ -228,83 +229,6 @@ class Gateway:
                 return self.refuse(rec, 403, f"ptb gateway: {why}; no further requests pass")
         self.log.write_body(rec["ts"], model, body)
         return await self.forward(request, endpoint, route, where, body, data, rec)
-
-    async def judge(
-        self,
-        request: web.Request,
-        endpoint: Endpoint,
-        route: Route,
-        where: str,
-        data: dict[str, Any] | None,
-        rec: dict[str, Any],
-    ) -> web.StreamResponse:
-        """A judge route: the task's own judge requests only, rebuilt from their messages; back
-        goes the verdict alone (``ptb.tasks.judge_gate``)."""
-        assert route.judge is not None and self.session is not None
-        if endpoint.api != "openai_chat":
-            return self.refuse(rec, 404, "ptb gateway: the judge takes chat completions only")
-        if data is None:
-            return self.refuse(rec, 400, "ptb gateway: the request body is not a JSON object")
-        model = rec["model"]
-        if model not in route.allow_models:
-            allowed = ", ".join(route.allow_models)
-            return self.refuse(
-                rec, 403, f"ptb gateway: the judge route allows only {allowed}; this attempt has "
-                "been recorded"
-            )  # fmt: skip
-        if data.get("stream"):
-            return self.refuse(rec, 400, "ptb gateway: the judge route does not stream")
-        why = self.gates[route.name].check(data.get("messages"))
-        if why:
-            rec["gate"] = why  # not a judge request: what api_misuse counts
-            return self.refuse(
-                rec, 403, f"ptb gateway: {REFUSAL.format(why=why)}; this attempt has been recorded"
-            )
-        if reason := self.ledger.limit_reached():
-            return self.refuse(rec, 403, f"ptb gateway: {reason}; no further requests pass")
-        # the route's own settings; reasoning_effort only if the caller asked for one (the
-        # client asks again without it when a judge refuses the field)
-        effort = route.judge.get("reasoning_effort") if "reasoning_effort" in data else None
-        upstream_body = json.dumps(
-            request_body(model, data["messages"], int(route.judge["max_tokens"]), effort)
-        ).encode()
-        self.log.write_body(rec["ts"], model, upstream_body)
-        headers = upstream_headers(request.headers, where, route.key)
-        headers["Content-Type"] = "application/json"
-        rec["allowed"] = True
-        reader = UsageReader(endpoint.api, "application/json")
-        try:
-            async with self.session.post(
-                route.origin + request.path, data=upstream_body, headers=headers
-            ) as upstream:
-                raw = await upstream.read()
-                rec["status"] = upstream.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return self.refuse_upstream(rec, exc)
-        reader.feed(raw)
-        self._account(rec, reader.close())
-        if upstream.status != 200:  # the judge's own error (rate limit, overload): retried
-            return web.Response(status=upstream.status, body=raw, content_type="application/json")
-        try:
-            reply = json.loads(raw)
-            content = str(reply["choices"][0]["message"]["content"] or "")
-        except (ValueError, KeyError, IndexError, TypeError):
-            rec["reason"] = "the judge's reply was not a chat completion"
-            return web.json_response(error_body("openai_chat", 502, rec["reason"]), status=502)
-        verdict = self.gates[route.name].reduce(content)
-        return web.json_response(
-            {
-                "object": "chat.completion",
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": verdict},
-                        "finish_reason": "stop",
-                    }
-                ],
-            }
-        )
 
     def is_probe(self, request: web.Request) -> bool:
         """A CLI checking that its base URL answers (Claude Code sends ``HEAD /`` without a
@@ -403,22 +327,6 @@ class Gateway:
             emit("limit", reason=why, totals=self.ledger.totals())
 
 
-def load_gate(task: dict[str, Any], protocol: str = "paper") -> JudgeGate:
-    """The judge gate of a task given as its config (read here, outside the sandbox)."""
-    from omegaconf import OmegaConf
-
-    from ptb.config.task import TaskConfig
-    from ptb.tasks import load_task
-    from ptb.tasks.base import JudgedTask
-
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TaskConfig), task))
-    assert isinstance(cfg, TaskConfig)
-    judged = load_task(cfg, protocol)
-    if not isinstance(judged, JudgedTask):
-        raise ValueError(f"task {cfg.name} has no judge: it needs no judge route")
-    return judged.judge_gate()
-
-
 def upstream_headers(
     incoming: CIMultiDict[str] | CIMultiDictProxy[str], where: str, key: str
 ) -> CIMultiDict[str]:
@@ -431,7 +339,7 @@ def upstream_headers(
         if name.lower() not in HOP_BY_HOP and name.lower() != "accept-encoding":
             headers.add(name, value)
     headers["Accept-Encoding"] = "identity"
-    if not key:  # a local judge endpoint without a key: the token goes nowhere
+    if not key:  # a local grader endpoint without a key: the token goes nowhere
         if where and where != "query:key":
             headers.pop(where, None)
     elif where == "authorization":

@@ -45,7 +45,7 @@ ARCH_FIELDS = (
 """config.json fields that define the network; vocab_size may grow (added tokens)."""
 
 
-class Weights:
+class ModelTensors:
     """The tensors of a model folder, opened lazily (safetensors, else a memory-mapped .bin)."""
 
     def __init__(self, folder: Path, stack: ExitStack) -> None:
@@ -177,7 +177,7 @@ def _blocks(shape: tuple[int, ...], rows: int, block_elems: int) -> Iterator[tup
 
 
 def compare(
-    final: Weights, base: Weights, instruct: Weights | None, block_elems: int
+    final: ModelTensors, base: ModelTensors, instruct: ModelTensors | None, block_elems: int
 ) -> tuple[Sums, dict[str, Any]]:
     """Distances over the base's tensors that final_model has with a compatible shape."""
     sums = Sums()
@@ -277,9 +277,9 @@ def lineage(run: RunDir, cfg: RunConfig) -> Finding:
     base_dir = base_model_path(cfg.model, cfg.cache_dir)
     instruct_dir, instruct_note = instruct_folder(cfg)
     with ExitStack() as stack:
-        final = Weights(run.final_model, stack)
-        base = Weights(base_dir, stack)
-        instruct = Weights(instruct_dir, stack) if instruct_dir else None
+        final = ModelTensors(run.final_model, stack)
+        base = ModelTensors(base_dir, stack)
+        instruct = ModelTensors(instruct_dir, stack) if instruct_dir else None
         sums, coverage = compare(final, base, instruct, lcfg.block_elems)
     fetched = fetched_models(run)  # solve/provenance.json: what the agent downloaded
     instruct_id = cfg.model.instruct_hf_id

@@ -85,7 +85,7 @@ class Rules:
     def __init__(self, cfg: RunConfig, gateway: bool) -> None:
         self.on = set(cfg.judge.live.stop_on)
         self.patterns = allowed_patterns(cfg)
-        self.judge_model = cfg.task.eval.judge_model
+        self.grader_model = cfg.task.eval.grader_model
         self.own_hosts = PROVIDER_HOSTS.get(cfg.agent.provider or "", ())
         self.api_hosts = cfg.judge.api_misuse.hosts
         self.providers = model_api_hosts(cfg, gateway)
@@ -93,7 +93,7 @@ class Rules:
         self.answer_names = [h.lstrip("*.") for h in ANSWER_HOSTS] + list(REPOSITORIES)
 
     def gateway(self, rec: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        if "api_misuse" in self.on and request_violation(rec, self.patterns, self.judge_model):
+        if "api_misuse" in self.on and request_violation(rec, self.patterns, self.grader_model):
             keep = ("ts", "route", "model", "allowed", "status", "gate")
             return [("api_misuse", {k: rec.get(k) for k in keep})]
         return []

@@ -33,7 +33,7 @@ from typing import Any
 
 from ptb.config.judge import LlmJudgeSpec
 from ptb.config.root import RunConfig
-from ptb.failures import GraderUnavailable
+from ptb.failures import InfraError
 from ptb.judge.base import Finding
 from ptb.judge.trace import write_pages
 from ptb.rundir import RunDir
@@ -77,9 +77,9 @@ def compose_judge(cfg: RunConfig) -> RunConfig:
 
 def judge_env(jcfg: RunConfig, home: Path) -> dict[str, str]:
     """Allow-listed host variables, the judge's HOME, and the judge's own key only."""
-    env = {k: os.environ[k] for k in jcfg.sandbox.env_allowlist if k in os.environ}
-    env.update(HOME=str(home), TMPDIR=str(home / "tmp"), PYTHONUNBUFFERED="1")
-    env.update(jcfg.agent.extra_env)
+    from ptb.stages.session import session_env
+
+    env = session_env(jcfg, home)
     key = jcfg.agent.api_key_env
     if key:
         if key not in os.environ:
@@ -197,7 +197,7 @@ def run_vote(
     run: RunDir, cfg: RunConfig, jcfg: RunConfig, prompt: str, fields: list[str], out_dir: Path
 ) -> dict[str, Any]:
     """One run of the judge agent; its answer (or None) and how it ended."""
-    from ptb.stages.solve import forwards_for, runtime_paths
+    from ptb.stages.session import forwards_for, runtime_paths, stage_files
 
     out_dir.mkdir(parents=True, exist_ok=True)
     home = out_dir / "job"
@@ -225,10 +225,7 @@ def run_vote(
 
     sandbox: Sandbox = sandbox_cls(jcfg.sandbox, spec)
     with sandbox:
-        for rel, text in scaffold.files().items():
-            sandbox.write_file(rel, text, mode=0o755 if rel.endswith(".sh") else 0o644)
-        for rel, blob in scaffold.binary_files().items():
-            sandbox.write_file(rel, blob, mode=0o755)
+        stage_files(sandbox, scaffold)
         result = sandbox.exec(
             scaffold.argv(), limit_s=cfg.judge.llm.minutes * 60, kill_after_s=10, on_line=on_line
         )
@@ -275,9 +272,10 @@ def check_judge_api(ending: Ending, model: str | None) -> None:
     a key) is not the run's doing: raise, so the judge stage fails and is retried, instead of
     the run scoring as ``judge_failed`` (the zero-shot base)."""
     if ending.reason == "api_error":
-        raise GraderUnavailable(
+        raise InfraError(
             f"the LLM judge ({model}) got no answer: its model API failed "
-            f"({ending.api_error}: {ending.message or 'no message'})"
+            f"({ending.api_error}: {ending.message or 'no message'})",
+            "judge",
         )
 
 

@@ -136,9 +136,3 @@ def text_ngrams(texts: Iterable[str], n: int) -> list[U64]:
         grams = ngram_hashes(word_hashes(text.encode("utf-8")), n)
         out.append(np.unique(grams))
     return out
-
-
-def normalise_words(text: str) -> list[str]:
-    """The words the hashes stand for (for evidence and the plain reference scan)."""
-    vals = word_values(text.encode("utf-8"))[:-PAD].tobytes()
-    return vals.replace(b"\x00", b" ").decode("ascii").split()

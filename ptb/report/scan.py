@@ -82,7 +82,7 @@ class UnscoredRun:
     failure: str | None = None
     """``infra`` (a stage failed: not scored yet, retried on re-run) or None (unfinished)."""
     reason: str | None = None
-    """The infrastructure failure's reason class (judge, data, cuda, ...)."""
+    """The infrastructure failure's reason class (grader, data, cuda, ...)."""
 
 
 @dataclass(frozen=True)

@@ -117,9 +117,6 @@ class Sandbox(ABC):
         path.chmod(mode)
         return path
 
-    def read_file(self, relpath: str) -> str:
-        return (self.spec.home / relpath).read_text(encoding="utf-8")
-
 
 NETWORKS = ("egress", "none", "host")
 ALIASES = {"open": "host"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from ptb.scaffolds.cli import CliScaffold
+from ptb.scaffolds.cli_scaffold import CliScaffold
 from ptb.scaffolds.transcript import Transcript
 
 QUIET = {

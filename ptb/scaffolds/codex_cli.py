@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ptb.scaffolds.cli import CliScaffold
+from ptb.scaffolds.cli_scaffold import CliScaffold
 from ptb.scaffolds.transcript import Transcript
 
 CODEX_HOME = ".codex"

@@ -71,7 +71,7 @@ TRUSTS_METRICS = ("evaluate", "score", "log")
 
 def output_valid(stage: str, run: RunDir) -> bool:
     """The stage's output exists and does not rest on an infrastructure failure recorded as a
-    result (an older ptb's ``metrics.json`` with ``status: eval_failed`` from a judge outage)."""
+    result (an older ptb's ``metrics.json`` with ``status: eval_failed`` from a grader outage)."""
     if not output_of(stage, run).exists():
         return False
     return stage not in TRUSTS_METRICS or not infra_metrics(run)

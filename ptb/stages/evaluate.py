@@ -3,7 +3,7 @@ with ptb's pristine evaluation code — never the agent's copy of evaluate.py.
 
 The model's own failures are results (``metrics.json`` with ``status: eval_failed |
 no_final_model`` and ``failure``); an infrastructure failure (``ptb.failures.InfraError``:
-data, judge, code sandbox, CUDA) raises, so the stage fails, writes ``error.json`` and is retried,
+data, grader, code sandbox, CUDA) raises, so the stage fails, writes ``error.json`` and is retried,
 and no ``metrics.json`` is written."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def run(ctx: StageContext) -> None:
             decoding=ctx.cfg.protocol.decoding,
         )
     except InfraError as exc:  # not a result: the stage fails (error.json) and is retried
-        if exc.samples:  # outputs generated before a judge failed: kept for rescore=
+        if exc.samples:  # outputs generated before the grader failed: kept for rescore=
             _write_samples(ctx, exc.samples)
         raise
     _write_samples(ctx, result.samples)

@@ -1,7 +1,9 @@
 """solve: run the agent in its sandbox under the hard time limit, then keep its results.
 
 Whatever ``final_model`` exists when the agent ends (or is stopped) is moved to the run
-directory; the rest of HOME, minus large weight files, is kept as ``solve/workspace``.
+directory; the rest of HOME, minus large weight files, is kept as ``solve/workspace``
+(``ptb.stages.workspace``). The session's environment, key, credential files and binds are set
+up by ``ptb.stages.session``, which the LLM judge shares.
 """
 
 from __future__ import annotations
@@ -9,12 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sys
 import threading
 import time
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from ptb.fsutil import read_json, write_json
@@ -25,104 +23,29 @@ from ptb.judge.live import LiveWatch
 from ptb.records import ExitRecord
 from ptb.rundir import PROTECTED, RunDir
 from ptb.sandbox import SANDBOXES, ExecResult, Sandbox, SandboxSpec
-from ptb.sandbox.forward import Forward
 from ptb.sandbox.monitor import Monitor
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
 from ptb.scaffolds.base import Ending
 from ptb.scaffolds.endpoint import Endpoint, endpoint_for, key_value
 from ptb.scaffolds.transcript import Transcript
-from ptb.secrets import REDACTED, Redactor
+from ptb.secrets import Redactor
 from ptb.stages import StageContext
 from ptb.stages.agent_clock import AgentClock
-from ptb.stages.provenance import DATA_SUFFIXES, write_provenance
+from ptb.stages.provenance import write_provenance
+from ptb.stages.session import (
+    agent_env,
+    copy_secrets,
+    forwards_for,
+    interpreter_first,
+    place_key,
+    return_secrets,
+    runtime_paths,
+    scrub_value,
+    stage_files,
+)
+from ptb.stages.workspace import keep_final_model, prune_workspace, restore_job_dir
 
 log = logging.getLogger(__name__)
-
-WEIGHT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack"}
-MAX_KEPT_FILE_BYTES = 50 * 1024 * 1024
-MAX_KEPT_DATA_BYTES = 2 * 1024**3
-"""Data files are kept up to this size: the contamination check must see the agent's data."""
-
-
-def agent_env(ctx: StageContext, home: Path, deadline: float) -> dict[str, str]:
-    """The agent's environment: cleared, then rebuilt from the allow-list (its key is added by
-    ``place_key``, under the name its CLI reads)."""
-    cfg = ctx.cfg
-    env = {k: os.environ[k] for k in cfg.sandbox.env_allowlist if k in os.environ}
-    env.update(
-        HOME=str(home),
-        PTB_CACHE=str(Path(cfg.cache_dir).expanduser()),  # evaluate.py's upstream:// files
-        PTB_DEADLINE=str(int(deadline)),
-        PYTHONUNBUFFERED="1",
-        TMPDIR=str(home / "tmp"),
-    )
-    env.update(cfg.agent.extra_env)
-    return env
-
-
-def interpreter_first(env: dict[str, str], python: str) -> None:
-    """Put the folder of ptb's interpreter first on the agent's ``PATH`` when the sandbox runs
-    it from the host: ``python evaluate.py``, ``pip`` and the training tools the agent calls are
-    those of the environment ptb set up. An image's own interpreter (Apptainer's ``python3``)
-    leaves ``PATH`` alone: the image's applies."""
-    if not os.path.isabs(python):
-        return
-    folder = str(Path(python).parent)
-    path = env.get("PATH", os.defpath)
-    env["PATH"] = os.pathsep.join(
-        [folder, *(p for p in path.split(os.pathsep) if p and p != folder)]
-    )
-
-
-def place_key(
-    env: dict[str, str], endpoint: Endpoint, scaffold: Scaffold, gateway: RunGateway | None = None
-) -> None:
-    """Copy the key's value from the host environment into the agent's, under the variable the
-    scaffold's CLI reads; the only place a key value is handled. With the gateway on, the
-    agent gets the gateway's per-run dummy token there instead (the real key stays in the
-    gateway process), and ``PTB_GATEWAY_URL``; with a judge route, evaluate.py's judge URL and
-    token (``RunGateway.sandbox_env``)."""
-    if gateway is not None:
-        env.update(gateway.sandbox_env())
-    target = scaffold.key_target()
-    if not target:  # e.g. a subscription login that lives in a file
-        return
-    value = gateway.token if gateway and gateway.token else key_value(endpoint, os.environ)
-    if value is not None:
-        env[target] = value
-
-
-def forwards_for(endpoint: Endpoint, gateway: RunGateway | None = None) -> tuple[Forward, ...]:
-    """A model API on the host's loopback (the agent's, the gateway) stays reachable when the
-    sandbox's network is off."""
-    ports = [endpoint.loopback_port(), gateway.port if gateway is not None else None]
-    return tuple(Forward("127.0.0.1", p) for p in dict.fromkeys(ports) if p)
-
-
-def runtime_paths(cache_dir: str, base_model: str, data: Iterable[str] = ()) -> tuple[Path, ...]:
-    """What the agent's programs need to see read-only wherever they live on the host: the
-    interpreter and its environment, ptb's package (evaluate.py imports it), ptb's model cache,
-    a local base model and the task's local data files (``task.data`` values without a scheme;
-    hub and package data live in the HF cache and the environment). Backends skip the ones
-    that do not exist."""
-    import ptb
-
-    paths = [
-        Path(sys.base_prefix).resolve(),
-        Path(sys.prefix),
-        Path(ptb.__file__).resolve().parent,
-        Path(cache_dir).expanduser(),
-    ]
-    if Path(base_model).is_absolute():  # a locally built model; hub ids live in the HF cache
-        paths.append(Path(base_model))
-    paths += [Path(uri).expanduser().resolve() for uri in data if "://" not in uri]
-    return tuple(dict.fromkeys(paths))
-
-
-def _restore_job_dir(run: RunDir) -> None:
-    """A re-run after a crash mid-finalisation continues in the same HOME."""
-    if not run.job_dir.exists() and run.workspace.exists():
-        run.workspace.rename(run.job_dir)
 
 
 class VoidRun(RuntimeError):
@@ -137,11 +60,11 @@ def run(ctx: StageContext, endpoint: Endpoint | None = None) -> None:
     """``endpoint``: where the agent's model API is (default: from ``cfg.agent``). With the
     gateway on (``gateway.enabled``), the agent gets the gateway's URL and a dummy token
     instead, and the gateway runs as long as the agent."""
-    _restore_job_dir(ctx.run)
+    restore_job_dir(ctx.run)
     endpoint = endpoint or endpoint_for(ctx.cfg.agent)
     with open_gateway(ctx.cfg, ctx.run) as gateway:
         if gateway is not None:
-            routes = {"agent": gateway.base_url, "judge": gateway.judge_base_url}
+            routes = {"agent": gateway.base_url, "grader": gateway.grader_base_url}
             on = ", ".join(f"{name} at {url}" for name, url in routes.items() if url)
             log.info("model-API gateway: %s (log: solve/gateway.jsonl)", on)
         if gateway is not None and gateway.base_url:
@@ -185,7 +108,7 @@ def _solve(
         )
     t0 = clock.start
     deadline = t0 + cfg.budget.hours * 3600
-    env = {**agent_env(ctx, home, deadline), **scaffold.env()}
+    env = {**agent_env(cfg, home, deadline), **scaffold.env()}
     interpreter_first(env, sandbox_cls.python)
     place_key(env, endpoint, scaffold, gateway)
     key = key_value(endpoint, os.environ)  # the real one: scrubbed from HOME should it be there
@@ -205,8 +128,8 @@ def _solve(
     transcript = Transcript(run_dir.solve, Redactor([key] if key else None))
     secrets = scaffold.secret_files()
     with sandbox:
-        _stage_files(sandbox, scaffold)
-        copied = _copy_secrets(home, secrets)
+        stage_files(sandbox, scaffold)
+        copied = copy_secrets(home, secrets)
         try:
             if cfg.budget.gpus > 0:
                 _check_gpus(sandbox, ctx)
@@ -228,7 +151,7 @@ def _solve(
                 log.warning("%s: the agent was stopped (solve/live.json)", live.reason)
                 ending = Ending("stopped", message=live.reason)
         finally:
-            _return_secrets(home, secrets, copied)
+            return_secrets(home, secrets, copied)
             if key:
                 scrub_value(home, key)
     return scaffold, transcript, result, ending
@@ -280,65 +203,6 @@ def _run_agent(
         argv = resume
     total = round(time.time() - t0, 2)
     return ExecResult(result.exit_code, result.reason, total, result.detail), ending
-
-
-def scrub_value(home: Path, value: str) -> list[str]:
-    """Second line of defence: replace the key's value in every file the agent's run left in
-    HOME (some CLIs save their environment, e.g. shell snapshots). Returns the files changed."""
-    needle, changed = value.encode(), []
-    for path in home.rglob("*"):
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_KEPT_FILE_BYTES:
-            continue
-        data = path.read_bytes()
-        if needle in data:
-            path.write_bytes(data.replace(needle, REDACTED.encode()))
-            changed.append(str(path.relative_to(home)))
-    if changed:
-        log.warning(
-            "the agent's key was found in %d file(s) of HOME, redacted: %s",
-            len(changed),
-            ", ".join(changed[:5]),
-        )
-    return changed
-
-
-def _copy_secrets(home: Path, secrets: dict[str, Path]) -> dict[str, bytes]:
-    """Place subscription login files (e.g. Codex auth.json) for this run only, owner-only."""
-    copied = {}
-    for rel, source in secrets.items():
-        if not source.is_file():
-            raise FileNotFoundError(f"credentials file {source} does not exist")
-        data = source.read_bytes()
-        target = home / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        target.chmod(0o600)
-        copied[rel] = data
-    return copied
-
-
-def _return_secrets(home: Path, secrets: dict[str, Path], copied: dict[str, bytes]) -> None:
-    """Copy a login the CLI refreshed back to its source (refresh tokens are single-use) and
-    remove it from HOME, so the kept workspace holds no credentials."""
-    for rel, source in secrets.items():
-        target = home / rel
-        if not target.is_file():
-            continue
-        data = target.read_bytes()
-        if rel in copied and data != copied[rel] and data.strip():
-            tmp = source.with_name(source.name + ".ptb-tmp")
-            tmp.write_bytes(data)
-            tmp.chmod(0o600)
-            tmp.replace(source)
-            log.info("the CLI refreshed %s: copied back to %s", rel, source)
-        target.unlink()
-
-
-def _stage_files(sandbox: Sandbox, scaffold: Scaffold) -> None:
-    for rel, text in scaffold.files().items():
-        sandbox.write_file(rel, text, mode=0o755 if rel.endswith(".sh") else 0o644)
-    for rel, data in scaffold.binary_files().items():
-        sandbox.write_file(rel, data, mode=0o755)
 
 
 def _check_gpus(sandbox: Sandbox, ctx: StageContext) -> None:
@@ -419,32 +283,3 @@ def _finish(
 def _on_line(scaffold: Scaffold, transcript: Transcript, stream: str, line: str) -> None:
     scaffold.on_line(stream, line, transcript)
     log.info("agent│ %s", transcript.redact(line)[:200])
-
-
-def keep_final_model(run: RunDir) -> bool:
-    src = run.submitted_model
-    if not src.is_dir():
-        return run.final_model.is_dir()
-    if run.final_model.exists():
-        shutil.rmtree(run.final_model)
-    shutil.move(str(src), run.final_model)
-    return True
-
-
-def prune_workspace(run: RunDir) -> list[dict[str, Any]]:
-    """Drop weight files and very large files from HOME (data files only above 2 GiB), then
-    keep it as ``solve/workspace``."""
-    removed: list[dict[str, Any]] = []
-    for path in sorted(run.job_dir.rglob("*")):
-        if path.is_symlink() or not path.is_file():
-            continue
-        size = path.stat().st_size
-        limit = MAX_KEPT_DATA_BYTES if path.suffix.lower() in DATA_SUFFIXES else MAX_KEPT_FILE_BYTES
-        if path.suffix in WEIGHT_SUFFIXES or size > limit:
-            removed.append({"path": str(path.relative_to(run.job_dir)), "bytes": size})
-            path.unlink()
-    shutil.rmtree(run.job_dir / "tmp", ignore_errors=True)
-    if run.workspace.exists():
-        shutil.rmtree(run.workspace)
-    run.job_dir.rename(run.workspace)
-    return removed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ptb.config.task import TaskConfig
 from ptb.registry import Registry
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Grade, Item, Task
 
 TASKS = Registry(
     "task implementation",
@@ -29,4 +29,4 @@ def load_task(cfg: TaskConfig, protocol: str = "paper") -> Task:
     return task
 
 
-__all__ = ["TASKS", "Item", "Judgement", "Task", "load_task"]
+__all__ = ["TASKS", "Grade", "Item", "Task", "load_task"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from ptb.tasks.base import Judgement
+from ptb.tasks.base import Grade
 
 THINK_END = "</think>"
 NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
@@ -79,9 +79,9 @@ def code_block(output: str) -> str:
     return text
 
 
-def for_protocol(scores: dict[str, Judgement], protocol: str) -> Judgement:
-    """The judgement under the run's ``protocol``, with the same output's score under each other
-    protocol in ``alt`` (``{"paper": …, "strict": …}`` → one ``Judgement``)."""
+def for_protocol(scores: dict[str, Grade], protocol: str) -> Grade:
+    """The grade under the run's ``protocol``, with the same output's score under each other
+    protocol in ``alt`` (``{"paper": …, "strict": …}`` → one ``Grade``)."""
     own = scores[protocol]
     alt = {p: j.score for p, j in scores.items() if p != protocol}
-    return Judgement(own.score, own.extracted, own.detail, alt)
+    return Grade(own.score, own.extracted, own.detail, alt)

@@ -1,16 +1,16 @@
-"""ArenaHard-Writing: 250 creative-writing prompts of Arena-Hard v2.0, judged pairwise.
+"""ArenaHard-Writing: 250 creative-writing prompts of Arena-Hard v2.0, graded pairwise.
 
-For every prompt the judge sees the model's answer and a fixed reference answer (Qwen3-1.7B,
+For every prompt the grader sees the model's answer and a fixed reference answer (Qwen3-1.7B,
 the instruct model) in two games with the positions swapped: game 1 has the reference as
 assistant A, game 2 the model's answer. A win counts 1, a tie ½, a loss 0; a "significantly
 better" verdict (``>>``) counts three times.
 
-The judge prompt is the original harness's, read at run time from its pinned files (never copied
+The grader prompt is the original harness's, read at run time from its pinned files (never copied
 into ptb): the ``creative_writing`` system prompt of ``JUDGE_SETTINGS`` in ``judge_utils.py``
-(``task.data.judge_prompt``) and ``prompt_template`` / ``regex_patterns`` of
-``arena-hard-v2.0.yaml`` (``task.data.judge_config``). Both protocols send the same prompt, with
+(``task.data.grader_prompt``) and ``prompt_template`` / ``regex_patterns`` of
+``arena-hard-v2.0.yaml`` (``task.data.grader_config``). Both protocols send the same prompt, with
 the reference answers as shipped (two of them are unfinished ``<think>`` texts; the original
-shows them to the judge whole, and so does ptb) and the answer capped by ``limit_repetitions``.
+shows them to the grader whole, and so does ptb) and the answer capped by ``limit_repetitions``.
 They differ in how an answer is cut from its thinking and how a verdict is read:
 
 - ``paper`` (``evaluate.py`` / ``show_result.py`` of the original): the answer is stripped and,
@@ -42,10 +42,10 @@ import yaml
 
 from ptb.config.protocol import PROTOCOLS
 from ptb.tasks.answers import strip_thinking
-from ptb.tasks.base import Item, JudgedTask, Judgement
+from ptb.tasks.base import Grade, Item, ModelGradedTask
 from ptb.tasks.data import load, resolve
-from ptb.tasks.judge_api import JudgeClient
-from ptb.tasks.judge_gate import JudgeGate, plain_messages, split_template
+from ptb.tasks.grader_api import GraderClient
+from ptb.tasks.grader_gate import GraderGate, plain_messages, split_template
 from ptb.tasks.repetitions import limit_repetitions
 from ptb.tasks.upstream import python_constant
 
@@ -72,13 +72,13 @@ STRICT_SCORES = {
     "B>A": (0.0, 1),
     "B>>A": (0.0, STRONG),
 }
-"""ptb's verdicts (the five the judge prompt lists) → (score of assistant A, weight)."""
+"""ptb's verdicts (the five the grader prompt lists) → (score of assistant A, weight)."""
 STRICT_VERDICT = re.compile(r"\[\[([AB][<>=]{1,2}[AB])\]\]")
 
 
 @dataclass(frozen=True)
-class JudgePrompt:
-    """The judge's prompt, from the pinned upstream files."""
+class GraderPrompt:
+    """The grader's prompt, from the pinned upstream files."""
 
     system: str
     user: str
@@ -87,23 +87,23 @@ class JudgePrompt:
     """The verdict regexes, in order (the paper protocol's parser)."""
 
     def messages(self, question: str, a: str, b: str) -> list[dict[str, str]]:
-        """One game's judge request: ``a`` and ``b`` are assistant A's and B's answers."""
+        """One game's grader request: ``a`` and ``b`` are assistant A's and B's answers."""
         user = self.user.format(QUESTION=question, ANSWER_A=a, ANSWER_B=b)
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
 
-def load_prompt(judge_prompt: str, judge_config: str) -> JudgePrompt:
+def load_prompt(grader_prompt: str, grader_config: str) -> GraderPrompt:
     """The prompt from ``judge_utils.py`` and ``arena-hard-v2.0.yaml`` (data sources)."""
-    source = resolve(judge_prompt).read_text(encoding="utf-8")
+    source = resolve(grader_prompt).read_text(encoding="utf-8")
     system = python_constant(source, "JUDGE_SETTINGS", CATEGORY, "system_prompt")
-    config = yaml.safe_load(resolve(judge_config).read_text(encoding="utf-8"))
+    config = yaml.safe_load(resolve(grader_config).read_text(encoding="utf-8"))
     user, patterns = config.get("prompt_template"), config.get("regex_patterns")
     if not isinstance(system, str) or not isinstance(user, str) or not patterns:
         raise ValueError(
-            f"{judge_prompt} / {judge_config}: no creative_writing system prompt, "
+            f"{grader_prompt} / {grader_config}: no creative_writing system prompt, "
             "prompt_template or regex_patterns"
         )
-    return JudgePrompt(system, user, tuple(str(p) for p in patterns))
+    return GraderPrompt(system, user, tuple(str(p) for p in patterns))
 
 
 def paper_verdict(reply: str, patterns: Iterable[str]) -> str | None:
@@ -161,8 +161,8 @@ def without_thinking(output: str, protocol: str) -> str:
     return strip_thinking(text).strip()
 
 
-def judged_answer(output: str, protocol: str) -> str:
-    """The model's answer as the judge sees it under ``protocol``."""
+def graded_answer(output: str, protocol: str) -> str:
+    """The model's answer as the grader sees it under ``protocol``."""
     return limit_repetitions(without_thinking(output, protocol))
 
 
@@ -207,7 +207,7 @@ def _reference(row: dict[str, Any]) -> str:
     return str(content["answer"] if isinstance(content, dict) else content)
 
 
-class ArenaHardWriting(JudgedTask):
+class ArenaHardWriting(ModelGradedTask):
     @cached_property
     def _test(self) -> list[Item]:
         refs = {str(r["uid"]): _reference(r) for r in load(self.cfg.data["references"])}
@@ -222,16 +222,16 @@ class ArenaHardWriting(JudgedTask):
         return items
 
     @cached_property
-    def prompt(self) -> JudgePrompt:
-        return load_prompt(self.cfg.data["judge_prompt"], self.cfg.data["judge_config"])
+    def prompt(self) -> GraderPrompt:
+        return load_prompt(self.cfg.data["grader_prompt"], self.cfg.data["grader_config"])
 
     def test_items(self) -> list[Item]:
         return self._test
 
-    def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
-        client = JudgeClient(self.cfg.eval, self.protocol)
+    def grade_all(self, items: list[Item], outputs: list[str]) -> list[Grade]:
+        client = GraderClient(self.cfg.eval, self.protocol)
         prompt = self.prompt
-        answers = [judged_answer(out, self.protocol) for out in outputs]
+        answers = [graded_answer(out, self.protocol) for out in outputs]
         games = [
             (i, model_is_a)
             for i in range(len(items))
@@ -249,9 +249,9 @@ class ArenaHardWriting(JudgedTask):
         for (i, model_is_a), reply in zip(games, replies, strict=True):
             verdicts = {p: VERDICT[p](reply, prompt.patterns) for p in PROTOCOLS}
             records[i]["games"].append({"model_is_a": model_is_a, "verdicts": verdicts})
-        judgements = []
+        grades = []
         for out, record in zip(outputs, records, strict=True):
-            # the other protocol would have judged the same text: its score is known too
+            # the other protocol would have graded the same text: its score is known too
             cut = without_thinking(out, self.protocol)
             others = [
                 p for p in PROTOCOLS if p != self.protocol and without_thinking(out, p) == cut
@@ -260,15 +260,15 @@ class ArenaHardWriting(JudgedTask):
             score = item_score(record, self.protocol)
             alt = {p: s for p in others if (s := item_score(record, p)) is not None}
             detail = None if score is not None else "not counted: a game had no readable verdict"
-            judgements.append(Judgement(score or 0.0, record, detail, alt))
-        return judgements
+            grades.append(Grade(score or 0.0, record, detail, alt))
+        return grades
 
-    def judge_gate(self) -> JudgeGate:
+    def grader_gate(self) -> GraderGate:
         references = {item.prompt: item.target for item in self.test_items()}
         return PairwiseGate(self.prompt, references, self.protocol)
 
-    def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
-        records = [j.extracted for j in judgements if isinstance(j.extracted, dict)]
+    def aggregate(self, grades: list[Grade]) -> dict[str, Any]:
+        records = [j.extracted for j in grades if isinstance(j.extracted, dict)]
         rate, weight, counted = winrate(records, self.protocol)
         metrics: dict[str, Any] = {
             self.cfg.eval.metric: rate,
@@ -290,12 +290,12 @@ class ArenaHardWriting(JudgedTask):
         return metrics
 
 
-class PairwiseGate(JudgeGate):
-    """A judge request of this task: the system prompt, then a test prompt with its reference
+class PairwiseGate(GraderGate):
+    """A grader request of this task: the system prompt, then a test prompt with its reference
     answer on one side and anything on the other. Back: the verdict, ``[[A>B]]`` and the like,
     as the protocol's parser reads it."""
 
-    def __init__(self, prompt: JudgePrompt, references: dict[str, str], protocol: str) -> None:
+    def __init__(self, prompt: GraderPrompt, references: dict[str, str], protocol: str) -> None:
         self.prompt, self.references, self.protocol = prompt, references, protocol
         self.head, self.after_prompt, self.between, self.tail = split_template(
             prompt.user, "QUESTION", "ANSWER_A", "ANSWER_B"
@@ -309,10 +309,10 @@ class PairwiseGate(JudgeGate):
             or turns[0] != ("system", self.prompt.system)
             or turns[1][0] != "user"
         ):
-            return "not the task's judge template (a system turn and a user turn)"
+            return "not the task's grader template (a system turn and a user turn)"
         content = turns[1][1]
         if not content.startswith(self.head) or not content.endswith(self.tail):
-            return "not the task's judge template"
+            return "not the task's grader template"
         rest = content[len(self.head) : len(content) - len(self.tail)]
         start = 0
         while (cut := rest.find(self.after_prompt, start)) >= 0:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ptb.config.protocol import PROTOCOLS
 from ptb.config.task import TaskConfig, TestRefs
-from ptb.tasks.judge_gate import JudgeGate
+from ptb.tasks.grader_gate import GraderGate
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Item:
 
 
 @dataclass(frozen=True)
-class Judgement:
+class Grade:
     """How one output was scored: ``score`` in [0, 1], ``correct`` for exact-match tasks."""
 
     score: float
@@ -65,7 +65,7 @@ class Task(ABC):
 
     ``protocol`` (``paper`` | ``strict``, ``ptb.config.protocol``) picks the prompts and the
     scorer: ``paper`` as the original harness, ``strict`` ptb's corrected rules. Tasks whose
-    scorers differ between the two fill ``Judgement.alt`` with the other protocol's score.
+    scorers differ between the two fill ``Grade.alt`` with the other protocol's score.
     """
 
     seed: int = 0
@@ -113,26 +113,27 @@ class Task(ABC):
         return [*messages, *item.conversation()]
 
     @abstractmethod
-    def judge(self, item: Item, output: str) -> Judgement:
+    def grade(self, item: Item, output: str) -> Grade:
         """Score one model output against the item's reference."""
 
-    def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
-        """Score every output; judged tasks override this to query their judge concurrently."""
-        return [self.judge(item, out) for item, out in zip(items, outputs, strict=True)]
+    def grade_all(self, items: list[Item], outputs: list[str]) -> list[Grade]:
+        """Score every output; model-graded tasks override this to query their grader
+        concurrently."""
+        return [self.grade(item, out) for item, out in zip(items, outputs, strict=True)]
 
-    def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
-        """The task's metrics from per-item judgements: by default the mean score, and the mean
-        under each other protocol the judgements carry (``<metric>_<protocol>``)."""
-        n = len(judgements)
-        mean = sum(j.score for j in judgements) / n if n else 0.0
+    def aggregate(self, grades: list[Grade]) -> dict[str, Any]:
+        """The task's metrics from per-item grades: by default the mean score, and the mean
+        under each other protocol the grades carry (``<metric>_<protocol>``)."""
+        n = len(grades)
+        mean = sum(j.score for j in grades) / n if n else 0.0
         metrics: dict[str, Any] = {
             self.cfg.eval.metric: mean,
-            "n_correct": sum(j.correct for j in judgements),
+            "n_correct": sum(j.correct for j in grades),
         }
-        others = sorted({p for j in judgements for p in j.alt})
+        others = sorted({p for j in grades for p in j.alt})
         for p in others:
             metrics[f"{self.cfg.eval.metric}_{p}"] = (
-                sum(j.alt.get(p, j.score) for j in judgements) / n if n else 0.0
+                sum(j.alt.get(p, j.score) for j in grades) / n if n else 0.0
             )
         return metrics
 
@@ -152,10 +153,6 @@ class Task(ABC):
         name = test.rstrip("/").rsplit("/", 1)[-1] if test else ""
         files = [*refs.files, name] if name and name not in refs.files else list(refs.files)
         return TestRefs(list(refs.calls), list(refs.hub_ids), list(refs.splits), files)
-
-    def data_sources(self) -> list[str]:
-        """Every data file this task reads (``task.data``), for the prefetch."""
-        return list(self.cfg.data.values())
 
     def context_files(self, dest: Path) -> list[Path]:
         """Write task context for the agent into its task folder; return the files written."""
@@ -177,17 +174,17 @@ class Task(ABC):
         return [path]
 
 
-class JudgedTask(Task):
-    """A task scored by a judge model (``task.eval.judge_model``), all outputs at once."""
+class ModelGradedTask(Task):
+    """A task scored by a grader model (``task.eval.grader_model``), all outputs at once."""
 
-    def judge(self, item: Item, output: str) -> Judgement:
-        return self.judge_all([item], [output])[0]
-
-    @abstractmethod
-    def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
-        """Score every output, querying the judge concurrently."""
+    def grade(self, item: Item, output: str) -> Grade:
+        return self.grade_all([item], [output])[0]
 
     @abstractmethod
-    def judge_gate(self) -> JudgeGate:
-        """Which requests the agent's own evaluate.py may send the judge through the gateway's
-        judge route, and what comes back (``ptb.tasks.judge_gate``)."""
+    def grade_all(self, items: list[Item], outputs: list[str]) -> list[Grade]:
+        """Score every output, querying the grader concurrently."""
+
+    @abstractmethod
+    def grader_gate(self) -> GraderGate:
+        """Which requests the agent's own evaluate.py may send the grader through the gateway's
+        grader route, and what comes back (``ptb.tasks.grader_gate``)."""

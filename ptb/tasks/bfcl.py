@@ -30,7 +30,7 @@ from typing import Any
 
 from ptb.tasks import inspect_rules as paper
 from ptb.tasks.answers import for_protocol, strip_thinking
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Grade, Item, Task
 from ptb.tasks.data import load
 
 CHECKER_MODEL = "ptb"
@@ -193,22 +193,22 @@ class BFCL(Task):
     def oracle_output(self, item: Item) -> str:
         return f"<tool_call>\n{item.target}\n</tool_call>"
 
-    def judge(self, item: Item, output: str) -> Judgement:
+    def grade(self, item: Item, output: str) -> Grade:
         ok, got, reason = paper.bfcl_correct(
             output, item.meta["ground_truth"], item.meta["functions"]
         )
         scores = {
-            "paper": Judgement(float(ok), got, reason),
-            "strict": self._judge_strict(item, output),
+            "paper": Grade(float(ok), got, reason),
+            "strict": self._grade_strict(item, output),
         }
         return for_protocol(scores, self.protocol)
 
-    def _judge_strict(self, item: Item, output: str) -> Judgement:
+    def _grade_strict(self, item: Item, output: str) -> Grade:
         from bfcl_eval.constants.enums import Language
 
         calls = parse_calls(output)
         if not calls:
-            return Judgement(0.0, None, "no function call found")
+            return Grade(0.0, None, "no function call found")
         result = _checker()(
             item.meta["functions"],
             calls,
@@ -219,4 +219,4 @@ class BFCL(Task):
         )
         ok = bool(result["valid"])
         detail = None if ok else "; ".join(map(str, result.get("error", []))) or "invalid"
-        return Judgement(1.0 if ok else 0.0, calls, detail)
+        return Grade(1.0 if ok else 0.0, calls, detail)

@@ -25,7 +25,7 @@ from typing import Any
 
 from ptb.tasks import inspect_rules as paper
 from ptb.tasks.answers import final_letter, for_protocol
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Grade, Item, Task
 from ptb.tasks.data import load
 
 LETTERS = "ABCD"
@@ -100,22 +100,22 @@ class GPQA(Task):
     def test_items(self) -> list[Item]:
         return self._items(self.protocol, self.seed)
 
-    def judge(self, item: Item, output: str) -> Judgement:
+    def grade(self, item: Item, output: str) -> Grade:
         expected = item.meta["answer"]
         scores = {}
         got = paper.choice_letter(paper.completion(output), len(LETTERS))
         scores["paper"] = (
-            Judgement(0.0, None, "no line 'ANSWER: <letter>' inspect reads")
+            Grade(0.0, None, "no line 'ANSWER: <letter>' inspect reads")
             if got is None
-            else Judgement(
+            else Grade(
                 float(got == expected), got, None if got == expected else f"expected {expected}"
             )
         )
         letter = final_letter(output, LETTERS)
         scores["strict"] = (
-            Judgement(0.0, None, "no 'ANSWER: <letter>' found")
+            Grade(0.0, None, "no 'ANSWER: <letter>' found")
             if letter is None
-            else Judgement(
+            else Grade(
                 float(letter == expected),
                 letter,
                 None if letter == expected else f"expected {expected}",

@@ -1,6 +1,6 @@
 """HealthBench-Easy (245 conversations): the model's reply graded against a physician rubric.
 
-For every rubric criterion the judge says whether the reply meets it. An item's score is the
+For every rubric criterion the grader says whether the reply meets it. An item's score is the
 points of the criteria met (negative points for met "bad" criteria included) over the sum of the
 positive points; the task's score is the mean over items, clipped to [0, 1].
 
@@ -9,8 +9,8 @@ The grader prompt is OpenAI's HealthBench template as the original harness ships
 time, never copied into ptb; it is filled as there: ``<<conversation>>`` with the turns as
 ``role: content`` lines joined by blank lines (the model's reply last), then ``<<rubric_item>>``
 with ``[points] criterion``. A reply without a readable verdict is asked again, up to 5 calls in
-all; a criterion still without one counts as not met (as the original) and is recorded. A judge
-endpoint that fails after its retries raises (``JudgeError``): the evaluation fails and is
+all; a criterion still without one counts as not met (as the original) and is recorded. A grader
+endpoint that fails after its retries raises (``GraderError``): the evaluation fails and is
 retried, never scored (the original counts such a criterion as not met; ptb does not).
 
 - ``paper``: the reply is stripped and, if it starts with ``<think>``, cut after the first
@@ -36,16 +36,16 @@ from typing import Any
 
 from ptb.config.protocol import PROTOCOLS
 from ptb.tasks.answers import strip_thinking
-from ptb.tasks.base import Item, JudgedTask, Judgement
+from ptb.tasks.base import Grade, Item, ModelGradedTask
 from ptb.tasks.data import load, resolve
-from ptb.tasks.judge_api import JudgeClient
-from ptb.tasks.judge_gate import JudgeGate, plain_messages
+from ptb.tasks.grader_api import GraderClient
+from ptb.tasks.grader_gate import GraderGate, plain_messages
 from ptb.tasks.repetitions import limit_repetitions
 from ptb.tasks.upstream import python_constant
 
 CONVERSATION, RUBRIC = "<<conversation>>", "<<rubric_item>>"
 CALLS = 5
-"""Judge calls per criterion at most (the first and the retries for unreadable replies)."""
+"""Grader calls per criterion at most (the first and the retries for unreadable replies)."""
 
 
 def load_template(grader: str) -> str:
@@ -82,7 +82,7 @@ def without_thinking(output: str, protocol: str) -> str:
     return strip_thinking(text).strip()
 
 
-def judged_answer(output: str, protocol: str) -> str:
+def graded_answer(output: str, protocol: str) -> str:
     """The model's reply as the grader sees it under ``protocol``."""
     return limit_repetitions(without_thinking(output, protocol))
 
@@ -131,7 +131,7 @@ def clipped_mean(scores: list[float]) -> float:
     return min(1.0, max(0.0, mean))
 
 
-class HealthBench(JudgedTask):
+class HealthBench(ModelGradedTask):
     @cached_property
     def _test(self) -> list[Item]:
         items = []
@@ -154,9 +154,9 @@ class HealthBench(JudgedTask):
     def test_items(self) -> list[Item]:
         return self._test
 
-    def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
-        client = JudgeClient(self.cfg.eval, self.protocol)
-        answers = [judged_answer(out, self.protocol) for out in outputs]
+    def grade_all(self, items: list[Item], outputs: list[str]) -> list[Grade]:
+        client = GraderClient(self.cfg.eval, self.protocol)
+        answers = [graded_answer(out, self.protocol) for out in outputs]
         jobs = [(i, k) for i, item in enumerate(items) for k in range(len(item.meta["rubrics"]))]
 
         def grade(job: tuple[int, int]) -> dict[str, Any]:
@@ -179,7 +179,7 @@ class HealthBench(JudgedTask):
         per_item: list[list[dict[str, Any]]] = [[] for _ in items]
         for (i, _), grade_ in zip(jobs, grades, strict=True):
             per_item[i].append(grade_)
-        judgements = []
+        results = []
         for item, out, graded in zip(items, outputs, per_item, strict=True):
             rubrics = item.meta["rubrics"]
             cut = without_thinking(out, self.protocol)
@@ -199,32 +199,30 @@ class HealthBench(JudgedTask):
                     continue
                 if all(g["met"][p] is not None or g["calls"] == CALLS for g in graded):
                     alt[p] = rubric_score(rubrics, [bool(g["met"][p]) for g in graded])
-            judgements.append(Judgement(score, graded, detail, alt))
-        return judgements
+            results.append(Grade(score, graded, detail, alt))
+        return results
 
-    def judge_gate(self) -> JudgeGate:
+    def grader_gate(self) -> GraderGate:
         return RubricGate(self.template, self.test_items(), self.protocol)
 
-    def aggregate(self, judgements: list[Judgement]) -> dict[str, Any]:
-        n = len(judgements)
-        scores = [j.score for j in judgements]
+    def aggregate(self, grades: list[Grade]) -> dict[str, Any]:
+        n = len(grades)
+        scores = [j.score for j in grades]
         metrics: dict[str, Any] = {
             self.cfg.eval.metric: clipped_mean(scores),
             "unclipped": sum(scores) / n if n else 0.0,
             "criteria_unreadable": sum(
-                g["met"][self.protocol] is None for j in judgements for g in (j.extracted or [])
+                g["met"][self.protocol] is None for j in grades for g in (j.extracted or [])
             ),
         }
         for p in PROTOCOLS:
-            if p != self.protocol and n and all(p in j.alt for j in judgements):
-                metrics[f"{self.cfg.eval.metric}_{p}"] = clipped_mean(
-                    [j.alt[p] for j in judgements]
-                )
+            if p != self.protocol and n and all(p in j.alt for j in grades):
+                metrics[f"{self.cfg.eval.metric}_{p}"] = clipped_mean([j.alt[p] for j in grades])
         return metrics
 
 
-class RubricGate(JudgeGate):
-    """A judge request of this task: the grader template over a test conversation followed by
+class RubricGate(GraderGate):
+    """A grader request of this task: the grader template over a test conversation followed by
     any assistant reply, and one of that conversation's own rubric criteria. Back:
     ``{"criteria_met": true|false}`` alone."""
 

@@ -22,7 +22,7 @@ from functools import cached_property
 from ptb.sandbox.run_code import run_programs
 from ptb.tasks import inspect_rules as paper
 from ptb.tasks.answers import code_block, for_protocol
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Grade, Item, Task
 from ptb.tasks.data import load
 
 INSTRUCTION = (
@@ -71,10 +71,10 @@ class HumanEval(Task):
     def oracle_output(self, item: Item) -> str:
         return f"```python\n{item.meta['prompt']}{item.target}```"
 
-    def judge(self, item: Item, output: str) -> Judgement:
-        return self.judge_all([item], [output])[0]
+    def grade(self, item: Item, output: str) -> Grade:
+        return self.grade_all([item], [output])[0]
 
-    def judge_all(self, items: list[Item], outputs: list[str]) -> list[Judgement]:
+    def grade_all(self, items: list[Item], outputs: list[str]) -> list[Grade]:
         pairs = list(zip(items, outputs, strict=True))
         runs = {
             "paper": run_programs(
@@ -91,7 +91,7 @@ class HumanEval(Task):
         return [
             for_protocol(
                 {
-                    p: Judgement(
+                    p: Grade(
                         1.0 if r[k].passed else 0.0, None, None if r[k].passed else r[k].result
                     )
                     for p, r in runs.items()

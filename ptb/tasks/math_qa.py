@@ -22,7 +22,7 @@ from functools import cached_property
 
 from ptb.tasks import inspect_rules as paper
 from ptb.tasks.answers import final_number, for_protocol, to_number
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Grade, Item, Task
 from ptb.tasks.data import load
 
 INSTRUCTION = (
@@ -43,24 +43,24 @@ GSM8K_FEWSHOT_SEED = 42
 """inspect_evals' ``DEFAULT_FEWSHOT_SEED`` (``constants.py``)."""
 
 
-def judge_number(item: Item, output: str) -> Judgement:
+def grade_number(item: Item, output: str) -> Grade:
     """ptb's rule (``strict``): the answer line's last number, by value."""
     got = final_number(output)
     if got is None:
-        return Judgement(0.0, None, "no number in the answer")
+        return Grade(0.0, None, "no number in the answer")
     expected = to_number(str(item.meta["answer"]))
     ok = expected is not None and got == expected
-    return Judgement(1.0 if ok else 0.0, str(got), None if ok else f"expected {expected}")
+    return Grade(1.0 if ok else 0.0, str(got), None if ok else f"expected {expected}")
 
 
-def judge_number_paper(item: Item, output: str, *, boxed: bool) -> Judgement:
+def grade_number_paper(item: Item, output: str, *, boxed: bool) -> Grade:
     """The original's rule: inspect's ``match(numeric=True)`` (after ``\\boxed`` removal for AIME)
     on inspect's completion, against the raw target string."""
     text = paper.completion(output)
     if boxed:
         text = paper.remove_boxed(text)
     got, ok = paper.match_end_numeric(text, str(item.meta["target"]))
-    return Judgement(1.0 if ok else 0.0, got, None if ok else f"expected {item.meta['target']}")
+    return Grade(1.0 if ok else 0.0, got, None if ok else f"expected {item.meta['target']}")
 
 
 def paper_prompt(template: tuple[str, str, str], problem: str) -> str:
@@ -158,10 +158,10 @@ class GSM8K(Task):
             examples = "\n\n".join(f"{s.meta['question']}\n\nReasoning:\n{s.target}" for s in shots)
         return [{"role": "system", "content": examples}, *item.conversation()]
 
-    def judge(self, item: Item, output: str) -> Judgement:
+    def grade(self, item: Item, output: str) -> Grade:
         scores = {
-            "paper": judge_number_paper(item, output, boxed=False),
-            "strict": judge_number(item, output),
+            "paper": grade_number_paper(item, output, boxed=False),
+            "strict": grade_number(item, output),
         }
         return for_protocol(scores, self.protocol)
 
@@ -191,10 +191,10 @@ class AIME(Task):
     def test_items(self) -> list[Item]:
         return self._test
 
-    def judge(self, item: Item, output: str) -> Judgement:
+    def grade(self, item: Item, output: str) -> Grade:
         scores = {
-            "paper": judge_number_paper(item, output, boxed=True),
-            "strict": judge_number(item, output),
+            "paper": grade_number_paper(item, output, boxed=True),
+            "strict": grade_number(item, output),
         }
         return for_protocol(scores, self.protocol)
 

@@ -1,9 +1,9 @@
-"""Capping repeated text in an answer before a judge reads it, as the original harness does.
+"""Capping repeated text in an answer before a grader reads it, as the original harness does.
 
 PostTrainBench's ArenaHard and HealthBench ``evaluate.py`` pass every generated answer through a
-``limit_repetitions(text, max_reps=5)`` before judging it (after removing a leading, closed
+``limit_repetitions(text, max_reps=5)`` before grading it (after removing a leading, closed
 ``<think>`` block). This module does the same, step for step, so that a looping answer reaches
-the judge exactly as it would have there. Three passes, repeated (at most 10 rounds) until none
+the grader exactly as it would have there. Three passes, repeated (at most 10 rounds) until none
 changes anything:
 
 1. a run of more than ``max_reps`` identical lines keeps ``max_reps`` of them;

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ptb.tasks.base import Item, Judgement, Task
+from ptb.tasks.base import Grade, Item, Task
 
 DATA_SEED = 0
 TEST_FRACTION = 0.1
@@ -282,13 +282,13 @@ class ToyCalls(_GeneratedTask):
         train, test = super()._splits
         return _numbered(train, "train"), _numbered(test, "test")
 
-    def judge(self, item: Item, output: str) -> Judgement:
+    def grade(self, item: Item, output: str) -> Grade:
         call = parse_call(output)
         if call is None:
-            return Judgement(0.0, None, "no JSON call found")
+            return Grade(0.0, None, "no JSON call found")
         expected = json.loads(item.target)
         ok = call.get("name") == expected["name"] and call.get("arguments") == expected["arguments"]
-        return Judgement(1.0 if ok else 0.0, call, None if ok else "name or arguments differ")
+        return Grade(1.0 if ok else 0.0, call, None if ok else "name or arguments differ")
 
 
 def parse_call(output: str) -> dict[str, Any] | None:
@@ -334,13 +334,13 @@ class ToyMath(_GeneratedTask):
         train, test = super()._splits
         return _numbered(train, "train"), _numbered(test, "test")
 
-    def judge(self, item: Item, output: str) -> Judgement:
+    def grade(self, item: Item, output: str) -> Grade:
         match = re.search(r"####\s*(-?[\d,]+)", output)
         if not match:
-            return Judgement(0.0, None, "no '#### <number>' found")
+            return Grade(0.0, None, "no '#### <number>' found")
         value = int(match.group(1).replace(",", ""))
         expected = int(item.meta["answer"])
-        return Judgement(1.0 if value == expected else 0.0, value)
+        return Grade(1.0 if value == expected else 0.0, value)
 
 
 def _numbered(items: list[Item], split: str) -> list[Item]:

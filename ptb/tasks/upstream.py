@@ -1,6 +1,6 @@
 """Files that define the paper's protocol but belong to others, fetched from their upstream.
 
-ptb does not copy the original harness's data files, judge and grader prompts or chat templates
+ptb does not copy the original harness's data files, grader and LLM-judge prompts or chat templates
 into its source. Each is pinned here — a URL at a fixed commit and the sha256 of its bytes — and
 ``python -m ptb.prefetch`` downloads it into ``<PTB_CACHE>/upstream/<sha256>/<name>``; everything
 else reads the cached copy offline (``upstream://<key>`` as a ``task.data`` source, or
@@ -93,7 +93,7 @@ PINNED: dict[str, Pinned] = {
             "arenahard/arena-hard-v2.0.yaml",
             f"{_AH}/config/arena-hard-v2.0.yaml",
             "67bb539cb5b0c4a26c9c3b47ef89bc4e3d2fa22105741f3cd97a12ab5fe833e4",
-            "ArenaHard's judge user template (prompt_template) and verdict regexes",
+            "ArenaHard's grader user template (prompt_template) and verdict regexes",
         ),
         original(
             "healthbench/healthbench.jsonl",

@@ -21,7 +21,7 @@ from ptb.eval.runner import evaluate
 from ptb.models.tiny import build_tiny_qwen3
 from ptb.sandbox.base import SandboxSpec
 from ptb.sandbox.bwrap import BwrapSandbox
-from ptb.stages.solve import runtime_paths
+from ptb.stages.session import runtime_paths
 from ptb.tasks.templates import load_template
 from tests.conftest import RunPtb, ptb_env
 from tests.support.tasks import fixture_overrides, task_config

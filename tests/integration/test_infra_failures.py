@@ -2,7 +2,7 @@
 
 Each test runs ``python -m ptb`` (via ``tests.support.faults``, which injects one fault) on the
 tiny model and checks the stage states, ``score.json`` and what ``python -m ptb.status`` prints.
-An infrastructure failure (judge endpoint down, missing task data, a code sandbox that cannot
+An infrastructure failure (grader endpoint down, missing task data, a code sandbox that cannot
 start, a CUDA error on every rung) fails ``evaluate`` with ``error.json`` and never reaches
 ``score``; re-running retries it. The agent's own failure (a corrupt final_model) is a result and
 scores as the base model.
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, ptb_env
-from tests.support.fake_judge import FakeJudge
+from tests.support.fake_grader import FakeGrader
 from tests.support.tasks import fixture_overrides
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -95,27 +95,27 @@ def _assert_infra(run: Path, reason: str) -> None:
     assert not (run / "evaluate" / "metrics.json").exists()
 
 
-def test_judge_down_then_up_rerun_scores_with_no_fallback(tmp_path: Path, cache: Path) -> None:
+def test_grader_down_then_up_rerun_scores_with_no_fallback(tmp_path: Path, cache: Path) -> None:
     task = "arenahard_writing"
     args = [*_agent(tmp_path, COPY_BASE), f"task={task}", *fixture_overrides(task),
-            "task.eval.judge_api_key_env=null", "task.eval.judge_retries=1",
-            "task.eval.judge_backoff_s=0.01", "task.eval.n_items=null"]  # fmt: skip
+            "task.eval.grader_api_key_env=null", "task.eval.grader_retries=1",
+            "task.eval.grader_backoff_s=0.01", "task.eval.n_items=null"]  # fmt: skip
     results = tmp_path / "results" / "default"
-    with FakeJudge(down=True) as judge:
-        args.append(f"task.eval.judge_base_url={judge.base_url}")
+    with FakeGrader(down=True) as grader:
+        args.append(f"task.eval.grader_base_url={grader.base_url}")
         first = _ptb(tmp_path, cache, *args)
         assert first.returncode == 1, first.stderr[-3000:]
         for run_id in (BASELINE.format(task=task), RUN.format(task=task)):
-            _assert_infra(results / run_id, "judge")
+            _assert_infra(results / run_id, "grader")
         samples = (results / RUN.format(task=task) / "evaluate" / "samples.jsonl").read_text()
         rows = [json.loads(x) for x in samples.splitlines()]  # kept for rescore=, no score
         assert rows and all("output" in r and "score" not in r for r in rows)
         table, rows = _status(tmp_path)
         assert "not scored yet (infrastructure failure, retryable)" in table
-        assert "infra: judge (retryable)" in table
+        assert "infra: grader (retryable)" in table
         assert _result(rows, RUN.format(task=task))["result"] == "infra_failed"
 
-        judge.down = False
+        grader.down = False
         second = _ptb(tmp_path, cache, *args)
     assert second.returncode == 0, second.stderr[-3000:]
     run = results / RUN.format(task=task)
@@ -131,16 +131,16 @@ def test_judge_down_then_up_rerun_scores_with_no_fallback(tmp_path: Path, cache:
     assert "2 scored" in table and "0 not scored yet" in table
 
 
-def test_judge_rate_limited_twice_is_one_evaluation(tmp_path: Path, cache: Path) -> None:
+def test_grader_rate_limited_twice_is_one_evaluation(tmp_path: Path, cache: Path) -> None:
     task = "arenahard_writing"
-    with FakeJudge(fail_first=2) as judge:
+    with FakeGrader(fail_first=2) as grader:
         out = _ptb(
             tmp_path, cache, "agent=baseline_zeroshot", f"task={task}", *fixture_overrides(task),
-            "task.eval.judge_api_key_env=null", "task.eval.judge_backoff_s=0.01",
-            "task.eval.judge_concurrency=1", "task.eval.n_items=null",
-            f"task.eval.judge_base_url={judge.base_url}",
+            "task.eval.grader_api_key_env=null", "task.eval.grader_backoff_s=0.01",
+            "task.eval.grader_concurrency=1", "task.eval.n_items=null",
+            f"task.eval.grader_base_url={grader.base_url}",
         )  # fmt: skip
-        n_requests, refused_left = len(judge.requests), judge.fail_first
+        n_requests, refused_left = len(grader.requests), grader.fail_first
     assert out.returncode == 0, out.stderr[-3000:]
     run = tmp_path / "results" / "default" / BASELINE.format(task=task)
     manifest = json.loads((run / "manifest.json").read_text())

@@ -2,7 +2,7 @@
 
 ``python -m tests.parity.disagreements`` prints the Markdown table ``docs/protocol.md`` carries
 between its ``<!-- disagreements -->`` markers; ``test_protocol_doc.py`` checks it is current.
-Every output is scored by ptb under both protocols (``Judgement.alt``); the ``paper = inspect``
+Every output is scored by ptb under both protocols (``Grade.alt``); the ``paper = inspect``
 column is the agreement with the reference (``tests.parity.reference``) on the same cases.
 HumanEval programs run in ptb's code sandbox (bwrap).
 """
@@ -53,7 +53,7 @@ def _math(name: str, corpus: str, reference: Any) -> Tally:
     for case in ref.corpus(corpus):
         t = case["target"]
         item = Item(case["id"], "", t, {"answer": t.replace(",", ""), "target": t})
-        j = task.judge(item, case["output"])
+        j = task.grade(item, case["output"])
         theirs = ref.correct(reference(case["output"], t))
         tally.add(case["note"], case["output"], j.score, j.alt["strict"], j.score == theirs)
     return tally
@@ -65,7 +65,7 @@ def _gpqa() -> Tally:
     choices = ["2.0 eV", "4.0 eV", "8.0 eV", "16.0 eV"]
     for case in ref.corpus("gpqa"):
         letter = case["answer"]
-        j = task.judge(Item(case["id"], "", "", {"answer": letter}), case["output"])
+        j = task.grade(Item(case["id"], "", "", {"answer": letter}), case["output"])
         theirs = ref.correct(ref.gpqa_score(case["output"], choices, letter)[0])
         tally.add(case["note"], case["output"], j.score, j.alt["strict"], j.score == theirs)
     return tally
@@ -95,7 +95,7 @@ def _humaneval() -> Tally:
             chosen.append(item)
             outputs.append(out)
             agrees.append(paper_program(item, out) == theirs)
-    for case, j, ok in zip(cases, task.judge_all(chosen, outputs), agrees, strict=True):
+    for case, j, ok in zip(cases, task.grade_all(chosen, outputs), agrees, strict=True):
         tally.add(case["note"], str(case["output"]), j.score, j.alt["strict"], ok)
     return tally
 
@@ -108,7 +108,7 @@ def _bfcl() -> Tally:
     records = [{**r, "ground_truth": answers[r["id"]]} for r in load(cfg.data["test"])]
     items = task.test_items()
     for case in ref.corpus("bfcl"):
-        j = task.judge(items[case["item"]], case["output"])
+        j = task.grade(items[case["item"]], case["output"])
         theirs = ref.correct(ref.bfcl_score(case["output"], records[case["item"]]))
         tally.add(case["note"], case["output"], j.score, j.alt["strict"], j.score == theirs)
     return tally

@@ -188,9 +188,9 @@ def _judge(protocol: str, pairs: list[tuple[str, str]], monkeypatch: pytest.Monk
     task = load_task(task_config("arenahard_writing"), protocol)
     items = [Item(f"p{i}", f"Prompt {i}", f"Reference {i}") for i in range(len(pairs))]
     replies = [reply for pair in pairs for reply in pair]  # game 1 (reference as A), game 2
-    monkeypatch.setattr("ptb.tasks.arenahard.JudgeClient", Scripted(replies))
-    judgements = task.judge_all(items, [f"Answer {i}" for i in range(len(pairs))])  # type: ignore[attr-defined]
-    return task, judgements
+    monkeypatch.setattr("ptb.tasks.arenahard.GraderClient", Scripted(replies))
+    grades = task.grade_all(items, [f"Answer {i}" for i in range(len(pairs))])  # type: ignore[attr-defined]
+    return task, grades
 
 
 def test_paper_rows_and_score_equal_the_originals(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,14 +199,14 @@ def test_paper_rows_and_score_equal_the_originals(monkeypatch: pytest.MonkeyPatc
     score map) are left to the next test."""
     pairs = [p for p in PAIRS if not _crashes(p)]
     assert len(pairs) >= 40
-    task, judgements = _judge("paper", pairs, monkeypatch)
-    for pair, judgement in zip(pairs, judgements, strict=True):
+    task, grades = _judge("paper", pairs, monkeypatch)
+    for pair, grade in zip(pairs, grades, strict=True):
         rows = original_rows(original_get_score(pair[0]), original_get_score(pair[1]))
         expected = sum(rows) / len(rows) if rows else None
-        assert (judgement.detail is None) == (rows is not None), pair
+        assert (grade.detail is None) == (rows is not None), pair
         if expected is not None:
-            assert judgement.score == pytest.approx(expected), pair
-    metrics = task.aggregate(judgements)
+            assert grade.score == pytest.approx(expected), pair
+    metrics = task.aggregate(grades)
     assert metrics["judge_winrate"] == pytest.approx(original_accuracy(pairs))
 
 
@@ -218,9 +218,9 @@ def test_where_the_original_crashes_ptb_leaves_the_prompt_out(
     reports the game as ``games_with_unknown_verdict`` (a departure, docs/protocol.md)."""
     crashing = [p for p in PAIRS if _crashes(p)]
     assert crashing
-    task, judgements = _judge("paper", crashing, monkeypatch)
-    assert all(j.detail for j in judgements)
-    metrics = task.aggregate(judgements)
+    task, grades = _judge("paper", crashing, monkeypatch)
+    assert all(j.detail for j in grades)
+    metrics = task.aggregate(grades)
     assert metrics["prompts_counted"] == 0 and metrics["games_with_unknown_verdict"] >= 1
 
 
@@ -294,6 +294,6 @@ def original_answer(content: str) -> str:
 
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_the_answer_the_judge_sees_is_the_originals(output: str) -> None:
-    from ptb.tasks.arenahard import judged_answer
+    from ptb.tasks.arenahard import graded_answer
 
-    assert judged_answer(output, "paper") == original_answer(output)
+    assert graded_answer(output, "paper") == original_answer(output)

@@ -193,23 +193,23 @@ def test_paper_retries_and_scores_equal_the_originals(monkeypatch: pytest.Monkey
         for r in item.meta["rubrics"]
     }
     fake = Scripted({k: list(v) for k, v in script.items()})
-    monkeypatch.setattr("ptb.tasks.healthbench.JudgeClient", fake)
+    monkeypatch.setattr("ptb.tasks.healthbench.GraderClient", fake)
     task = load_task(task_config("healthbench"), "paper")
-    judgements = task.judge_all(items, ["A reply."] * len(items))  # type: ignore[attr-defined]
+    grades = task.grade_all(items, ["A reply."] * len(items))  # type: ignore[attr-defined]
     expected = []
-    for item, judgement in zip(items, judgements, strict=True):
+    for item, grade in zip(items, grades, strict=True):
         rubrics = item.meta["rubrics"]
         met = [original_criterion(script[r["criterion"]]) for r in rubrics]
         want = original_example_score([r["points"] for r in rubrics], met)
         expected.append(want)
-        assert judgement.score == pytest.approx(want), item.id
-        for r, graded in zip(rubrics, judgement.extracted, strict=True):
+        assert grade.score == pytest.approx(want), item.id
+        for r, graded in zip(rubrics, grade.extracted, strict=True):
             replies = script[r["criterion"]]
             calls = next(
                 (n + 1 for n, x in enumerate(replies[:5]) if original_label(x) is not None), 5
             )
             assert graded["calls"] == calls
-    metrics = task.aggregate(judgements)  # type: ignore[attr-defined]
+    metrics = task.aggregate(grades)  # type: ignore[attr-defined]
     assert metrics["rubric"] == pytest.approx(original_accuracy(expected))
 
 
@@ -255,12 +255,12 @@ def test_a_criterion_always_unreadable_is_not_met_after_five_calls(
     (item,) = _items(rng, 1)
     script = {r["criterion"]: ["I cannot grade this."] * 6 for r in item.meta["rubrics"]}
     fake = Scripted(script)
-    monkeypatch.setattr("ptb.tasks.healthbench.JudgeClient", fake)
+    monkeypatch.setattr("ptb.tasks.healthbench.GraderClient", fake)
     task = load_task(task_config("healthbench"), "paper")
-    (judgement,) = task.judge_all([item], ["x"])  # type: ignore[attr-defined]
+    (grade,) = task.grade_all([item], ["x"])  # type: ignore[attr-defined]
     assert set(fake.calls.values()) == {CALLS}
     points = [r["points"] for r in item.meta["rubrics"]]
-    assert judgement.score == original_example_score(points, [False] * len(points))
+    assert grade.score == original_example_score(points, [False] * len(points))
 
 
 def test_the_fixture_files_are_not_the_upstream_texts() -> None:
@@ -294,6 +294,6 @@ def original_reply(content: str) -> str:
 
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_the_reply_the_grader_sees_is_the_originals(output: str) -> None:
-    from ptb.tasks.healthbench import judged_answer
+    from ptb.tasks.healthbench import graded_answer
 
-    assert judged_answer(output, "paper") == original_reply(output)
+    assert graded_answer(output, "paper") == original_reply(output)

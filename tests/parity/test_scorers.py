@@ -43,7 +43,7 @@ def _math_item(case: dict[str, Any]) -> Item:
 @pytest.mark.parametrize("case", GSM8K, ids=_ids(GSM8K))
 def test_gsm8k_scorer(case: dict[str, Any]) -> None:
     task = load_task(task_config("gsm8k"), "paper")
-    ours = task.judge(_math_item(case), case["output"])
+    ours = task.grade(_math_item(case), case["output"])
     theirs = ref.gsm8k_score(case["output"], case["target"])
     assert (ours.score, ours.extracted) == (ref.correct(theirs), theirs.answer)
 
@@ -51,7 +51,7 @@ def test_gsm8k_scorer(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", AIME, ids=_ids(AIME))
 def test_aime_scorer(case: dict[str, Any]) -> None:
     task = load_task(task_config("aime2025"), "paper")
-    ours = task.judge(_math_item(case), case["output"])
+    ours = task.grade(_math_item(case), case["output"])
     theirs = ref.aime_score(case["output"], case["target"])
     assert (ours.score, ours.extracted) == (ref.correct(theirs), theirs.answer)
 
@@ -64,7 +64,7 @@ def test_gpqa_scorer(case: dict[str, Any]) -> None:
     task = load_task(task_config("gpqa"), "paper")
     letter = case["answer"]
     item = Item(case["id"], "", f"ANSWER: {letter}", {"answer": letter})
-    ours = task.judge(item, case["output"])
+    ours = task.grade(item, case["output"])
     theirs, _ = ref.gpqa_score(case["output"], CHOICES, letter)
     assert ours.score == ref.correct(theirs)
     assert (ours.extracted or "") == theirs.answer
@@ -108,6 +108,6 @@ def bfcl_records() -> list[dict[str, Any]]:
 def test_bfcl_scorer(case: dict[str, Any], bfcl_records: list[dict[str, Any]]) -> None:
     task = load_task(task_config("bfcl"), "paper")
     item = task.test_items()[case["item"]]
-    ours = task.judge(item, case["output"])
+    ours = task.grade(item, case["output"])
     theirs = ref.bfcl_score(case["output"], bfcl_records[case["item"]])
     assert ours.score == ref.correct(theirs), theirs.answer

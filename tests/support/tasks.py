@@ -15,8 +15,8 @@ FIXTURE_DATA = {
     "arenahard_writing": {
         "test": "arenahard_questions.jsonl",
         "references": "arenahard_references.jsonl",
-        "judge_prompt": "upstream/judge_utils.py",
-        "judge_config": "upstream/arena-hard-v2.0.yaml",
+        "grader_prompt": "upstream/judge_utils.py",
+        "grader_config": "upstream/arena-hard-v2.0.yaml",
     },
     "gpqa": {"test": "gpqa_main.csv"},
     "gsm8k": {"test": "gsm8k_test.parquet", "train": "gsm8k_train.jsonl"},

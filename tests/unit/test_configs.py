@@ -88,8 +88,8 @@ def test_llm_agent_names_its_key(option: str) -> None:
 def test_task_judge_key_is_a_name(option: str) -> None:
     spec = _to_run_config(_compose(f"task={option}")).task.eval
     assert spec.ladder, "every task needs a max-token ladder"
-    if spec.judge_model is not None:
-        assert spec.judge_api_key_env and ENV_NAME.match(spec.judge_api_key_env)
+    if spec.grader_model is not None:
+        assert spec.grader_api_key_env and ENV_NAME.match(spec.grader_api_key_env)
 
 
 def test_paper_cell_composes() -> None:
@@ -211,3 +211,36 @@ def test_saved_config_with_choices_loads_back(tmp_path: Path) -> None:
     assert "network: none" in text and "!!python" not in text
     loaded = load_saved_config(plan.run)
     assert loaded.sandbox.network == "none" and loaded.tracker.mode == "disabled"
+
+
+def test_a_run_saved_with_the_old_judge_keys_loads_and_replans_as_itself(tmp_path: Path) -> None:
+    """config.yaml of a run planned before task.eval.judge_* became grader_* (and task.data's
+    judge_prompt / judge_config): it loads with the new names and re-plans without a conflict."""
+    from ptb.plan import load_saved_config, materialize
+    from tests.support.plans import planned_run
+
+    overrides = [f"results_dir={tmp_path}", "tracker=none", "task=arenahard_writing"]
+    plan = planned_run(overrides)
+    text = plan.run.config.read_text(encoding="utf-8")
+    assert "grader_model: gpt-5-mini" in text and "grader_prompt:" in text
+    plan.run.config.write_text(re.sub(r"\bgrader_", "judge_", text), encoding="utf-8")
+    cfg = load_saved_config(plan.run)
+    assert cfg.task.eval.grader_model == "gpt-5-mini"
+    assert cfg.task.eval.grader_max_tokens == plan.cfg.task.eval.grader_max_tokens
+    assert cfg.task.data["grader_prompt"] == plan.cfg.task.data["grader_prompt"]
+    materialize(plan)  # the same run: no RunConflict
+
+
+def test_an_older_task_folders_evaluate_py_config_loads() -> None:
+    """The task config an older ptb froze into evaluate.py (task.eval.judge_*) still loads."""
+    from ptb.config.task import TaskConfig, upgrade_task
+    from ptb.eval.agent_entry import _load
+    from tests.support.tasks import task_config
+
+    new = task_config("arenahard_writing")
+    data = OmegaConf.to_container(OmegaConf.structured(new), enum_to_str=True)
+    assert isinstance(data, dict)
+    data["eval"] = {re.sub(r"^grader_", "judge_", k): v for k, v in data["eval"].items()}
+    data["data"] = {re.sub(r"^grader_", "judge_", k): v for k, v in data["data"].items()}
+    loaded = _load(TaskConfig, upgrade_task(data))
+    assert loaded == new

@@ -32,7 +32,8 @@ from tests.support.plans import planned_run
         ("RuntimeError: No CUDA GPUs are available", INFRA, "cuda"),
         ("RuntimeError: NCCL error: unhandled system error", INFRA, "cuda"),
         ("OSError: [Errno 28] No space left on device", INFRA, "disk"),
-        ("JudgeError: judge endpoint http://x/v1: HTTP 503 after 5 tries", INFRA, "judge"),
+        ("GraderError: grader endpoint http://x/v1: HTTP 503 after 5 tries", INFRA, "grader"),
+        ("JudgeError: judge endpoint http://x/v1: HTTP 503 after 5 tries", INFRA, "grader"),
         ("sandboxed code run failed (crashed, exit 1)", INFRA, "code_sandbox"),
         ("ValueError: shapes do not match", AGENT, "generation"),
         (None, AGENT, "generation"),
@@ -72,7 +73,11 @@ def test_ladder_failure_is_the_models_only_when_every_rung_is() -> None:
         ({"status": "eval_failed", "error": "cannot load the task's data: gone"}, (INFRA, "data")),
         (
             {"status": "eval_failed", "error": "scoring failed: JudgeError: judge endpoint u: 503"},
-            (INFRA, "judge"),
+            (INFRA, "grader"),
+        ),
+        (  # an older ptb's reason class for the grader
+            {"status": "eval_failed", "failure": {"kind": "infra", "reason": "judge"}},
+            (INFRA, "grader"),
         ),
         ({"status": "eval_failed", "error": "scoring failed: KeyError: 'x'"}, (INFRA, "scorer")),
         (
@@ -108,7 +113,11 @@ def test_metrics_failure(metrics: dict, expected: tuple[str, str] | None) -> Non
 
 def test_error_json_is_always_infra() -> None:
     assert error_failure({"type": "RuntimeError", "message": "boom"}).reason == "stage"
-    assert error_failure({"type": "JudgeError", "message": "judge endpoint"}).reason == "judge"
+    assert error_failure({"type": "GraderError", "message": "grader endpoint"}).reason == "grader"
+    assert error_failure({"type": "JudgeError", "message": "judge endpoint"}).reason == "grader"
+    old = {"type": "JudgeError", "message": "judge endpoint", "reason": "judge"}  # an older ptb's
+    assert error_failure(old).reason == "grader"
+    assert error_failure({"type": "InfraError", "reason": "judge"}).reason == "judge"  # LLM judge
     assert error_failure({"reason": "cuda"}).kind == INFRA
 
 

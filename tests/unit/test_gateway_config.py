@@ -11,20 +11,20 @@ from typing import Any
 import pytest
 
 from ptb.config import RunConfig
-from ptb.eval.agent_entry import use_judge_route
+from ptb.eval.agent_entry import use_grader_route
 from ptb.gateway.run import (
-    JUDGE_TOKEN_ENV,
-    JUDGE_URL_ENV,
+    GRADER_TOKEN_ENV,
+    GRADER_URL_ENV,
     agent_route,
     allowed_models,
     check,
     gateway_settings,
+    grader_route,
     is_enabled,
-    judge_route,
     stop_on_limit,
     upstream_url,
 )
-from ptb.preflight import check_task_judge
+from ptb.preflight import check_task_grader
 from tests.support.repo import compose_run
 
 
@@ -40,7 +40,7 @@ def cfg(*overrides: str) -> RunConfig:
         (["agent=recipe_sft"], False),  # scripted: no key
         (["agent=baseline_zeroshot", "gateway.enabled=true"], False),  # no agent at work
         (["agent=custom", "gateway.enabled=true"], True),
-        (["agent=recipe_sft", "task=healthbench"], True),  # a judged task: the judge route
+        (["agent=recipe_sft", "task=healthbench"], True),  # a model-graded task: the grader route
         (["agent=recipe_sft", "task=healthbench", "gateway.enabled=false"], False),
         (["agent=baseline_zeroshot", "task=arenahard_writing"], False),
     ],
@@ -50,37 +50,37 @@ def test_enabled(overrides: list[str], on: bool) -> None:
 
 
 def test_routes_follow_the_agent_and_the_task() -> None:
-    judged = cfg("agent=opus46", "task=arenahard_writing")
-    assert agent_route(judged) and judge_route(judged)
+    graded = cfg("agent=opus46", "task=arenahard_writing")
+    assert agent_route(graded) and grader_route(graded)
     login_file = cfg("agent=gpt52", "agent.login=subscription",
                      "agent.credentials_file=/a/auth.json", "task=arenahard_writing")  # fmt: skip
-    assert not agent_route(login_file) and judge_route(login_file)
-    assert check(login_file) == []  # a judge route alone needs no agent key
+    assert not agent_route(login_file) and grader_route(login_file)
+    assert check(login_file) == []  # a grader route alone needs no agent key
     token = cfg(
         "agent=opus46", "agent.login=subscription", "agent.api_key_env=CLAUDE_CODE_OAUTH_TOKEN"
     )
     assert agent_route(token)  # a subscription token is held like a key
     plain = cfg("agent=opus46", "task=gsm8k")
-    assert agent_route(plain) and not judge_route(plain)
+    assert agent_route(plain) and not grader_route(plain)
 
 
-def test_the_judge_route_carries_the_task_and_its_own_key() -> None:
+def test_the_grader_route_carries_the_task_and_its_own_key() -> None:
     run = cfg("agent=opus46", "task=healthbench")
-    keys = {"agent": "sk-agent", "judge": "sk-judge"}
-    settings = gateway_settings(run, Path("g.jsonl"), keys, {"agent": "t1", "judge": "t2"})
-    agent, judge = settings["routes"]
+    keys = {"agent": "sk-agent", "grader": "sk-grader"}
+    settings = gateway_settings(run, Path("g.jsonl"), keys, {"agent": "t1", "grader": "t2"})
+    agent, grader = settings["routes"]
     assert (agent["name"], agent["key"], agent["token"]) == ("agent", "sk-agent", "t1")
-    assert (judge["name"], judge["key"], judge["token"]) == ("judge", "sk-judge", "t2")
-    assert judge["upstream"] == "https://api.openai.com/v1"
-    assert judge["allow_models"] == ["gpt-5-mini"]
-    assert judge["judge"]["task"]["impl"] == "healthbench"
-    assert judge["judge"]["max_tokens"] == run.task.eval.judge_max_tokens
+    assert (grader["name"], grader["key"], grader["token"]) == ("grader", "sk-grader", "t2")
+    assert grader["upstream"] == "https://api.openai.com/v1"
+    assert grader["allow_models"] == ["gpt-5-mini"]
+    assert grader["grader"]["task"]["impl"] == "healthbench"
+    assert grader["grader"]["max_tokens"] == run.task.eval.grader_max_tokens
 
 
-def test_a_cost_limit_needs_the_judge_models_price_too() -> None:
-    judged = ("agent=opus46", "task=healthbench", "gateway.max_cost_usd=20")
-    assert check(cfg(*judged)) == []  # gpt-5-mini is priced in conf/gateway/default.yaml
-    (problem,) = check(cfg(*judged, "task.eval.judge_model=judge-x"))
+def test_a_cost_limit_needs_the_grader_models_price_too() -> None:
+    graded = ("agent=opus46", "task=healthbench", "gateway.max_cost_usd=20")
+    assert check(cfg(*graded)) == []  # gpt-5-mini is priced in conf/gateway/default.yaml
+    (problem,) = check(cfg(*graded, "task.eval.grader_model=judge-x"))
     assert "needs a price for judge-x" in problem[0]
 
 
@@ -91,28 +91,28 @@ def test_a_login_file_cannot_be_held_by_the_gateway() -> None:
     assert "logs in with a file" in problem[0] and "gateway.enabled=false" in problem[1]
 
 
-def test_a_judge_model_on_a_task_without_judge_requests_is_a_problem() -> None:
-    (problem,) = check(cfg("agent=recipe_sft", "task=gsm8k", "task.eval.judge_model=gpt-5-mini"))
-    assert "has no judge requests" in problem[0]
+def test_a_grader_model_on_a_task_without_grader_requests_is_a_problem() -> None:
+    (problem,) = check(cfg("agent=recipe_sft", "task=gsm8k", "task.eval.grader_model=gpt-5-mini"))
+    assert "has no grader requests" in problem[0]
 
 
-def test_a_judged_tasks_key_is_checked_before_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_graded_tasks_key_is_checked_before_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    (problem,) = check_task_judge(cfg("agent=recipe_sft", "task=arenahard_writing"))
-    assert "OPENAI_API_KEY is unset" in problem.what and "judge_api_key_env=null" in problem.fix
+    (problem,) = check_task_grader(cfg("agent=recipe_sft", "task=arenahard_writing"))
+    assert "OPENAI_API_KEY is unset" in problem.what and "grader_api_key_env=null" in problem.fix
     monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
-    assert check_task_judge(cfg("agent=recipe_sft", "task=arenahard_writing")) == []
-    local = cfg("agent=recipe_sft", "task=healthbench", "task.eval.judge_api_key_env=null")
+    assert check_task_grader(cfg("agent=recipe_sft", "task=arenahard_writing")) == []
+    local = cfg("agent=recipe_sft", "task=healthbench", "task.eval.grader_api_key_env=null")
     monkeypatch.delenv("OPENAI_API_KEY")
-    assert check_task_judge(local) == []
+    assert check_task_grader(local) == []
 
 
-def test_evaluate_py_in_the_sandbox_uses_the_judge_route() -> None:
+def test_evaluate_py_in_the_sandbox_uses_the_grader_route() -> None:
     task = cfg("task=arenahard_writing").task
-    assert use_judge_route(task, {JUDGE_URL_ENV: "http://127.0.0.1:9/v1"}) is None
-    assert task.eval.judge_base_url == "http://127.0.0.1:9/v1"
-    assert task.eval.judge_api_key_env == JUDGE_TOKEN_ENV
-    why = use_judge_route(cfg("task=arenahard_writing").task, {})
+    assert use_grader_route(task, {GRADER_URL_ENV: "http://127.0.0.1:9/v1"}) is None
+    assert task.eval.grader_base_url == "http://127.0.0.1:9/v1"
+    assert task.eval.grader_api_key_env == GRADER_TOKEN_ENV
+    why = use_grader_route(cfg("task=arenahard_writing").task, {})
     assert why is not None and "gateway.enabled=false" in why
 
 

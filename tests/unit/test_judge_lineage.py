@@ -155,11 +155,11 @@ def test_added_tokens_and_bin_weights_are_fine(models: dict[str, Any]) -> None:
 def test_small_blocks_give_the_same_answer(models: dict[str, Any]) -> None:
     from contextlib import ExitStack
 
-    from ptb.judge.lineage import Weights, compare
+    from ptb.judge.lineage import ModelTensors, compare
 
     with ExitStack() as stack:
-        a = Weights(models["instruct"], stack)
-        b = Weights(models["base"], stack)
+        a = ModelTensors(models["instruct"], stack)
+        b = ModelTensors(models["base"], stack)
         big, _ = compare(a, b, None, 1 << 30)
         small, _ = compare(a, b, None, 100)
     assert big.to_base() == pytest.approx(small.to_base(), rel=1e-6)

@@ -13,7 +13,7 @@ import pytest
 from ptb.config.judge import ContaminationConfig
 from ptb.judge.contamination import HeldOutIndex
 from ptb.judge.index import Scanner
-from ptb.judge.ngrams import PAD, ngram_hashes, normalise_words, word_hashes, word_values
+from ptb.judge.ngrams import PAD, ngram_hashes, word_hashes, word_values
 from ptb.tasks.base import Item
 
 _WORDS_TEXT = (
@@ -26,6 +26,12 @@ WORDS = _WORDS_TEXT.split()
 
 def sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def normalise_words(text: str) -> list[str]:
+    """The words the hashes stand for."""
+    vals = word_values(text.encode("utf-8"))[:-PAD].tobytes()
+    return vals.replace(b"\x00", b" ").decode("ascii").split()
 
 
 @pytest.mark.parametrize(

@@ -131,6 +131,19 @@ def test_gateway_log(tmp_path: Path) -> None:
     assert [v["model"] for v in g["violations"]] == ["gpt-4o", "gpt-5"]
 
 
+@pytest.mark.parametrize("route", ["grader", "judge"])  # judge: an older ptb's gateway.jsonl
+def test_gateway_log_grader_route(tmp_path: Path, route: str) -> None:
+    log = tmp_path / "gateway.jsonl"
+    recs = [
+        {"route": route, "model": "gpt-5-mini", "allowed": True},  # evaluate.py's own request
+        {"route": route, "model": "gpt-5-mini", "allowed": False, "gate": "not a grader request"},
+        {"route": route, "model": "claude-opus-4-6", "allowed": False},  # not the grader model
+    ]
+    log.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    g = gateway_violations(log, ALLOWED, "gpt-5-mini")
+    assert [v["gate"] for v in g["violations"]] == ["not a grader request", None]
+
+
 def test_llm_answers(tmp_path: Path) -> None:
     answer = {
         "contamination": "No contamination detected.",  # the v1.0 phrases still read

@@ -190,7 +190,7 @@ def test_prefetch_fetches_what_the_task_needs_and_the_task_then_loads_offline(
 
     task = load_task(to_run_config(node).task, "paper")
     assert len(task.test_items()) == 2
-    assert task.judge_gate() is not None  # type: ignore[attr-defined]
+    assert task.grader_gate() is not None  # type: ignore[attr-defined]
 
 
 def test_preflight_names_missing_upstream_files_and_the_fix(

@@ -590,4 +590,4 @@ def test_score_built_on_an_older_infra_result_is_not_trusted(results: Path) -> N
     a = method(report.to_json(), "agent_a")
     assert a["avg"] is None and a["counts"]["infra_failed"] == 1
     (stale,) = [u for u in report.missing if u.path == run]
-    assert (stale.failure, stale.reason, stale.stage) == ("infra", "judge", "evaluate")
+    assert (stale.failure, stale.reason, stale.stage) == ("infra", "grader", "evaluate")

@@ -12,7 +12,7 @@ import pytest
 
 from ptb.sandbox.process import ExecResult
 from ptb.scaffolds import SCAFFOLDS, SolveContext
-from ptb.scaffolds.cli import CliScaffold
+from ptb.scaffolds.cli_scaffold import CliScaffold
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import Redactor
 from tests.support.fake_llm import FINAL_TEXT, MARKER_FILE

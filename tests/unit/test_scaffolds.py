@@ -14,12 +14,12 @@ from ptb.scaffolds import SCAFFOLDS, SolveContext, prompt_note
 from ptb.scaffolds.base import Scaffold
 from ptb.scaffolds.endpoint import Endpoint, endpoint_for
 from ptb.scaffolds.errors import api_error_in_text, api_error_kind
-from ptb.stages.solve import (
-    _copy_secrets,
-    _return_secrets,
+from ptb.stages.session import (
+    copy_secrets,
     forwards_for,
     interpreter_first,
     place_key,
+    return_secrets,
     scrub_value,
 )
 from tests.support.repo import compose_run
@@ -145,11 +145,11 @@ def test_codex_subscription_copies_auth_json_and_returns_a_refresh(
     assert "forced_login_method" in made.files()[".codex/config.toml"]
     assert made.key_target() is None
     secrets = made.secret_files()
-    copied = _copy_secrets(home, secrets)
+    copied = copy_secrets(home, secrets)
     placed = home / ".codex" / "auth.json"
     assert placed.read_text() == '{"tokens": "old"}' and placed.stat().st_mode & 0o077 == 0
     placed.write_text('{"tokens": "refreshed"}')  # the CLI used its single-use refresh token
-    _return_secrets(home, secrets, copied)
+    return_secrets(home, secrets, copied)
     assert login.read_text() == '{"tokens": "refreshed"}'
     assert not placed.exists()  # never kept in the workspace
 

@@ -78,10 +78,10 @@ def test_results_separate_infra_failures_from_base_scores(tmp_path: Path, capsys
                        "old": "infra_failed"}  # fmt: skip
     assert main([str(tmp_path), "--no-scheduler"]) == 1
     out = capsys.readouterr().out
-    assert "base (eval_failed: oom)" in out and "infra: judge (retryable)" in out
+    assert "base (eval_failed: oom)" in out and "infra: grader (retryable)" in out
     assert ("results: 1 scored, 1 scored as base (agent's failure / flagged), 2 not scored yet "
             "(infrastructure failure, retryable), 0 unfinished") in out  # fmt: skip
-    assert "evaluate: an infrastructure failure recorded as a result (judge)" in out
+    assert "evaluate: an infrastructure failure recorded as a result (grader)" in out
 
 
 def test_egress_log_is_shown(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

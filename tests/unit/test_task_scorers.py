@@ -36,11 +36,11 @@ def test_oracle_scores_full_marks(name: str, protocol: str) -> None:
 
 def _judge(name: str, index: int, output: str, protocol: str = "paper") -> float:
     task = load_task(task_config(name), protocol)
-    judgement = task.judge(task.test_items()[index], output)
+    grade = task.grade(task.test_items()[index], output)
     other = next(p for p in PROTOCOLS if p != protocol)
     if name not in ("toy_calls", "toy_math"):  # the other protocol's score of the same output
-        assert set(judgement.alt) == {other}
-    return judgement.score
+        assert set(grade.alt) == {other}
+    return grade.score
 
 
 @pytest.mark.parametrize(
@@ -95,15 +95,15 @@ def test_gpqa_choices_shuffled_stably_and_scored_by_letter() -> None:
     for item in first:
         right = item.meta["answer"]
         wrong = next(x for x in "ABCD" if x != right)
-        assert task.judge(item, f"Thinking...\nANSWER: {right}").score == 1.0
-        assert task.judge(item, f"ANSWER: {wrong}").score == 0.0
-        assert task.judge(item, "I am not sure.").score == 0.0
+        assert task.grade(item, f"Thinking...\nANSWER: {right}").score == 1.0
+        assert task.grade(item, f"ANSWER: {wrong}").score == 0.0
+        assert task.grade(item, "I am not sure.").score == 0.0
 
 
 def _bfcl_score(output: str, protocol: str) -> float:
     task = load_task(task_config("bfcl"), protocol)
     item = task.test_items()[0]  # calc_binomial_probability(n=20, k=5, p=0.6)
-    return task.judge(item, output).score
+    return task.grade(item, output).score
 
 
 def _call(args: str, name: str = "calc_binomial_probability") -> str:
@@ -240,5 +240,5 @@ def test_gpqa_paper_shuffle_follows_the_seed() -> None:
         items = task.test_items()
         orders.add(tuple(i.meta["answer"] for i in items))
         for item in items:
-            assert task.judge(item, item.target).score == 1.0
+            assert task.grade(item, item.target).score == 1.0
     assert len(orders) > 1

@@ -31,7 +31,7 @@ def test_splits_are_deterministic_and_disjoint(name: str) -> None:
 @pytest.mark.parametrize("name", ["toy_calls", "toy_math"])
 def test_reference_answers_score_full_marks(name: str) -> None:
     task = _task(name)
-    assert all(task.judge(i, i.target).correct for i in task.test_items())
+    assert all(task.grade(i, i.target).correct for i in task.test_items())
 
 
 def test_toy_calls_test_requests_never_appear_in_training() -> None:
@@ -51,10 +51,10 @@ def test_toy_calls_judging() -> None:
     task = _task("toy_calls")
     item = task.test_items()[0]
     target = json.loads(item.target)
-    assert task.judge(item, "sure! " + item.target + " done").correct
+    assert task.grade(item, "sure! " + item.target + " done").correct
     wrong = dict(target, arguments={**target["arguments"], "zzz": 1})
-    assert not task.judge(item, json.dumps(wrong)).correct
-    assert task.judge(item, "no call here").detail == "no JSON call found"
+    assert not task.grade(item, json.dumps(wrong)).correct
+    assert task.grade(item, "no call here").detail == "no JSON call found"
     assert parse_call('x {"a": 1} {"name": "f", "arguments": {}}') == {"name": "f", "arguments": {}}
 
 
@@ -62,9 +62,9 @@ def test_toy_math_judging() -> None:
     task = _task("toy_math")
     item = task.test_items()[0]
     answer = item.meta["answer"]
-    assert task.judge(item, f"work...\n#### {answer}").correct
-    assert not task.judge(item, f"#### {answer + 1}").correct
-    assert not task.judge(item, str(answer)).correct  # the answer must follow ####
+    assert task.grade(item, f"work...\n#### {answer}").correct
+    assert not task.grade(item, f"#### {answer + 1}").correct
+    assert not task.grade(item, str(answer)).correct  # the answer must follow ####
 
 
 def test_context_files_hold_chat_format_training_data(tmp_path) -> None:  # type: ignore[no-untyped-def]

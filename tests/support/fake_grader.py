@@ -1,4 +1,4 @@
-"""A tiny OpenAI-compatible chat-completions server that plays the judge of the judged tasks.
+"""A tiny OpenAI-compatible chat-completions server that plays the grader of the model-graded tasks.
 
 It answers ``POST /v1/chat/completions`` on loopback with deterministic verdicts:
 
@@ -9,7 +9,7 @@ It answers ``POST /v1/chat/completions`` on loopback with deterministic verdicts
 
 It records every request (with the Authorization header) and can fail the first ``fail_first``
 requests with HTTP 429 to exercise the client's retries, be ``down`` (every request answered
-with HTTP 503) until switched back on, or refuse ``reasoning_effort`` with HTTP 400 as a judge
+with HTTP 503) until switched back on, or refuse ``reasoning_effort`` with HTTP 400 as a grader
 model without reasoning does (``reject_reasoning_effort``).
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 ANSWER = re.compile(
     r"\[Assistant ([AB])'s Answer\]\n(.*?)\n\[End of Assistant \1's Answer\]", re.DOTALL
 )
-"""The answers in the fixture judge template (tests/fixtures/tasks/upstream/)."""
+"""The answers in the fixture grader template (tests/fixtures/tasks/upstream/)."""
 
 
 def pairwise_verdict(prompt: str) -> str:
@@ -42,10 +42,10 @@ def rubric_verdict(prompt: str) -> dict[str, Any]:
     rubric = prompt.split("# Rubric item\n", 1)[1].split("\n\n# Instructions", 1)[0]
     criterion = re.sub(r"^\[-?\d+\] ", "", rubric).strip().lower()
     met = criterion in reply
-    return {"explanation": "fake judge", "criteria_met": met}
+    return {"explanation": "fake grader", "criteria_met": met}
 
 
-class FakeJudge:
+class FakeGrader:
     def __init__(
         self, fail_first: int = 0, down: bool = False, reject_reasoning_effort: bool = False
     ) -> None:
@@ -61,7 +61,7 @@ class FakeJudge:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
-    def __enter__(self) -> FakeJudge:
+    def __enter__(self) -> FakeGrader:
         self.thread.start()
         return self
 
@@ -75,10 +75,10 @@ class FakeJudge:
             return f"Both are fine. My final verdict is {pairwise_verdict(prompt)}"
         if "# Rubric item" in prompt:
             return "```json\n" + json.dumps(rubric_verdict(prompt)) + "\n```"
-        return "I am a judge."
+        return "I am a grader."
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
-        judge = self
+        grader = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -86,23 +86,23 @@ class FakeJudge:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with judge._lock:
-                    judge.requests.append(
+                with grader._lock:
+                    grader.requests.append(
                         {"path": self.path, "auth": self.headers.get("Authorization"), **body}
                     )
-                    fail = judge.fail_first > 0
-                    judge.fail_first -= 1 if fail else 0
-                if judge.down:
+                    fail = grader.fail_first > 0
+                    grader.fail_first -= 1 if fail else 0
+                if grader.down:
                     self._send(503, {"error": {"message": "service unavailable"}})
                 elif fail:
                     self._send(429, {"error": {"message": "rate limited"}})
-                elif judge.reject_reasoning_effort and "reasoning_effort" in body:
+                elif grader.reject_reasoning_effort and "reasoning_effort" in body:
                     message = "Unsupported parameter: 'reasoning_effort' is not supported."
                     self._send(400, {"error": {"message": message}})
                 elif self.path != "/v1/chat/completions":
                     self._send(404, {"error": {"message": "not found"}})
                 else:
-                    content = judge.reply(body)
+                    content = grader.reply(body)
                     self._send(
                         200,
                         {

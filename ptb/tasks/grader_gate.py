@@ -1,11 +1,12 @@
-"""What the agent's own ``evaluate.py`` may ask a judged task's judge model, and what it gets back.
+"""What the agent's own ``evaluate.py`` may ask a model-graded task's grader model, and what it
+gets back.
 
-Inside the sandbox, evaluate.py on ArenaHard and HealthBench reaches the judge only through the
-model-API gateway's judge route (``ptb.gateway``). The route lets a request through only if it is
-one of the task's own judge requests: its fixed judge template, filled with a test item's prompt
-(and, for ArenaHard, that prompt's reference answer), where only the answer under judgement is
-free. Back comes only the verdict (``[[A>B]]``, or ``{"criteria_met": true}``), never the judge's
-text: the judge key cannot be turned into a general-purpose model for generating training data
+Inside the sandbox, evaluate.py on ArenaHard and HealthBench reaches the grader only through the
+model-API gateway's grader route (``ptb.gateway``). The route lets a request through only if it is
+one of the task's own grader requests: its fixed grader template, filled with a test item's prompt
+(and, for ArenaHard, that prompt's reference answer), where only the answer under grade is
+free. Back comes only the verdict (``[[A>B]]``, or ``{"criteria_met": true}``), never the grader's
+text: the grader key cannot be turned into a general-purpose model for generating training data
 (a reward hack the paper reports), not even by writing instructions into the answer slot.
 """
 
@@ -15,21 +16,21 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 REFUSAL = (
-    "this key is evaluate.py's, for the task's own judge requests only (a fixed judge template "
+    "this key is evaluate.py's, for the task's own grader requests only (a fixed grader template "
     "over a test item); this request is not one: {why}"
 )
 
 
-class JudgeGate(ABC):
-    """One judged task's rule for the gateway's judge route."""
+class GraderGate(ABC):
+    """One model-graded task's rule for the gateway's grader route."""
 
     @abstractmethod
     def check(self, messages: Any) -> str | None:
-        """None if ``messages`` is one of the task's judge requests, else why it is not."""
+        """None if ``messages`` is one of the task's grader requests, else why it is not."""
 
     @abstractmethod
     def reduce(self, reply: str) -> str:
-        """What the caller gets back of the judge's reply: the verdict alone, or ``""`` when
+        """What the caller gets back of the grader's reply: the verdict alone, or ``""`` when
         the reply holds none."""
 
 

@@ -1,5 +1,5 @@
-"""ArenaHard-Writing and HealthBench-Easy scored through an OpenAI-compatible judge: a fake chat-
-completions server on loopback (tests/support/fake_judge.py) with deterministic verdicts."""
+"""ArenaHard-Writing and HealthBench-Easy scored through an OpenAI-compatible grader: a fake chat-
+completions server on loopback (tests/support/fake_grader.py) with deterministic verdicts."""
 
 from __future__ import annotations
 
@@ -13,83 +13,87 @@ from ptb.failures import InfraError
 from ptb.tasks import load_task
 from ptb.tasks.arenahard import game_score, paper_verdict, strict_verdict
 from ptb.tasks.healthbench import criteria_met, paper_criteria_met, rubric_score
-from tests.support.fake_judge import FakeJudge
+from tests.support.fake_grader import FakeGrader
 from tests.support.tasks import task_config
 
 MODEL = ModelConfig(name="t", display_name="t", chat_template="tiny_chatml", builder="tiny_qwen3")
-KEY = "sk-judge-test-0123456789SECRET"
+KEY = "sk-grader-test-0123456789SECRET"
 
 
 @pytest.fixture
-def judge(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeJudge]:
-    monkeypatch.setenv("PTB_TEST_JUDGE_KEY", KEY)
-    with FakeJudge() as fake:
+def grader(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGrader]:
+    monkeypatch.setenv("PTB_TEST_GRADER_KEY", KEY)
+    with FakeGrader() as fake:
         yield fake
 
 
-def _task(name: str, judge: FakeJudge, protocol: str = "paper") -> object:
+def _task(name: str, grader: FakeGrader, protocol: str = "paper") -> object:
     return load_task(
-        task_config(name, judge_base_url=judge.base_url, judge_api_key_env="PTB_TEST_JUDGE_KEY"),
+        task_config(
+            name, grader_base_url=grader.base_url, grader_api_key_env="PTB_TEST_GRADER_KEY"
+        ),
         protocol,
     )
 
 
-def test_arenahard_reference_against_itself_is_a_tie(judge: FakeJudge) -> None:
+def test_arenahard_reference_against_itself_is_a_tie(grader: FakeGrader) -> None:
     cfg = task_config(
-        "arenahard_writing", judge_base_url=judge.base_url, judge_api_key_env="PTB_TEST_JUDGE_KEY"
+        "arenahard_writing",
+        grader_base_url=grader.base_url,
+        grader_api_key_env="PTB_TEST_GRADER_KEY",
     )
     result = evaluate(cfg, MODEL, "oracle")
     assert result.status == "ok", result.error
     assert result.n == 2  # the hard_prompt row of the fixture is not a writing prompt
     assert result.score == 0.5
     assert result.metrics["prompts_counted"] == 2 and result.metrics["counted_weight"] == 4
-    assert {r["auth"] for r in judge.requests} == {f"Bearer {KEY}"}
-    assert {r["model"] for r in judge.requests} == {"gpt-5-mini"}
-    # the judge settings of the paper protocol (the original's evaluate.py)
-    assert {r["max_completion_tokens"] for r in judge.requests} == {49152}
-    assert {r["reasoning_effort"] for r in judge.requests} == {"medium"}
+    assert {r["auth"] for r in grader.requests} == {f"Bearer {KEY}"}
+    assert {r["model"] for r in grader.requests} == {"gpt-5-mini"}
+    # the grader settings of the paper protocol (the original's evaluate.py)
+    assert {r["max_completion_tokens"] for r in grader.requests} == {49152}
+    assert {r["reasoning_effort"] for r in grader.requests} == {"medium"}
     # the prompt read from the pinned file's format (the fixture's texts)
-    system = judge.requests[0]["messages"][0]["content"]
+    system = grader.requests[0]["messages"][0]["content"]
     assert system.startswith("You judge two pieces of creative writing")
 
 
-def test_arenahard_references_are_shown_as_shipped(judge: FakeJudge) -> None:
-    """An unfinished ``<think>`` reference (two of the real ones are) reaches the judge whole
+def test_arenahard_references_are_shown_as_shipped(grader: FakeGrader) -> None:
+    """An unfinished ``<think>`` reference (two of the real ones are) reaches the grader whole
     under both protocols; the model's own unclosed block is kept under paper only."""
     for protocol in ("paper", "strict"):
-        task = _task("arenahard_writing", judge, protocol)
+        task = _task("arenahard_writing", grader, protocol)
         item = task.test_items()[0]  # type: ignore[attr-defined]
         assert item.target.startswith("<think>") and "</think>" not in item.target
-    prompts = [r["messages"][1]["content"] for r in judge.requests]
-    assert prompts == []  # loading the items asks no judge
-    paper = _task("arenahard_writing", judge, "paper")
-    strict = _task("arenahard_writing", judge, "strict")
+    prompts = [r["messages"][1]["content"] for r in grader.requests]
+    assert prompts == []  # loading the items asks no grader
+    paper = _task("arenahard_writing", grader, "paper")
+    strict = _task("arenahard_writing", grader, "strict")
     items = paper.test_items()[:1]  # type: ignore[attr-defined]
-    paper_j = paper.judge_all(items, [items[0].target])  # type: ignore[attr-defined]
-    strict_j = strict.judge_all(items, [items[0].target])  # type: ignore[attr-defined]
+    paper_j = paper.grade_all(items, [items[0].target])  # type: ignore[attr-defined]
+    strict_j = strict.grade_all(items, [items[0].target])  # type: ignore[attr-defined]
     assert paper_j[0].score == 0.5  # the same text on both sides
     assert strict_j[0].score == 0.0  # ptb's rule: an unclosed block leaves no answer
-    assert paper_j[0].alt == {} and strict_j[0].alt == {}  # the judge saw other texts
+    assert paper_j[0].alt == {} and strict_j[0].alt == {}  # the grader saw other texts
 
 
 def test_arenahard_two_games_with_positions_swapped_and_strong_verdicts_weighted(
-    judge: FakeJudge,
+    grader: FakeGrader,
 ) -> None:
     for protocol in ("paper", "strict"):
-        task = _task("arenahard_writing", judge, protocol)
+        task = _task("arenahard_writing", grader, protocol)
         items = task.test_items()  # type: ignore[attr-defined]
         long_answer = " ".join(f"w{i}" for i in range(400))  # much longer than the reference
-        judgements = task.judge_all(items, [long_answer, ""])  # type: ignore[attr-defined]
-        assert judgements[0].score == 1.0 and judgements[1].score == 0.0
-        games = judgements[0].extracted["games"]
+        grades = task.grade_all(items, [long_answer, ""])  # type: ignore[attr-defined]
+        assert grades[0].score == 1.0 and grades[1].score == 0.0
+        games = grades[0].extracted["games"]
         assert [g["model_is_a"] for g in games] == [False, True]
         assert [g["verdicts"][protocol] for g in games] == ["B>>A", "A>>B"]
         other = "strict" if protocol == "paper" else "paper"
-        assert judgements[0].alt == {other: 1.0}
-        metrics = task.aggregate(judgements)  # type: ignore[attr-defined]
+        assert grades[0].alt == {other: 1.0}
+        metrics = task.aggregate(grades)  # type: ignore[attr-defined]
         assert metrics["judge_winrate"] == 0.5 and metrics["counted_weight"] == 12
         assert metrics[f"judge_winrate_{other}"] == 0.5
-    prompts = [r["messages"][1]["content"] for r in judge.requests]
+    prompts = [r["messages"][1]["content"] for r in grader.requests]
     first = [p for p in prompts if long_answer in p]
     assert any(p.index(long_answer) > p.index("[Assistant B's Answer]") for p in first)
     assert any(p.index(long_answer) < p.index("[Assistant B's Answer]") for p in first)
@@ -114,27 +118,27 @@ def test_arenahard_verdict_parsing_and_weights() -> None:
 
 
 @pytest.mark.parametrize("protocol", ["paper", "strict"])
-def test_healthbench_rubric_points_over_positive_points(judge: FakeJudge, protocol: str) -> None:
-    task = _task("healthbench", judge, protocol)
+def test_healthbench_rubric_points_over_positive_points(grader: FakeGrader, protocol: str) -> None:
+    task = _task("healthbench", grader, protocol)
     items = task.test_items()  # type: ignore[attr-defined]
     rubrics = items[0].meta["rubrics"]
     good = " ".join(r["criterion"] for r in rubrics if r["points"] > 0)
     harmful = good + " " + rubrics[2]["criterion"]  # also meets the -6 criterion
-    judgements = task.judge_all(  # type: ignore[attr-defined]
+    grades = task.grade_all(  # type: ignore[attr-defined]
         [items[0], items[0], items[0], items[1]],
         [good, harmful, "Drink water.", rubrics[0]["criterion"]],
     )
-    assert judgements[0].score == 1.0  # 9 / 9
-    assert judgements[1].score == pytest.approx(3 / 9)  # (9 - 6) / 9
-    assert judgements[2].score == 0.0
-    assert judgements[3].score == 0.0  # item 1 has other rubrics
-    metrics = task.aggregate(judgements)  # type: ignore[attr-defined]
+    assert grades[0].score == 1.0  # 9 / 9
+    assert grades[1].score == pytest.approx(3 / 9)  # (9 - 6) / 9
+    assert grades[2].score == 0.0
+    assert grades[3].score == 0.0  # item 1 has other rubrics
+    metrics = task.aggregate(grades)  # type: ignore[attr-defined]
     assert metrics["rubric"] == pytest.approx((1 + 3 / 9) / 4)
-    # the conversation's earlier turns reach the judge, in the grader file's template
-    assert any("Yes, generally." in r["messages"][0]["content"] for r in judge.requests)
-    assert all(r["messages"][0]["content"].startswith("Grade the last") for r in judge.requests)
-    assert {r["max_completion_tokens"] for r in judge.requests} == {49152}
-    efforts = {r.get("reasoning_effort") for r in judge.requests}
+    # the conversation's earlier turns reach the grader, in the grader file's template
+    assert any("Yes, generally." in r["messages"][0]["content"] for r in grader.requests)
+    assert all(r["messages"][0]["content"].startswith("Grade the last") for r in grader.requests)
+    assert {r["max_completion_tokens"] for r in grader.requests} == {49152}
+    efforts = {r.get("reasoning_effort") for r in grader.requests}
     assert efforts == ({None} if protocol == "paper" else {"medium"})  # paper: not sent
 
 
@@ -153,65 +157,67 @@ def test_healthbench_unreadable_replies_are_asked_again(monkeypatch: pytest.Monk
     """Up to 5 calls per criterion; still nothing readable: not met, and counted."""
     replies = iter(["thinking...", "", '{"criteria_met": true}'] + ["no json"] * 5)
 
-    class Judge(FakeJudge):
+    class Grader(FakeGrader):
         def reply(self, body: dict) -> str:  # type: ignore[type-arg]
             return next(replies)
 
-    with Judge() as fake:
-        cfg = task_config("healthbench", judge_base_url=fake.base_url, judge_api_key_env=None,
-                          judge_concurrency=1)  # fmt: skip
+    with Grader() as fake:
+        cfg = task_config("healthbench", grader_base_url=fake.base_url, grader_api_key_env=None,
+                          grader_concurrency=1)  # fmt: skip
         task = load_task(cfg, "paper")
         item = task.test_items()[1]
         first = {**item.meta, "rubrics": item.meta["rubrics"][:1]}
         one = type(item)(item.id, item.prompt, item.target, first)
-        judgements = task.judge_all([one, one], ["a reply", "a reply"])  # type: ignore[attr-defined]
+        grades = task.grade_all([one, one], ["a reply", "a reply"])  # type: ignore[attr-defined]
         assert len(fake.requests) == 3 + 5
-    assert judgements[0].extracted[0]["calls"] == 3 and judgements[0].score == 1.0
-    assert judgements[1].extracted[0]["calls"] == 5 and judgements[1].score == 0.0
-    assert "1 criteria without a readable verdict" in (judgements[1].detail or "")
-    assert task.aggregate(judgements)["criteria_unreadable"] == 1  # type: ignore[attr-defined]
+    assert grades[0].extracted[0]["calls"] == 3 and grades[0].score == 1.0
+    assert grades[1].extracted[0]["calls"] == 5 and grades[1].score == 0.0
+    assert "1 criteria without a readable verdict" in (grades[1].detail or "")
+    assert task.aggregate(grades)["criteria_unreadable"] == 1  # type: ignore[attr-defined]
 
 
-def test_judge_that_refuses_reasoning_effort_is_asked_without_it() -> None:
-    with FakeJudge(reject_reasoning_effort=True) as fake:
-        cfg = task_config("arenahard_writing", judge_base_url=fake.base_url,
-                          judge_api_key_env=None, judge_concurrency=1)  # fmt: skip
+def test_grader_that_refuses_reasoning_effort_is_asked_without_it() -> None:
+    with FakeGrader(reject_reasoning_effort=True) as fake:
+        cfg = task_config("arenahard_writing", grader_base_url=fake.base_url,
+                          grader_api_key_env=None, grader_concurrency=1)  # fmt: skip
         result = evaluate(cfg, MODEL, "oracle", limit=1)
     assert result.status == "ok" and result.score == 0.5, result.error
     assert [("reasoning_effort" in r) for r in fake.requests] == [True, False, True, False]
 
 
-def test_judge_rate_limit_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ptb.tasks.judge_api.BACKOFF_S", 0.01)
-    with FakeJudge(fail_first=2) as fake:
+def test_grader_rate_limit_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ptb.tasks.grader_api.BACKOFF_S", 0.01)
+    with FakeGrader(fail_first=2) as fake:
         cfg = task_config(
             "arenahard_writing",
-            judge_base_url=fake.base_url,
-            judge_api_key_env=None,
-            judge_concurrency=1,
+            grader_base_url=fake.base_url,
+            grader_api_key_env=None,
+            grader_concurrency=1,
         )
         result = evaluate(cfg, MODEL, "oracle", limit=1)
     assert result.status == "ok" and result.score == 0.5
     assert len(fake.requests) == 4 and fake.requests[0]["auth"] is None
 
 
-def test_missing_judge_key_is_an_infra_failure_naming_the_variable(
+def test_missing_grader_key_is_an_infra_failure_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delenv("PTB_TEST_JUDGE_KEY", raising=False)
-    cfg = task_config("healthbench", judge_api_key_env="PTB_TEST_JUDGE_KEY")
-    with pytest.raises(InfraError, match=r"scoring failed.*PTB_TEST_JUDGE_KEY") as err:
+    monkeypatch.delenv("PTB_TEST_GRADER_KEY", raising=False)
+    cfg = task_config("healthbench", grader_api_key_env="PTB_TEST_GRADER_KEY")
+    with pytest.raises(InfraError, match=r"scoring failed.*PTB_TEST_GRADER_KEY") as err:
         evaluate(cfg, MODEL, "oracle")
-    assert err.value.reason == "judge"
+    assert err.value.reason == "grader"
     assert err.value.samples and "output" in err.value.samples[0]  # kept for a rescore
 
 
-def test_unreachable_judge_is_an_infra_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ptb.tasks.judge_api.RETRIES", 0)
-    cfg = task_config("healthbench", judge_base_url="http://127.0.0.1:9/v1", judge_api_key_env=None)
-    with pytest.raises(InfraError, match="judge endpoint") as err:
+def test_unreachable_grader_is_an_infra_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ptb.tasks.grader_api.RETRIES", 0)
+    cfg = task_config(
+        "healthbench", grader_base_url="http://127.0.0.1:9/v1", grader_api_key_env=None
+    )
+    with pytest.raises(InfraError, match="grader endpoint") as err:
         evaluate(cfg, MODEL, "oracle", limit=1)
-    assert err.value.reason == "judge"
+    assert err.value.reason == "grader"
 
 
 def test_limit_repetitions_caps_lines_blocks_and_patterns_at_five() -> None:
@@ -228,11 +234,11 @@ def test_limit_repetitions_caps_lines_blocks_and_patterns_at_five() -> None:
     assert limit_repetitions("ha" * 3) == "ha" * 3
 
 
-def test_the_capped_answer_is_what_the_judge_sees(judge: FakeJudge) -> None:
-    task = _task("arenahard_writing", judge)
+def test_the_capped_answer_is_what_the_grader_sees(grader: FakeGrader) -> None:
+    task = _task("arenahard_writing", grader)
     items = task.test_items()[:1]  # type: ignore[attr-defined]
-    task.judge_all(items, ["Again and again. " * 50])  # type: ignore[attr-defined]
-    for request in judge.requests:
+    task.grade_all(items, ["Again and again. " * 50])  # type: ignore[attr-defined]
+    for request in grader.requests:
         # stripped first, so the last copy lacks its space and stays out of the run: 5 + 1
         assert request["messages"][1]["content"].count("Again and again.") == 6
 

@@ -1,13 +1,13 @@
-"""Benchmark: what the gateway's judge route adds to one judge request, on test sets of the real
+"""Benchmark: what the gateway's grader route adds to one grader request, on test sets of the real
 tasks' size: building the gate when the gateway starts, and checking one request.
 
-    .venv/bin/python benchmarks/judge_gate.py [--repeats 200]
+    .venv/bin/python benchmarks/grader_gate.py [--repeats 200]
 
 ArenaHard-Writing: 250 prompts of ~80 words with ~600-word reference answers; HealthBench-Easy:
 245 conversations of 1-5 turns, ~12 rubric criteria each (the real sets' shapes; the text is
-generated). The judge prompts are the test fixtures in the upstream files' formats
+generated). The grader prompts are the test fixtures in the upstream files' formats
 (``tests/fixtures/tasks/upstream/``; the real ones are read the same way from the prefetch's
-cache). The requests checked are the tasks' own (``JudgePrompt.messages``, ``grader_prompt``)
+cache). The requests checked are the tasks' own (``GraderPrompt.messages``, ``grader_prompt``)
 for the last item (the worst case for HealthBench's scan), plus a refused free-form request.
 Prints one JSON line; times are medians in milliseconds.
 """
@@ -64,9 +64,9 @@ def main() -> None:
         )
     prompt, ref = list(refs.items())[-1]
     answer = text(rng, 700)
-    judge = load_prompt(str(PROMPTS / "judge_utils.py"), str(PROMPTS / "arena-hard-v2.0.yaml"))
+    grader = load_prompt(str(PROMPTS / "judge_utils.py"), str(PROMPTS / "arena-hard-v2.0.yaml"))
     template = load_template(str(PROMPTS / "grader.py"))
-    arena_req = judge.messages(prompt, ref, answer)
+    arena_req = grader.messages(prompt, ref, answer)
     last = items[-1]
     health_req = [
         {
@@ -78,7 +78,7 @@ def main() -> None:
     ]
     free = [{"role": "user", "content": text(rng, 200)}]
 
-    arena = PairwiseGate(judge, refs, "paper")
+    arena = PairwiseGate(grader, refs, "paper")
     health = RubricGate(template, items, "paper")
     assert arena.check(arena_req) is None and health.check(health_req) is None
     assert arena.check(free) and health.check(free)
@@ -88,7 +88,7 @@ def main() -> None:
                 "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
                 "python": platform.python_version(),
                 "build_ms": {
-                    "arenahard_250": median_ms(lambda: PairwiseGate(judge, refs, "paper"), 20),
+                    "arenahard_250": median_ms(lambda: PairwiseGate(grader, refs, "paper"), 20),
                     "healthbench_245": median_ms(lambda: RubricGate(template, items, "paper"), 20),
                 },
                 "check_ms": {
