@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from ptb import __version__
 from ptb.config.root import RunConfig
 from ptb.fsutil import atomic_write_text
-from ptb.rundir import RunDir, make_run_id
+from ptb.rundir import RunDir, create_run_dir, make_run_id
 from ptb.secrets import Redactor, redact_mapping
 from ptb.stages import StageContext, applicable
 
@@ -96,14 +96,19 @@ def materialize(plan: RunPlan) -> dict[str, Any]:
         assert plan.node is not None, "a RunPlan needs node or saved"
         text = config_text(saved_config(plan.node))
     text = _redactor()(text)
+    overrides = _dump(list(plan.overrides))
+    stages = applicable(plan.cfg)
+    info = {"ptb_version": __version__, "git_sha": git_sha()}
+    files = {run.config.name: text, run.overrides.name: overrides}
+    created = create_run_dir(run, files, stages, info)  # a new run: one rename
+    if created is not None:
+        return created
     if run.config.exists():
         _check_same(run.config, text)
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.config, text)
-    atomic_write_text(run.overrides, _dump(list(plan.overrides)))
-    return run.init_manifest(
-        applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()}
-    )
+    atomic_write_text(run.overrides, overrides)
+    return run.init_manifest(stages, info)
 
 
 # libyaml's dumper and loader when PyYAML has them: a sweep writes thousands of configs.

@@ -8,7 +8,10 @@ evaluate on a cluster).
 from __future__ import annotations
 
 import fcntl
+import json
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ptb.fsutil import read_json, write_json
+from ptb.fsutil import defer_sync, read_json, write_json
 
 STAGES = ("prepare", "solve", "evaluate", "judge", "score", "retention", "log")
 """In dependency order; the local launcher runs them so (retention after score: its failure
@@ -201,3 +204,39 @@ def _stage_entry(status: str) -> dict[str, Any]:
         "ended": None,
         "attempts": 0,
     }
+
+
+def create_run_dir(
+    run: RunDir, files: dict[str, str], stages: dict[str, str], info: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Create a new run directory holding ``files`` (name -> text) and the manifest that
+    ``init_manifest(stages, info)`` would create there; returns that manifest, or None when the
+    directory exists already (then nothing is written). Submitting a sweep creates thousands:
+    the files are written into a hidden folder beside it, which one rename then makes the run
+    directory, so a reader (or a crash) never sees a half-written one and no per-file
+    temporary, rename or lock is needed."""
+    if run.path.exists():
+        return None
+    data: dict[str, Any] = {"run_id": run.run_id, "created": now_iso(), "stages": {}}
+    data.update(info)
+    for name, status in stages.items():
+        data["stages"].setdefault(name, _stage_entry(status))
+    texts = {**files, run.manifest.name: json.dumps(data, indent=2, default=str) + "\n"}
+    run.path.parent.mkdir(parents=True, exist_ok=True)
+    staging = run.path.parent / f".{run.run_id}.{os.getpid()}-{os.urandom(4).hex()}.new"
+    try:
+        staging.mkdir()
+        sync = not defer_sync(staging)
+        for name, text in texts.items():
+            with open(staging / name, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                if sync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        os.rename(staging, run.path)  # fails when the run directory appeared meanwhile
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if run.path.exists():
+            return None
+        raise
+    return data
