@@ -99,6 +99,7 @@ class SweepComposer:
         self._derived: dict[tuple[str, ...], int] = {}
         self._no_derive: set[tuple[str, ...]] = set()
         self._parsed: dict[str, Override] = {}
+        self._group_texts: dict[str, bool] = {}
         self._values: dict[tuple[int, str], tuple[Any, Any] | None] = {}
         self._count: dict[str, int] = {}
         self._prefix: dict[tuple[str, ...], tuple[RunConfig, dict[str, Any]]] = {}
@@ -126,9 +127,17 @@ class SweepComposer:
             return False
         return key in self.groups or bool(self.loader.repository.group_exists(key))
 
+    def _group_override(self, text: str) -> bool:
+        """``_is_group`` of an override, once per distinct text (the repository's
+        ``group_exists`` resolves paths on every source: 48,000 calls in the paper grid)."""
+        hit = self._group_texts.get(text)
+        if hit is None:
+            hit = self._group_texts[text] = self._is_group(self._parse(text))
+        return hit
+
     def _split(self, overrides: Sequence[str]) -> tuple[tuple[str, ...], list[Override]]:
         parsed = [self._parse(text) for text in overrides]
-        is_group = [self._is_group(o) for o in parsed]
+        is_group = [self._group_override(text) for text in overrides]
         groups = tuple(text for text, g in zip(overrides, is_group, strict=True) if g)
         return _canonical(groups, parsed, is_group), [
             o for o, g in zip(parsed, is_group, strict=True) if not g
