@@ -1,0 +1,31 @@
+"""``python -m ptb.launch.array_task <folder> <calls.pkl>``: one task of a job array submitted by
+``ptb.launch.slurm.submit_array``, which pickles the calls of all its tasks into one file.
+
+The task takes its own call (``SLURM_ARRAY_TASK_ID``) from that file, writes it where submitit
+keeps a job's pickle (``<folder>/<array>_<task>_submitted.pkl``, unless a requeued or resumed
+task finds one there already) and runs it as submitit's own job entry point does: result
+pickles, logs, signal handling and requeues are submitit's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    from submitit.core import job_environment, submission, utils
+
+    folder, calls = argv if argv is not None else sys.argv[1:]
+    os.environ["SUBMITIT_FOLDER"] = folder
+    paths = job_environment.JobEnvironment().paths
+    if not paths.submitted_pickle.exists():
+        task = int(os.environ["SLURM_ARRAY_TASK_ID"])
+        delayed = utils.pickle_load(calls)[task]
+        with utils.temporary_save_path(paths.submitted_pickle) as tmp:
+            utils.cloudpickle_dump(delayed, tmp)
+    submission.process_job(folder)
+
+
+if __name__ == "__main__":
+    main()
