@@ -43,8 +43,8 @@ from ptb.fsutil import one_sync
 from ptb.launch.jobs import JOB_NEEDS, JOB_STAGES, RESOURCES_FROM, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
-from ptb.plan import RunPlan, materialize
-from ptb.rundir import RunDir, now_iso
+from ptb.plan import RunPlan, stage
+from ptb.rundir import RunDir, now_iso, publish_run_dir
 from ptb.stages import output_valid
 
 log = logging.getLogger("ptb")
@@ -234,9 +234,25 @@ class SlurmLauncher:
 
     def _submit(self, runs: list[RunPlan]) -> list[RunOutcome]:
         manifests: dict[Path, dict[str, Any]] = {}
+        self._staged: dict[Path, tuple[Path, dict[str, Any]]] = {}
+        try:
+            return self._submit_staged(runs, manifests)
+        finally:  # what was not submitted is published as materialize would have
+            for path, (staging, manifest) in self._staged.items():
+                publish_run_dir(RunDir(path), staging, manifest)
+            self._staged = {}
+
+    def _submit_staged(
+        self, runs: list[RunPlan], manifests: dict[Path, dict[str, Any]]
+    ) -> list[RunOutcome]:
+        """New run directories stay staged (``ptb.plan.stage``) until their jobs are queued,
+        then are published with the job ids: one manifest write per new run, no lock, no
+        rewrite. The tasks of an array wait for their run directory (``array_task``)."""
         for plan in runs:
-            manifests[plan.run.path] = materialize(plan)
-            if plan.cfg.launcher.retry_agent_failures:
+            manifests[plan.run.path], staging = stage(plan)
+            if staging is not None:
+                self._staged[plan.run.path] = (staging, manifests[plan.run.path])
+            elif plan.cfg.launcher.retry_agent_failures:
                 retry_agent_failure(plan)  # may archive an attempt: read the manifest again
                 manifests[plan.run.path] = plan.run.read_manifest()
         recorded = [
@@ -285,6 +301,10 @@ class SlurmLauncher:
         # Units are independent (their dependencies on other units were submitted in an earlier
         # batch): their sbatch calls overlap, each unit's own in order. The manifests are
         # written here, in this thread (``one_sync`` defers the fsyncs of this thread only).
+        for unit in units:  # submitit's own jobs do not wait for their run directory
+            if len(unit) == 1 and unit[0].plan.run.path in self._staged:
+                staging, manifest = self._staged.pop(unit[0].plan.run.path)
+                publish_run_dir(unit[0].plan.run, staging, manifest)
         with ThreadPoolExecutor(min(SBATCH_THREADS, len(units) or 1)) as pool:
             futures = [pool.submit(self._submit_array, unit) for unit in units]
         failed: BaseException | None = None
@@ -294,7 +314,12 @@ class SlurmLauncher:
                 continue
             folder, submitted = future.result()
             for rj in unit:
-                _record(rj, folder, submitted)
+                staged = self._staged.pop(rj.plan.run.path, None)
+                if staged is None:
+                    _record(rj, folder, submitted)
+                else:
+                    _note_jobs(staged[1], rj, folder, submitted)
+                    publish_run_dir(rj.plan.run, *staged)
         if failed is not None:
             raise failed
 
@@ -333,9 +358,13 @@ def _record(rj: RunJobs, folder: Path, submitted: str) -> None:
     """Note each stage's new job in the manifest. A job may already have started (and marked
     its stage running or done): only entries older than this submission become pending."""
     with rj.plan.run.editing() as data:
-        for job, stages in rj.todo.items():
-            for stage in stages:
-                entry = data.setdefault("stages", {}).setdefault(stage, {})
-                entry.update(job_id=rj.ids[job], slurm_dir=str(folder))
-                if (entry.get("started") or "") < submitted:
-                    entry["status"] = "pending"
+        _note_jobs(data, rj, folder, submitted)
+
+
+def _note_jobs(data: dict[str, Any], rj: RunJobs, folder: Path, submitted: str) -> None:
+    for job, stages in rj.todo.items():
+        for name in stages:
+            entry = data.setdefault("stages", {}).setdefault(name, {})
+            entry.update(job_id=rj.ids[job], slurm_dir=str(folder))
+            if (entry.get("started") or "") < submitted:
+                entry["status"] = "pending"
