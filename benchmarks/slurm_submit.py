@@ -5,7 +5,9 @@ measurements, each followed by cancelling exactly the jobs it queued:
 
 1. ``python -m ptb -m +sweeps=paper_grid launcher=slurm launcher.hold=true preflight=false
    agent=<every frontier agent> seed=<seeds>``, as a user types it: compose, plan, write every
-   run directory, submit the job arrays (held), return.
+   run directory, submit the job arrays (held), return; twice: with an empty compose cache
+   (``cold``: every combination composed) and again (``warm``: composes from the cache of the
+   first, as when a grid is submitted again with the configs unchanged);
 2. the same with ``launcher.arrays=false`` (one submitit job per stage job), optional;
 3. a shell-free loop of one ``sbatch --hold`` per job, with the same afterok chain per run
    (solve; evaluate, judge after it; score after both): the floor for per-job submission.
@@ -62,7 +64,7 @@ def cancel_new(before: set[str]) -> int:
     return len(new)
 
 
-def ptb_sweep(agents: list[str], seeds: str, arrays: bool) -> dict[str, object]:
+def ptb_sweep(agents: list[str], seeds: str, arrays: bool, cache: str) -> dict[str, object]:
     before = queued()
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
         cmd = [sys.executable, "-m", "ptb", "-m", "+sweeps=paper_grid", "launcher=slurm",
@@ -71,7 +73,8 @@ def ptb_sweep(agents: list[str], seeds: str, arrays: bool) -> dict[str, object]:
                "tracker=none", f"results_dir={tmp}/results"]  # fmt: skip
         cpu0 = _child_cpu()
         t0 = time.monotonic()
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        env = {**os.environ, "PTB_COMPOSE_CACHE": cache}
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
         wall = time.monotonic() - t0
         cpu = _child_cpu() - cpu0
         if proc.returncode != 0:
@@ -139,13 +142,16 @@ def main() -> None:
         "agents": len(agents),
         "grid": f"{len(agents)} agents x {MODELS} models x {TASKS} tasks x "
         f"{len(args.seeds.split(','))} seeds + baselines",
-        "ptb_arrays": ptb_sweep(agents, args.seeds, arrays=True),
     }
-    if args.no_arrays_too:
-        result["ptb_no_arrays"] = ptb_sweep(agents, args.seeds, arrays=False)
+    with tempfile.TemporaryDirectory() as cache:  # empty: the first sweep composes everything
+        result["ptb_arrays_cold"] = ptb_sweep(agents, args.seeds, True, cache)
+        result["ptb_arrays_warm"] = ptb_sweep(agents, args.seeds, True, cache)
+        if args.no_arrays_too:
+            result["ptb_no_arrays"] = ptb_sweep(agents, args.seeds, False, cache)
     if not args.skip_loop:
         runs = len(agents) * MODELS * TASKS * len(args.seeds.split(","))
         result["sbatch_loop"] = sbatch_loop(runs)
+    result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 
 

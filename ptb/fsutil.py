@@ -49,6 +49,16 @@ def _syncfs(folder: Path) -> None:
         os.close(fd)
 
 
+def defer_sync(path: Path) -> bool:
+    """Within ``one_sync``: note that ``path``'s file system needs the closing sync and return
+    True; outside: False (the caller syncs what it wrote itself)."""
+    deferred = getattr(_DEFER_FSYNC, "dirs", None)
+    if deferred is None:
+        return False
+    deferred.setdefault(os.stat(path).st_dev, path)
+    return True
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

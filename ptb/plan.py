@@ -17,7 +17,7 @@ from ptb import __version__
 from ptb.config.root import RunConfig
 from ptb.config.task import upgrade_saved
 from ptb.fsutil import atomic_write_text
-from ptb.rundir import RunDir, make_run_id
+from ptb.rundir import RunDir, make_run_id, new_manifest, publish_run_dir, stage_run_dir
 from ptb.secrets import Redactor, redact_mapping
 from ptb.stages import StageContext, applicable
 
@@ -88,6 +88,18 @@ def saved_config(node: DictConfig) -> dict[str, Any]:
 def materialize(plan: RunPlan) -> dict[str, Any]:
     """Create the run directory: config.yaml (redacted), overrides.yaml, manifest.json; returns
     the manifest as written."""
+    manifest, staging = stage(plan)
+    if staging is not None and not publish_run_dir(plan.run, staging, manifest):
+        return materialize(plan)  # another process created it meanwhile: check it
+    return manifest
+
+
+def stage(plan: RunPlan) -> tuple[dict[str, Any], Path | None]:
+    """``materialize``, except that a new run directory is left staged: its files are written
+    into a hidden folder beside it, returned with the manifest to write, and the caller makes
+    it the run directory with ``rundir.publish_run_dir`` (after changing the manifest: the
+    SLURM launcher adds the job ids and so writes each new manifest once). An existing run
+    directory is checked and updated as ``materialize`` does (returned folder None)."""
     run = plan.run
     if plan.text is not None:
         text = plan.text
@@ -97,14 +109,18 @@ def materialize(plan: RunPlan) -> dict[str, Any]:
         assert plan.node is not None, "a RunPlan needs node or saved"
         text = config_text(saved_config(plan.node))
     text = _redactor()(text)
+    overrides = _dump(list(plan.overrides))
+    stages = applicable(plan.cfg)
+    info = {"ptb_version": __version__, "git_sha": git_sha()}
+    staging = stage_run_dir(run, {run.config.name: text, run.overrides.name: overrides})
+    if staging is not None:
+        return new_manifest(run, stages, info), staging
     if run.config.exists():
         _check_same(run.config, text)
     run.path.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run.config, text)
-    atomic_write_text(run.overrides, _dump(list(plan.overrides)))
-    return run.init_manifest(
-        applicable(plan.cfg), {"ptb_version": __version__, "git_sha": git_sha()}
-    )
+    atomic_write_text(run.overrides, overrides)
+    return run.init_manifest(stages, info), None
 
 
 # libyaml's dumper and loader when PyYAML has them: a sweep writes thousands of configs.

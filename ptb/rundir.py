@@ -10,7 +10,10 @@ because stages of one run may run concurrently (judge and evaluate on a cluster)
 from __future__ import annotations
 
 import fcntl
+import json
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ptb.fsutil import read_json, write_json
+from ptb.fsutil import defer_sync, read_json, write_json
 
 
 @dataclass(frozen=True)
@@ -389,3 +392,70 @@ def _stage_entry(status: str) -> dict[str, Any]:
         "ended": None,
         "attempts": 0,
     }
+
+
+def create_run_dir(
+    run: RunDir, files: dict[str, str], stages: dict[str, str], info: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Create a new run directory holding ``files`` (name -> text) and the manifest that
+    ``init_manifest(stages, info)`` would create there; returns that manifest, or None when the
+    directory exists already (then nothing is written). Submitting a sweep creates thousands:
+    the files are written into a hidden folder beside it (``stage_run_dir``), which one rename
+    then makes the run directory (``publish_run_dir``), so a reader (or a crash) never sees a
+    half-written one and no per-file temporary, rename or lock is needed."""
+    staging = stage_run_dir(run, files)
+    if staging is None:
+        return None
+    data = new_manifest(run, stages, info)
+    return data if publish_run_dir(run, staging, data) else None
+
+
+def new_manifest(run: RunDir, stages: dict[str, str], info: dict[str, Any]) -> dict[str, Any]:
+    """The manifest ``init_manifest(stages, info)`` creates in a run directory without one."""
+    data: dict[str, Any] = {"run_id": run.run_id, "created": now_iso(), "stages": {}}
+    data.update(info)
+    for name, status in stages.items():
+        data["stages"].setdefault(name, _stage_entry(status))
+    return data
+
+
+def stage_run_dir(run: RunDir, files: dict[str, str]) -> Path | None:
+    """A hidden folder beside the new run directory holding ``files``, or None when the run
+    directory exists (nothing is written)."""
+    if run.path.exists():
+        return None
+    run.path.parent.mkdir(parents=True, exist_ok=True)
+    staging = run.path.parent / f".{run.run_id}.{os.getpid()}-{os.urandom(4).hex()}.new"
+    staging.mkdir()
+    try:
+        _write_files(staging, files)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def publish_run_dir(run: RunDir, staging: Path, manifest: dict[str, Any]) -> bool:
+    """Write ``manifest`` into the staged folder and rename it into the run directory; False
+    (and the folder removed) when the run directory appeared meanwhile."""
+    try:
+        _write_files(
+            staging, {run.manifest.name: json.dumps(manifest, indent=2, default=str) + "\n"}
+        )
+        os.rename(staging, run.path)  # fails when the run directory appeared meanwhile
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if run.path.exists():
+            return False
+        raise
+    return True
+
+
+def _write_files(folder: Path, files: dict[str, str]) -> None:
+    sync = not defer_sync(folder)
+    for name, text in files.items():
+        with open(folder / name, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())

@@ -28,8 +28,11 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,12 +43,14 @@ from ptb.fsutil import one_sync
 from ptb.launch.jobs import RESOURCES_FROM, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
-from ptb.plan import RunPlan, materialize
-from ptb.rundir import JOB_NEEDS, JOB_STAGES, RunDir, now_iso
+from ptb.plan import RunPlan, stage
+from ptb.rundir import JOB_NEEDS, JOB_STAGES, RunDir, now_iso, publish_run_dir
 from ptb.stages import output_valid
 
 log = logging.getLogger("ptb")
 DEFAULT_RESOURCES = StageResources()
+SBATCH_THREADS = 4
+"""Groups of runs whose ``sbatch`` calls run at once (each call waits ~10 ms on slurmctld)."""
 
 
 def resources(cfg: RunConfig, job: str) -> StageResources:
@@ -119,6 +124,45 @@ def make_executor(folder: Path, params: dict[str, Any]) -> Any:
     return executor
 
 
+def array_command(python: str, folder: Path, calls: Path) -> str:
+    """The command of every task of a job array that ``submit_array`` submits."""
+    args = (shlex.quote(str(folder)), shlex.quote(str(calls)))
+    return f"{python} -u -m ptb.launch.array_task {args[0]} {args[1]}"
+
+
+def submit_array(executor: Any, calls: Sequence[tuple[str, list[str]]]) -> list[str]:
+    """Submit one job array whose task ``i`` runs ``run_job_stages(*calls[i])``; returns the
+    tasks' job ids (``<array>_<i>``).
+
+    What submitit's ``executor.batch()`` does, but with one pickle for the whole array (in the
+    executor's folder, named by a uuid, written before ``sbatch``) instead of one pickle, rename
+    and ``mkdir`` per task: a sweep of 1,372 runs wrote 5,432 of them. Each task writes its own
+    ``<array>_<i>_submitted.pkl`` from it when it starts (``ptb.launch.array_task``) and then
+    runs as submitit's job, so logs, results and requeues keep submitit's layout."""
+    from submitit.core import utils
+    from submitit.slurm.slurm import SlurmExecutor
+
+    slurm = executor._executor
+    delayed = []
+    for call in calls:
+        d = utils.DelayedSubmission(run_job_stages, *call)
+        d.set_timeout(slurm.parameters.get("time", 5), slurm.max_num_timeout)
+        delayed.append(d)
+    folder = Path(slurm.folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shared = folder / f"array_{uuid.uuid4().hex}.pkl"
+    utils.cloudpickle_dump(delayed, shared)
+    array = SlurmExecutor(folder, slurm.max_num_timeout, python=slurm.python)
+    array.update_parameters(**slurm.parameters)
+    array.parameters["map_count"] = len(calls)
+    try:
+        first = array._submit_command(array_command(array.python, folder, shared))
+    except Exception:
+        shared.unlink(missing_ok=True)
+        raise
+    return [f"{first.job_id}_{i}" for i in range(len(calls))]
+
+
 @dataclass
 class RunJobs:
     """What one run needs from the scheduler."""
@@ -190,9 +234,25 @@ class SlurmLauncher:
 
     def _submit(self, runs: list[RunPlan]) -> list[RunOutcome]:
         manifests: dict[Path, dict[str, Any]] = {}
+        self._staged: dict[Path, tuple[Path, dict[str, Any]]] = {}
+        try:
+            return self._submit_staged(runs, manifests)
+        finally:  # what was not submitted is published as materialize would have
+            for path, (staging, manifest) in self._staged.items():
+                publish_run_dir(RunDir(path), staging, manifest)
+            self._staged = {}
+
+    def _submit_staged(
+        self, runs: list[RunPlan], manifests: dict[Path, dict[str, Any]]
+    ) -> list[RunOutcome]:
+        """New run directories stay staged (``ptb.plan.stage``) until their jobs are queued,
+        then are published with the job ids: one manifest write per new run, no lock, no
+        rewrite. The tasks of an array wait for their run directory (``array_task``)."""
         for plan in runs:
-            manifests[plan.run.path] = materialize(plan)
-            if plan.cfg.launcher.retry_agent_failures:
+            manifests[plan.run.path], staging = stage(plan)
+            if staging is not None:
+                self._staged[plan.run.path] = (staging, manifests[plan.run.path])
+            elif plan.cfg.launcher.retry_agent_failures:
                 retry_agent_failure(plan)  # may archive an attempt: read the manifest again
                 manifests[plan.run.path] = plan.run.read_manifest()
         recorded = [
@@ -232,14 +292,39 @@ class SlurmLauncher:
         for rj in batch:
             if rj.todo:
                 groups[_shape(rj)].append(rj)
+        units: list[list[RunJobs]] = []
         for group in groups.values():
             if len(group) > 1 and group[0].plan.cfg.launcher.arrays:
-                self._submit_array(group)
+                units.append(group)
             else:
-                for rj in group:
-                    self._submit_array([rj])
+                units += [[rj] for rj in group]
+        # Units are independent (their dependencies on other units were submitted in an earlier
+        # batch): their sbatch calls overlap, each unit's own in order. The manifests are
+        # written here, in this thread (``one_sync`` defers the fsyncs of this thread only).
+        for unit in units:  # submitit's own jobs do not wait for their run directory
+            if len(unit) == 1 and unit[0].plan.run.path in self._staged:
+                staging, manifest = self._staged.pop(unit[0].plan.run.path)
+                publish_run_dir(unit[0].plan.run, staging, manifest)
+        with ThreadPoolExecutor(min(SBATCH_THREADS, len(units) or 1)) as pool:
+            futures = [pool.submit(self._submit_array, unit) for unit in units]
+        failed: BaseException | None = None
+        for unit, future in zip(units, futures, strict=True):
+            if future.exception() is not None:
+                failed = failed or future.exception()
+                continue
+            folder, submitted = future.result()
+            for rj in unit:
+                staged = self._staged.pop(rj.plan.run.path, None)
+                if staged is None:
+                    _record(rj, folder, submitted)
+                else:
+                    _note_jobs(staged[1], rj, folder, submitted)
+                    publish_run_dir(rj.plan.run, *staged)
+        if failed is not None:
+            raise failed
 
-    def _submit_array(self, group: list[RunJobs]) -> None:
+    def _submit_array(self, group: list[RunJobs]) -> tuple[Path, str]:
+        """Submit the group's jobs (in a worker thread); returns their folder and the time."""
         first = group[0]
         cfg, run = first.plan.cfg, first.plan.run
         single = len(group) == 1
@@ -256,28 +341,30 @@ class SlurmLauncher:
             if not single:
                 params["slurm_array_parallelism"] = cfg.launcher.array_parallelism
             executor = make_executor(folder, params)
-            with executor.batch():  # ids are known once the batch is submitted
-                jobs = [
-                    executor.submit(run_job_stages, str(rj.plan.run.path), rj.todo[job])
-                    for rj in group
-                ]
-            ids = [str(j.job_id) for j in jobs]
+            calls = [(str(rj.plan.run.path), rj.todo[job]) for rj in group]
+            if single:
+                ids = [str(executor.submit(run_job_stages, *calls[0]).job_id)]
+            else:
+                ids = submit_array(executor, calls)
             new[job] = ids[0] if single else ids[0].split("_")[0]
             for rj, job_id in zip(group, ids, strict=True):
                 rj.ids[job] = job_id
             what = f"job {ids[0]}" if single else f"array {new[job]} ({len(ids)} runs)"
             log.info("%s: %s", job, what)
-        for rj in group:
-            _record(rj, folder, submitted)
+        return folder, submitted
 
 
 def _record(rj: RunJobs, folder: Path, submitted: str) -> None:
     """Note each stage's new job in the manifest. A job may already have started (and marked
     its stage running or done): only entries older than this submission become pending."""
     with rj.plan.run.editing() as data:
-        for job, stages in rj.todo.items():
-            for stage in stages:
-                entry = data.setdefault("stages", {}).setdefault(stage, {})
-                entry.update(job_id=rj.ids[job], slurm_dir=str(folder))
-                if (entry.get("started") or "") < submitted:
-                    entry["status"] = "pending"
+        _note_jobs(data, rj, folder, submitted)
+
+
+def _note_jobs(data: dict[str, Any], rj: RunJobs, folder: Path, submitted: str) -> None:
+    for job, stages in rj.todo.items():
+        for name in stages:
+            entry = data.setdefault("stages", {}).setdefault(name, {})
+            entry.update(job_id=rj.ids[job], slurm_dir=str(folder))
+            if (entry.get("started") or "") < submitted:
+                entry["status"] = "pending"

@@ -62,6 +62,7 @@ def check(plans: list[RunPlan]) -> dict[str, list[Problem]]:
 def plan_sweep(composer: SweepComposer, job_overrides: Sequence[Sequence[str]]) -> list[RunPlan]:
     """``plan_run`` for every job, with each distinct baseline planned once."""
     composer.prepare(job_overrides)
+    composer.use_cache()
     composer.precompose([r for o in job_overrides for r in (o, baseline_overrides(list(o), 0))])
     baselines: dict[tuple[str, ...], RunPlan] = {}
     plans = []
@@ -73,6 +74,7 @@ def plan_sweep(composer: SweepComposer, job_overrides: Sequence[Sequence[str]]) 
                 baselines[b_over] = _plan(composer, list(b_over))
             plan.baseline = baselines[b_over]
         plans.append(plan)
+    composer.save_cache()
     return plans
 
 

@@ -252,8 +252,13 @@ def test_multirun_sweep_is_submitted_as_chained_arrays(world: dict) -> None:
         assert stages["score"]["started"] >= stages["judge"]["ended"]
         assert stages["solve"]["slurm_dir"].endswith("arrays/.slurm")
     array = jobs[0]["score"].split("_")[0]
-    script = (runs[0].parent / ".slurm" / f"{array}_submission.sh").read_text()
+    folder = runs[0].parent / ".slurm"
+    script = (folder / f"{array}_submission.sh").read_text()
     assert f"aftercorr:{jobs[0]['evaluate'].split('_')[0]}" in script
+    assert "-m ptb.launch.array_task" in script  # one pickle per array, not per task
+    for j in jobs:  # each task wrote submitit's own pickle and result: submitit's layout
+        assert (folder / f"{j['solve']}_submitted.pkl").exists()
+        assert (folder / f"{j['solve']}_0_result.pkl").exists()
 
 
 def test_embedded_default_sweep_completes(world: dict) -> None:

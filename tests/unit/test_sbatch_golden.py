@@ -1,9 +1,9 @@
 """The ``sbatch`` scripts submitit writes for ptb's jobs, compared with golden files.
 
 Rendered through the launcher's own path (``job_parameters`` -> ``executor_parameters`` ->
-submitit), so a change in resources, dependencies, requeue/hold flags or in submitit's template
-shows up as a diff. Regenerate after an intended change:
-``PTB_UPDATE_GOLDEN=1 pytest tests/unit/test_sbatch_golden.py`` and review the diff.
+submitit; an array's command is ``array_command``'s), so a change in resources, dependencies,
+requeue/hold flags or in submitit's template shows up as a diff. Regenerate after an intended
+change: ``PTB_UPDATE_GOLDEN=1 pytest tests/unit/test_sbatch_golden.py`` and review the diff.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from ptb.config import register_configs
-from ptb.launch.slurm import executor_parameters, make_executor
+from ptb.launch.slurm import array_command, executor_parameters, make_executor
 from ptb.plan import to_run_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,9 +50,11 @@ def _script(name: str) -> str:
     if size:
         params["slurm_array_parallelism"] = cfg.launcher.array_parallelism
     slurm = make_executor(folder, params)._executor
+    command = slurm._submitit_command_str
     if size:
-        slurm.parameters["map_count"] = size  # what submitit sets for a batch of `size`
-    text: str = slurm._make_submission_file_text(slurm._submitit_command_str, "uid")
+        slurm.parameters["map_count"] = size  # what submit_array sets for an array of `size`
+        command = array_command(slurm.python, folder, folder / "array_uid.pkl")
+    text: str = slurm._make_submission_file_text(command, "uid")
     return text.replace(sys.executable, "<python>")
 
 

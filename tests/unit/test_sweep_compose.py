@@ -16,6 +16,12 @@ from ptb.plan import saved_config, to_run_config
 from tests.support.repo import REPO, hydra_conf
 
 
+@pytest.fixture(autouse=True)
+def _private_compose_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Sweeps planned here keep their composes in the test's own folder."""
+    monkeypatch.setenv("PTB_COMPOSE_CACHE", str(tmp_path / "compose-cache"))
+
+
 def _grid(**axes: list[str]) -> list[list[str]]:
     keys = list(axes)
     return [["launcher=slurm", *(f"{k}={v}" for k, v in zip(keys, combo, strict=True))]
@@ -162,3 +168,58 @@ def test_a_value_override_that_an_interpolation_reads_takes_the_full_path(
         plans = plan_sweep(SweepComposer(loader, master), jobs)
     assert [p.cfg.experiment for p in plans] == ["ablation_a"] * 2 + ["ablation_b"] * 2
     assert composer.composed >= 1
+
+
+def test_a_second_sweep_takes_its_composes_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The compose cache (``ptb.launch.compose_cache``): the same sweep again composes only the
+    one combination it checks the cache with, and gets the configs Hydra composes; a cache that
+    disagrees with that compose is dropped."""
+    import pickle
+
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    monkeypatch.setenv("PTB_COMPOSE_CACHE", str(tmp_path / "cache"))
+    jobs = [[*j, f"results_dir={tmp_path / 'results'}"] for j in _grid(
+        agent=["opus46", "gpt52"], model=["qwen3_4b", "tiny"], seed=["0", "1"])]  # fmt: skip
+    with hydra_conf():
+        loader = GlobalHydra.instance().config_loader()
+        master = compose("config", overrides=jobs[0], return_hydra_config=True)
+        first = SweepComposer(loader, master)
+        plan_sweep(first, jobs)
+        assert first.composed >= 3
+        (cache,) = (tmp_path / "cache").iterdir()
+        again = SweepComposer(loader, master)
+        plans = plan_sweep(again, jobs)
+        assert again.composed == 1
+        for job, plan in zip(jobs, plans, strict=True):
+            full = compose("config", overrides=job)
+            assert plan.cfg == to_run_config(full) and plan.saved == saved_config(full), job
+        stale = pickle.loads(cache.read_bytes())
+        for t in stale.values():
+            t.saved = {**t.saved, "seed": 99}
+        cache.write_bytes(pickle.dumps(stale))
+        third = SweepComposer(loader, master)
+        plans = plan_sweep(third, jobs)
+        assert third.composed == first.composed
+        for job, plan in zip(jobs, plans, strict=True):
+            assert plan.saved == saved_config(compose("config", overrides=job)), job
+
+
+def test_the_cache_key_follows_the_configs_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ptb.launch import compose_cache
+
+    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
+    monkeypatch.setenv("PTB_COMPOSE_CACHE", str(tmp_path))
+    with hydra_conf():
+        master = compose("config", overrides=["launcher=slurm"], return_hydra_config=True)
+        key = compose_cache.cache_file(master)
+        assert key is not None and key == compose_cache.cache_file(master)
+        monkeypatch.setenv("PTB_HEALTHBENCH_EASY", "/elsewhere.jsonl")  # read by oc.env
+        assert compose_cache.cache_file(master) not in (key, None)
+        monkeypatch.setenv("PTB_COMPOSE_CACHE", "off")
+        assert compose_cache.cache_file(master) is None
+    assert compose_cache.cacheable({"a": "${oc.env:X,1}", "b": "${a}"})
+    assert not compose_cache.cacheable({"a": "${now:%H}"})

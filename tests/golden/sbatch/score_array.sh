@@ -23,4 +23,4 @@ module load cuda/12.4
 
 # command
 export SUBMITIT_EXECUTOR=slurm
-srun --unbuffered --output /results/default/.slurm/%A_%a_%t_log.out --error /results/default/.slurm/%A_%a_%t_log.err <python> -u -m submitit.core._submit /results/default/.slurm
+srun --unbuffered --output /results/default/.slurm/%A_%a_%t_log.out --error /results/default/.slurm/%A_%a_%t_log.err <python> -u -m ptb.launch.array_task /results/default/.slurm /results/default/.slurm/array_uid.pkl
