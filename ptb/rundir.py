@@ -346,12 +346,7 @@ class RunDir:
     def init_manifest(self, stages: dict[str, str], info: dict[str, Any]) -> dict[str, Any]:
         """Create the manifest, or add missing stages to an existing one (never reset done work)."""
         with self._locked():
-            data = self.read_manifest() or {
-                "schema": MANIFEST_SCHEMA,
-                "run_id": self.run_id,
-                "created": now_iso(),
-                "stages": {},
-            }
+            data = self.read_manifest() or new_manifest(self, {}, {})
             data.update(info)
             for name, status in stages.items():
                 entry = data["stages"].setdefault(name, _stage_entry(status))
@@ -412,7 +407,12 @@ def create_run_dir(
 
 def new_manifest(run: RunDir, stages: dict[str, str], info: dict[str, Any]) -> dict[str, Any]:
     """The manifest ``init_manifest(stages, info)`` creates in a run directory without one."""
-    data: dict[str, Any] = {"run_id": run.run_id, "created": now_iso(), "stages": {}}
+    data: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA,
+        "run_id": run.run_id,
+        "created": now_iso(),
+        "stages": {},
+    }
     data.update(info)
     for name, status in stages.items():
         data["stages"].setdefault(name, _stage_entry(status))
