@@ -35,8 +35,7 @@ import pickle
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -49,6 +48,7 @@ from omegaconf import DictConfig, OmegaConf, ValueNode, open_dict, read_write
 
 from ptb.config.root import RunConfig
 from ptb.launch import compose_cache
+from ptb.launch.compose_memo import ComposeMemo
 from ptb.plan import config_text, saved_config, to_run_config
 from ptb.secrets import REDACTED, is_secret_name
 
@@ -117,6 +117,7 @@ class SweepComposer:
         self._cached: dict[tuple[str, ...], Template] = {}
         self._fresh: dict[tuple[str, ...], Template] = {}
         self._check: tuple[str, ...] | None = None
+        self._memo = ComposeMemo()
 
     # -- overrides -------------------------------------------------------------------------
 
@@ -200,11 +201,15 @@ class SweepComposer:
             self._verify_cache()
             return
         t0 = time.monotonic()
+        # the first combination (the reference of the others) in this process before the
+        # forks, so that every worker starts from its loaded configs and merged prefixes
+        self._precomposed[need[0]] = self._full(need[0])
+        need = need[1:]
         shares = [need[i::workers] for i in range(workers)]
         with tempfile.TemporaryDirectory(prefix="ptb-compose-") as tmp:
             pids = [_fork_compose(self, share, Path(tmp) / f"{i}.pkl")
-                    for i, share in enumerate(shares[1:])]  # fmt: skip
-            for groups in shares[0]:
+                    for i, share in enumerate(shares[:-1])]  # fmt: skip
+            for groups in shares[-1]:  # the smallest share: this process composed one more
                 self._precomposed[groups] = self._full(groups)
             for i, pid in enumerate(pids):
                 _, status = os.waitpid(pid, 0)
@@ -213,7 +218,7 @@ class SweepComposer:
                     done: dict[tuple[str, ...], Template] = pickle.loads(out.read_bytes())
                     self._precomposed.update(done)
                     self.composed += len(done)
-        log.info("sweep: %d combinations composed ahead in %d processes in %.1f s", len(need),
+        log.info("sweep: %d combinations composed ahead in %d processes in %.1f s", len(need) + 1,
                  workers, time.monotonic() - t0)  # fmt: skip
         self._verify_cache()
 
@@ -290,7 +295,7 @@ class SweepComposer:
     # -- templates -------------------------------------------------------------------------
 
     def _compose(self, groups: tuple[str, ...]) -> DictConfig:
-        with _shallow_copies(self.loader.repository):
+        with self._memo.active(self.loader):
             cfg = self.loader.load_sweep_config(self.master, list(groups))
         with read_write(cfg), open_dict(cfg):
             del cfg["hydra"]
@@ -421,20 +426,6 @@ class SweepComposer:
                 self._blocks[k, id(v)] = hit
             out.append(hit[1])
         return "".join(out)
-
-
-@contextmanager
-def _shallow_copies(repository: Any) -> Iterator[None]:
-    """Within the block, ``copy.deepcopy(repository)`` is a shallow copy. Hydra deep-copies its
-    config repository at the start of every compose (``CachingConfigRepository``), and with it
-    ``ConfigStore``'s every schema (~9 ms, 5% of a compose), only so that the copy's
-    ``initialize_sources`` cannot change the original: that method replaces the copy's list of
-    sources (stateless readers) instead of changing it, so a shallow copy protects it as well."""
-    repository.__deepcopy__ = lambda memo: copy.copy(repository)
-    try:
-        yield
-    finally:
-        del repository.__deepcopy__
 
 
 def _fork_compose(composer: SweepComposer, share: list[tuple[str, ...]], out: Path) -> int:
