@@ -89,6 +89,10 @@ def _sandbox(w: World, *, network: str = "open", cache: bool = False, **env: str
         workdir=w.task,
         env=spec_env,
         readonly=(w.task / "evaluate.py", w.task / "templates"),
+        egress_log=w.run / "solve" / "egress.jsonl",
+        cache_layers=w.run / "solve" / "overlay",
+        cache_listing=w.run / "solve" / "hf_overlay.json",
+        cache_datasets=w.run / "solve" / "hf_datasets",
     )
     return BwrapSandbox(SandboxConfig(name="bwrap", impl="bwrap", network=network), spec)
 
