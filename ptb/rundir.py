@@ -244,6 +244,12 @@ class RunDir:
         return self.solve / "provenance.json"
 
     @property
+    def cache_layers(self) -> Path:
+        """The HF cache overlay's per-run layers (upper, work, merged), outside HOME; deleted
+        when the sandbox stops."""
+        return self.solve / "overlay"
+
+    @property
     def hf_overlay(self) -> Path:
         """The raw listing of the HF cache overlay's upper layer."""
         return self.solve / "hf_overlay.json"

@@ -213,6 +213,8 @@ def run_vote(
         extra_ro_binds=runtime_paths(cfg.cache_dir, str(run.final_model))
         + scaffold.runtime_paths(),  # the judge's CLI: not visible otherwise
         forwards=forwards_for(sctx.api),  # a judge model on the host's loopback
+        egress_log=out_dir / "egress.jsonl", cache_layers=out_dir / "overlay",
+        cache_listing=out_dir / "hf_overlay.json", cache_datasets=out_dir / "hf_datasets",
     )  # fmt: skip
     for name in ("transcript.raw.jsonl", "transcript.jsonl"):
         (out_dir / name).unlink(missing_ok=True)

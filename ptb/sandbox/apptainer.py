@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
-from ptb.sandbox.base import IsolatedSandbox
+from ptb.sandbox.base import IsolatedSandbox, hidden_paths
 
 HOST_VARS = ("PATH", "USER", "LOGNAME", "APPTAINER_CACHEDIR", "APPTAINER_TMPDIR")
 """Host variables the apptainer process itself may need; none reach the container."""
@@ -41,6 +42,7 @@ class ApptainerSandbox(IsolatedSandbox):
         "install Apptainer on the compute nodes and build the image: containers/build.sh agent",
     )
     python = "python3"  # the image's interpreter, not the host's
+    hide_root: Path | None = None
 
     def image(self) -> str:
         if not self.cfg.image:
@@ -83,24 +85,65 @@ class ApptainerSandbox(IsolatedSandbox):
             args.append("--nv")
         if self.own_netns:
             args += ["--net", "--network", "none"]
-        args += bind(spec.home, spec.home)
-        args += self._cache_args()
-        for b in self.binds:
-            args += bind(b.src, b.dst, readonly=b.readonly)
-        for path in (*(p for p in spec.extra_ro_binds if p.exists()), *spec.readonly):
-            args += bind(path, path, readonly=True)
+        mounts = [(spec.home, spec.home, False), *self._cache_mounts()]
+        mounts += [(b.src, b.dst, b.readonly) for b in self.binds]
+        mounts += [(p, p, True) for p in (*(p for p in spec.extra_ro_binds if p.exists()),
+                                          *spec.readonly)]  # fmt: skip
+        for src, dst, readonly in mounts:
+            args += bind(src, dst, readonly=readonly)
+        args += self._hide_args(mounts)
         if self.relays.socket_dir is not None:  # host services (gateway, proxy) via Unix sockets
             args += bind(self.relays.socket_dir, self.relays.socket_dir)
         return [*args, self.image(), *self.relays.wrap(self.python, argv)]
 
-    def _cache_args(self) -> list[str]:
+    def _hide_args(self, mounts: list[tuple[Path, Path, bool]]) -> list[str]:
+        """Hide the spec's ``hide`` paths where the binds show them: an empty read-only folder
+        bound over a hidden folder (with the mount points of what is bound on purpose inside it
+        — HOME, a model, the cache — which is then bound again on top), ``/dev/null`` over a
+        hidden file. Apptainer mounts the binds in the order given."""
+        found = hidden_paths(self.spec.hide, self.spec.home, [(s, d) for s, d, _ in mounts])
+        args: list[str] = []
+        emptied: list[Path] = []
+        for host, inside in found:
+            if host.is_dir():
+                emptied.append(inside)
+            else:
+                args += bind(Path("/dev/null"), inside, readonly=True)
+        again = [m for m in mounts if any(e in m[1].parents for e in emptied)]
+        for n, inside in enumerate(emptied):
+            empty = self._hide_root() / str(n)
+            empty.mkdir(parents=True, exist_ok=True)
+            for src, dst, _ in again:
+                if inside in dst.parents:
+                    point = empty / dst.relative_to(inside)
+                    if src.is_dir():
+                        point.mkdir(parents=True, exist_ok=True)
+                    else:
+                        point.parent.mkdir(parents=True, exist_ok=True)
+                        point.touch()
+            args += bind(empty, inside, readonly=True)
+        for src, dst, readonly in again:
+            args += bind(src, dst, readonly=readonly)
+        return args
+
+    def _hide_root(self) -> Path:
+        """A private folder for the empty folders bound over hidden ones (removed by stop)."""
+        if self.hide_root is None:
+            self.hide_root = Path(tempfile.mkdtemp(prefix="ptb-hide-"))
+        return self.hide_root
+
+    def stop(self) -> None:
+        super().stop()
+        if self.hide_root is not None:
+            shutil.rmtree(self.hide_root, ignore_errors=True)
+            self.hide_root = None
+
+    def _cache_mounts(self) -> list[tuple[Path, Path, bool]]:
         ov = self.overlay
         if not ov:
             return []
         if ov.mode == "fuse":
-            args = bind(ov.merged, ov.lower)
+            mounts = [(ov.merged, ov.lower, False)]
         else:
-            args = bind(ov.lower, ov.lower, readonly=True)
-        for path in ov.masked():
-            args += bind(ov.empty, path, readonly=True)
-        return args
+            mounts = [(ov.lower, ov.lower, True)]
+        return mounts + [(ov.empty, path, True) for path in ov.masked()]

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SandboxSpec:
+    """What the agent's world is, and where the sandbox writes outside it. Every path of a run
+    directory comes from the caller (the solve stage takes them from ``RunDir``); the sandbox
+    names none itself."""
+
     home: Path
     """The job directory: the agent's HOME and its only writable place."""
     workdir: Path
@@ -42,12 +46,24 @@ class SandboxSpec:
     """Host TCP services to make reachable on the sandbox's own loopback when it has its own
     network namespace (``none``, ``egress``; ``ptb.sandbox.forward``); ignored with ``host``,
     where the host's loopback is reachable anyway."""
-
-    @property
-    def egress_log(self) -> Path:
-        """Where ``network=egress`` logs each connection: next to HOME (``solve/egress.jsonl``
-        for the solve stage), outside the agent's view."""
-        return self.home.parent / "egress.jsonl"
+    hide: tuple[Path, ...] = ()
+    """Host paths the agent must not see even where a bind would include them (a read-only
+    bind, the interpreter's prefix, a model or data folder, ``sandbox.binds``, the system
+    folders): the solve stage passes the results root and the run directory. ``home`` and what
+    lies inside it are never hidden: a hidden folder that holds HOME is emptied and HOME bound
+    again on top. ``sandbox=none`` cannot hide anything."""
+    egress_log: Path | None = None
+    """Where ``network=egress`` logs each connection, outside the agent's view (the solve
+    stage: ``RunDir.egress_log``); required with ``egress``."""
+    cache_layers: Path | None = None
+    """A folder outside HOME for the HF cache overlay's per-run layers (``RunDir.cache_layers``);
+    without it the shared cache is not mounted."""
+    cache_listing: Path | None = None
+    """Where ``stop`` lists what the agent added to the HF cache overlay (``RunDir.hf_overlay``);
+    None: not listed."""
+    cache_datasets: Path | None = None
+    """Where ``stop`` keeps the dataset files the agent downloaded into the cache
+    (``RunDir.hf_datasets``); with ``cache_listing``."""
 
 
 class Sandbox(ABC):
@@ -151,6 +167,23 @@ def without_scheduler(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in dropped}
 
 
+def hidden_paths(
+    hide: tuple[Path, ...], home: Path, mounts: list[tuple[Path, Path]]
+) -> list[tuple[Path, Path]]:
+    """(host path, where it appears inside) for each hidden path that exists and that a mount
+    ``(src, dst)`` shows; HOME and paths inside it are left out, and so is a path inside
+    another hidden one (already covered)."""
+    found: dict[Path, Path] = {}
+    for path in dict.fromkeys(Path(os.path.abspath(p)) for p in hide):
+        if path == home or home in path.parents or not os.path.lexists(path):
+            continue
+        for src, dst in mounts:
+            if path == src or src in path.parents:
+                found.setdefault(dst / path.relative_to(src), path)
+    return [(host, inside) for inside, host in found.items()
+            if not any(other in inside.parents for other in found)]  # fmt: skip
+
+
 class IsolatedSandbox(Sandbox):
     """What the isolating backends (bwrap, apptainer) share: a checked network policy (with the
     egress proxy and the relays into the sandbox's own network namespace), the configured extra
@@ -165,7 +198,10 @@ class IsolatedSandbox(Sandbox):
         self.binds = [parse_bind(b) for b in cfg.binds]
         self.binary = self.requires[0] if self.requires else ""
         cache = hf_cache(spec.env, os.environ)
-        self.overlay = CacheOverlay(cache, spec.home.parent / "overlay") if cache else None
+        if cache and spec.cache_layers is None:
+            log.info("HF cache %s not mounted: the spec names no folder for its layers", cache)
+        layers = spec.cache_layers
+        self.overlay = CacheOverlay(cache, layers) if cache and layers else None
         self.proxy: EgressProxy | None = None
         self.relays = Relays(())
 
@@ -180,8 +216,10 @@ class IsolatedSandbox(Sandbox):
     def stop(self) -> None:
         self.stop_network()
         if self.overlay:
+            listing, datasets = self.spec.cache_listing, self.spec.cache_datasets
             try:  # what the agent fetched into the cache, before its layer is discarded
-                harvest_overlay(self.overlay.upper, self.spec.home.parent, self.overlay.mode)
+                if listing is not None and datasets is not None:
+                    harvest_overlay(self.overlay.upper, listing, datasets, self.overlay.mode)
             except OSError as exc:
                 log.warning("could not record the HF cache overlay's contents: %s", exc)
             self.overlay.stop()
@@ -193,6 +231,8 @@ class IsolatedSandbox(Sandbox):
             return
         forwards = self.spec.forwards if self.own_netns else ()
         if self.network == "egress":
+            if self.spec.egress_log is None:
+                raise ValueError("sandbox.network=egress needs SandboxSpec.egress_log (its log)")
             ports = [f.port for f in forwards if f.host in ("127.0.0.1", "localhost")]
             self.proxy = EgressProxy(self.policy, self.spec.egress_log, ports)
             self.proxy.start()

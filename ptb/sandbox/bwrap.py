@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ptb.sandbox.base import IsolatedSandbox
+from ptb.sandbox.base import IsolatedSandbox, hidden_paths
 from ptb.sandbox.forward import RELAY_SCRIPT
 
 TERM_SHIM_OUTER = ["env", "--ignore-signal=TERM"]
@@ -159,6 +159,9 @@ class BwrapSandbox(IsolatedSandbox):
         ro = [p for p in dict.fromkeys([*python_paths(), *spec.extra_ro_binds])
               if p != spec.home and p not in spec.home.parents and not in_system(p)]  # fmt: skip
         args += _pairs("--ro-bind-try", ro)  # absent ones are skipped
+        hide_args, hidden = self._hide_args([p for p in ro if p.exists()])
+        args += hide_args
+        emptied += hidden
         args += _pairs("--ro-bind", list(spec.readonly))
         if self.relays.socket_dir is not None:
             args += ["--bind", str(self.relays.socket_dir), str(self.relays.socket_dir)]
@@ -169,6 +172,43 @@ class BwrapSandbox(IsolatedSandbox):
         inner = self.relays.wrap(self.python, argv, script=True)
         args += ["--chdir", str(spec.workdir), "--", *TERM_SHIM_INNER, *inner]
         return args
+
+    def _hide_args(self, ro: list[Path]) -> tuple[list[str], list[str]]:
+        """(mount arguments that hide the spec's ``hide`` paths where the binds before them
+        would show them, the emptied folders to remount read-only at the end).
+
+        A hidden folder gets an empty tmpfs, a hidden file ``/dev/null``: the later mount covers
+        the earlier. What is bound on purpose inside a hidden folder — HOME (the results root
+        and the run directory hold it), a base model or data folder, a configured bind, the HF
+        cache — is bound again on top, so the agent sees it and nothing beside it. HOME and what
+        lies inside it are never hidden."""
+        home = self.spec.home
+        binds = [(b.src, b.dst) for b in self.binds]
+        mounts = [(Path(p), Path(p)) for p in SYSTEM_PATHS if probe(p)[0] in ("dir", "file")]
+        mounts += [(Path("/sys"), Path("/sys")), *binds, *((p, p) for p in ro)]
+        if self.overlay:
+            mounts.append((self.overlay.lower, self.overlay.lower))
+        args: list[str] = []
+        emptied: list[Path] = []
+        for host, inside in hidden_paths(self.spec.hide, home, mounts):
+            if host.is_dir():
+                args += ["--tmpfs", str(inside)]
+                emptied.append(inside)
+            else:
+                args += ["--ro-bind", "/dev/null", str(inside)]
+
+        def covered(dst: Path) -> bool:
+            return any(e in dst.parents for e in emptied)
+
+        if covered(home):
+            args += ["--bind", str(home), str(home)]
+        if self.overlay and covered(self.overlay.lower):
+            args += self._cache_args()
+        for bind in self.binds:
+            if covered(bind.dst):
+                args += ["--ro-bind" if bind.readonly else "--bind", str(bind.src), str(bind.dst)]
+        args += _pairs("--ro-bind", [p for p in ro if covered(p)])
+        return args, [str(p) for p in emptied]
 
     def _cache_args(self) -> list[str]:
         ov = self.overlay

@@ -7,7 +7,8 @@ Two steps, because the HF cache overlay's upper layer is deleted when the sandbo
    ``hub/models--org--name/snapshots/<rev>/<file>``, ``hub/datasets--...``, and the ``datasets``
    library's own ``datasets/`` cache), and copies the *dataset* files (not models) into
    ``solve/hf_datasets/`` up to ``MAX_DATASET_BYTES`` in all, so that the contamination check
-   reads them. The listing goes to ``solve/hf_overlay.json``.
+   reads them. The listing goes to ``solve/hf_overlay.json``. The sandbox takes both paths
+   from its spec (``SandboxSpec.cache_listing``, ``cache_datasets``), set from ``RunDir``.
 2. ``write_provenance`` (at the end of solve, after the workspace is kept) joins that listing
    with the hosts of ``solve/egress.jsonl``, the packages the agent installed (pip/uv/conda
    commands in the transcript and in its shell scripts, distributions it wrote under HOME) and
@@ -77,11 +78,11 @@ def hub_listing(upper: Path) -> list[dict[str, Any]]:
     return out
 
 
-def harvest_overlay(upper: Path, dest: Path, mode: str) -> dict[str, Any]:
-    """List what the agent wrote into the cache overlay and keep its dataset files in
-    ``dest/hf_datasets`` (within ``MAX_DATASET_BYTES``); written to ``dest/hf_overlay.json``."""
+def harvest_overlay(upper: Path, listing: Path, kept_dir: Path, mode: str) -> dict[str, Any]:
+    """List what the agent wrote into the cache overlay into ``listing`` and keep its dataset
+    files in ``kept_dir`` (within ``MAX_DATASET_BYTES``); the solve stage passes
+    ``RunDir.hf_overlay`` and ``RunDir.hf_datasets``."""
     repos = hub_listing(upper) if upper.is_dir() else []
-    kept_dir = dest / "hf_datasets"
     shutil.rmtree(kept_dir, ignore_errors=True)
     budget, kept, skipped = MAX_DATASET_BYTES, [], []
     sources: list[tuple[str, Path]] = []
@@ -128,7 +129,7 @@ def harvest_overlay(upper: Path, dest: Path, mode: str) -> dict[str, Any]:
         "files_in_layer": len(other),
         "bytes_in_layer": sum(p.stat().st_size for p in other),
     }
-    write_json(dest / "hf_overlay.json", record)
+    write_json(listing, record)
     return record
 
 

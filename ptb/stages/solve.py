@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from ptb.fsutil import read_json, write_json
@@ -121,6 +122,12 @@ def _solve(
         extra_ro_binds=runtime_paths(cfg.cache_dir, prepared["base_model"], cfg.task.data.values())
         + scaffold.runtime_paths(),
         forwards=forwards_for(endpoint, gateway),
+        # other runs' results and evaluations, and this run's own files beside HOME
+        hide=(Path(cfg.results_dir).expanduser().resolve(), run_dir.path),
+        egress_log=run_dir.egress_log,
+        cache_layers=run_dir.cache_layers,
+        cache_listing=run_dir.hf_overlay,
+        cache_datasets=run_dir.hf_datasets,
     )
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:

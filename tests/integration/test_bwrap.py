@@ -80,7 +80,15 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     shutil.rmtree(base)
 
 
-def _sandbox(w: World, *, network: str = "open", cache: bool = False, **env: str) -> BwrapSandbox:
+def _sandbox(
+    w: World,
+    *,
+    network: str = "open",
+    cache: bool = False,
+    hide: tuple[Path, ...] = (),
+    binds: tuple[str, ...] = (),
+    **env: str,
+) -> BwrapSandbox:
     spec_env = {"PATH": "/usr/bin:/bin", "HOME": str(w.home), "PTB_ALLOWED": "yes", **env}
     if cache:
         spec_env["HF_HOME"] = str(w.cache)
@@ -89,8 +97,14 @@ def _sandbox(w: World, *, network: str = "open", cache: bool = False, **env: str
         workdir=w.task,
         env=spec_env,
         readonly=(w.task / "evaluate.py", w.task / "templates"),
+        egress_log=w.run / "solve" / "egress.jsonl",
+        cache_layers=w.run / "solve" / "overlay",
+        cache_listing=w.run / "solve" / "hf_overlay.json",
+        cache_datasets=w.run / "solve" / "hf_datasets",
+        hide=hide,
     )
-    return BwrapSandbox(SandboxConfig(name="bwrap", impl="bwrap", network=network), spec)
+    cfg = SandboxConfig(name="bwrap", impl="bwrap", network=network, binds=list(binds))  # type: ignore[arg-type]
+    return BwrapSandbox(cfg, spec)
 
 
 def _sh(
@@ -200,6 +214,54 @@ def test_results_and_other_runs_are_hidden(world: World) -> None:
     out = _sh(_sandbox(world), f"ls -A {exp}; ls -A {run}; cat {world.sibling}/score.json")
     assert out.result.exit_code != 0
     assert out.stdout == [run.name, "solve"]
+
+
+HIDE_DOORS = {
+    "list_sibling": "ls -A {sibling}",
+    "read_sibling_score": "cat {sibling}/score.json",  # another run's result
+    "list_experiment": "ls -A {exp} | grep -vqx {run_name}",  # only the way down to HOME
+    "list_run": "ls -A {run} | grep -vqx solve",
+    "list_solve": "ls -A {run}/solve | grep -vqx job",
+    "read_run_config": "cat {run}/config.yaml",
+    "read_own_metrics": "cat {run}/evaluate/metrics.json",
+    "read_own_score": "cat {run}/score.json",
+    "read_egress_log": "cat {run}/solve/egress.jsonl",
+}
+"""What the agent must not reach when the results root lies in a folder the sandbox binds."""
+
+
+def _shared_results(world: World) -> tuple[str, dict[str, str]]:
+    """The results root in a configured read-only bind (``sandbox.binds``, as a cluster's shared
+    file system would be), with this run's own evaluation and score files planted."""
+    (world.run / "evaluate").mkdir()
+    (world.run / "evaluate" / "metrics.json").write_text('{"score": 0.9}\n')
+    (world.run / "score.json").write_text('{"final": 0.9}\n')
+    (world.run / "solve" / "egress.jsonl").write_text("{}\n")
+    where = {"sibling": str(world.sibling), "exp": str(world.run.parent), "run": str(world.run),
+             "run_name": world.run.name}  # fmt: skip
+    script = "; ".join(
+        f"if {cmd.format(**where)} >/dev/null 2>&1; then echo 'DOOR {name} OPEN'; "
+        f"else echo 'DOOR {name} blocked'; fi"
+        for name, cmd in HIDE_DOORS.items()
+    )
+    script += '; echo hi > "$HOME/note.txt" && cat "$HOME/note.txt" && cat evaluate.py'
+    return f"{world.base}:ro", {"script": script}
+
+
+def test_hide_blocks_the_results_root_inside_a_bind(world: World) -> None:
+    bind, parts = _shared_results(world)
+    results = world.base / "results"
+    open_ = _sh(_sandbox(world, network="none", binds=(bind,)), parts["script"])
+    assert "DOOR read_sibling_score OPEN" in open_.stdout, "the control: the bind shows them"
+    sandbox = _sandbox(world, network="none", binds=(bind,), hide=(results, world.run))
+    out = _sh(sandbox, parts["script"])
+    assert out.stdout[: len(HIDE_DOORS)] == [f"DOOR {n} blocked" for n in HIDE_DOORS], out.lines
+    assert out.stdout[len(HIDE_DOORS) :] == ["hi", "print('protected')"], out.lines
+    assert out.result.exit_code == 0
+    assert (world.home / "note.txt").read_text() == "hi\n"  # HOME is the host's, writable
+    assert _sh(sandbox, "echo x >> evaluate.py").result.exit_code != 0  # still read-only
+    assert _sh(sandbox, f"touch {results}/x").result.exit_code != 0
+    assert not (results / "x").exists()
 
 
 def test_env_is_the_allow_list(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

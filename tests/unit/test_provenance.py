@@ -32,7 +32,7 @@ def test_overlay_listing_keeps_dataset_files_not_models(tmp_path: Path) -> None:
     (upper / "hub" / ".wh..wh..opq").write_bytes(b"")  # overlayfs bookkeeping: ignored
     (upper / "datasets" / "gsm8k" / "main").mkdir(parents=True)
     (upper / "datasets" / "gsm8k" / "main" / "gsm8k-test.arrow").write_bytes(b"a" * 100)
-    record = harvest_overlay(upper, solve, "fuse")
+    record = harvest_overlay(upper, solve / "hf_overlay.json", solve / "hf_datasets", "fuse")
     assert [(r["kind"], r["repo_id"]) for r in record["repos"]] == [
         ("dataset", "openai/gsm8k"), ("model", "Qwen/Qwen3-1.7B")
     ]  # fmt: skip
@@ -55,7 +55,7 @@ def test_overlay_listing_keeps_dataset_files_not_models(tmp_path: Path) -> None:
 def test_provenance_joins_egress_packages_and_data_files(tmp_path: Path) -> None:
     solve, ws = tmp_path / "solve", tmp_path / "solve" / "workspace"
     (ws / "task").mkdir(parents=True)
-    harvest_overlay(tmp_path / "none", solve, "ro")
+    harvest_overlay(tmp_path / "none", solve / "hf_overlay.json", solve / "hf_datasets", "ro")
     (ws / "task" / "mix.jsonl").write_text('{"a": 1}\n')
     (ws / "setup.sh").write_text("pip install -q trl==0.12.0 peft\n")
     dist = ws / ".local/lib/python3.11/site-packages/trl-0.12.0.dist-info"

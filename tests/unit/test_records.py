@@ -32,11 +32,9 @@ from ptb.rundir import (
     RunDir,
     _stage_entry,
 )
-from ptb.sandbox.base import SandboxSpec
 from ptb.scaffolds.transcript import Transcript
 from ptb.secrets import Redactor
 from ptb.stages import STAGE_FUNCS, applicable, dependents, output_of
-from ptb.stages.provenance import harvest_overlay
 
 EXIT = {
     "exit_code": 0,
@@ -237,13 +235,10 @@ def test_applicable_covers_every_stage() -> None:
     assert {s for s, st in status.items() if st == "skipped"} == skipped
 
 
-def test_writers_beside_home_agree_with_run_dir(tmp_path: Path) -> None:
-    """The sandbox logs egress and lists its overlay beside HOME, and the transcript takes a
-    folder: for the solve stage these are the run directory's paths."""
+def test_transcript_folder_agrees_with_run_dir(tmp_path: Path) -> None:
+    """The transcript takes a folder: for the solve stage its files are the run directory's
+    paths. (The sandbox names no path of its own: the solve stage gives it RunDir's.)"""
     run = RunDir(tmp_path / "r")
-    assert SandboxSpec(run.job_dir, run.task_dir, {}).egress_log == run.egress_log
-    harvest_overlay(tmp_path / "no-upper-layer", run.solve, "ro")
-    assert run.hf_overlay.is_file() and run.hf_datasets.parent == run.solve
     transcript = Transcript(run.solve, Redactor(env={}))
     assert (transcript.raw_path, transcript.events_path, transcript.md_path) == (
         run.transcript_raw,

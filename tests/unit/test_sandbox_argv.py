@@ -6,9 +6,12 @@ and review the diff.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import yaml
 
 import ptb.sandbox.apptainer as apptainer_mod
 import ptb.sandbox.bwrap as bwrap_mod
+import ptb.sandbox.overlay as overlay_mod
 from ptb.config.sandbox import SandboxConfig
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
 from ptb.sandbox.apptainer import ApptainerSandbox
@@ -52,8 +56,14 @@ HOST_LAYOUT = {
 """A merged-usr Debian host with SLURM and munge installed (``bwrap.probe`` is patched)."""
 
 
-def _spec(tmp: Path, *, cache: bool = False, gpus: int = 0, forward: bool = False) -> SandboxSpec:
-    home = tmp / "results" / "exp" / "agent__scaffold__model__task__s0" / "solve" / "job"
+def _spec(
+    tmp: Path, *, cache: bool = False, gpus: int = 0, forward: bool = False, shared: bool = False
+) -> SandboxSpec:
+    """``shared``: the results root lies in a folder the sandbox binds (``/share``, configured
+    in the case), as on a cluster's shared file system, so its ``hide`` paths are mounted over."""
+    results = tmp / "share" / "results" if shared else tmp / "results"
+    run = results / "exp" / "agent__scaffold__model__task__s0"
+    home = run / "solve" / "job"
     task = home / "task"
     (task / "templates").mkdir(parents=True)
     (task / "evaluate.py").write_text("# protected\n")
@@ -78,6 +88,11 @@ def _spec(tmp: Path, *, cache: bool = False, gpus: int = 0, forward: bool = Fals
         gpus=gpus,
         extra_ro_binds=(tmp / "models", tmp / "absent") if gpus else (),
         forwards=(Forward("127.0.0.1", 4100),) if forward else (),
+        hide=(results, run),  # not bound unless shared: no argument for them
+        egress_log=run / "solve" / "egress.jsonl",
+        cache_layers=run / "solve" / "overlay",
+        cache_listing=run / "solve" / "hf_overlay.json",
+        cache_datasets=run / "solve" / "hf_datasets",
     )
 
 
@@ -86,6 +101,8 @@ def _cfg(impl: str, **kw: object) -> SandboxConfig:
 
 
 FULL = {"network": "none", "binds": ["/data/shared:/data:ro", "/scratch/x"], "image": "agent.sif"}
+SHARED = {"network": "none", "binds": ["<tmp>/share:ro"], "image": "agent.sif"}
+"""The results root inside a configured read-only bind (``<tmp>`` filled in by ``_cfg``)."""
 CASES: dict[str, tuple[str, dict[str, object], dict[str, object], str | None]] = {
     # name: (backend, config, spec options, cache mode)
     "bwrap_default": ("bwrap", {}, {}, None),
@@ -101,11 +118,16 @@ CASES: dict[str, tuple[str, dict[str, object], dict[str, object], str | None]] =
     "apptainer_egress_forward": ("apptainer", {"image": "agent.sif"}, {"forward": True}, None),
     "bwrap_host": ("bwrap", {"network": "host"}, {"forward": True}, None),
     "apptainer_host": ("apptainer", {"network": "host", "image": "agent.sif"}, {}, None),
+    "bwrap_hide": ("bwrap", SHARED, {"shared": True, "cache": True}, "fuse"),
+    "apptainer_hide": ("apptainer", SHARED, {"shared": True, "cache": True}, "ro"),
 }
 
 
 def _sandbox(tmp: Path, name: str) -> Sandbox:
     impl, cfg, spec_kw, mode = CASES[name]
+    if "binds" in cfg:
+        binds = [str(b).replace("<tmp>", str(tmp)) for b in cfg["binds"]]  # type: ignore[attr-defined]
+        cfg = {**cfg, "binds": binds}
     sandbox: Sandbox = SANDBOXES.load(impl)(_cfg(impl, **cfg), _spec(tmp, **spec_kw))  # type: ignore[arg-type]
     overlay = getattr(sandbox, "overlay", None)
     assert (overlay is not None) == (mode is not None)
@@ -134,8 +156,13 @@ def test_argv_matches_golden(name: str, tmp_path: Path) -> None:
             argv = [a.replace(str(sandbox.relays.socket_dir), "<relays>") for a in argv]
         if sandbox.proxy is not None:
             argv = [re.sub(rf"^{sandbox.proxy.port}=", "<proxy-port>=", a) for a in argv]
+        hide_root = getattr(sandbox, "hide_root", None)
+        if hide_root is not None:
+            argv = [a.replace(str(hide_root), "<hide-root>") for a in argv]
     finally:
         sandbox.stop_network()
+        if isinstance(sandbox, ApptainerSandbox) and sandbox.hide_root is not None:
+            shutil.rmtree(sandbox.hide_root)
     golden = GOLDEN / f"{name}.txt"
     if os.environ.get("PTB_UPDATE_GOLDEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
@@ -330,3 +357,126 @@ def test_apptainer_guarantees(name: str, tmp_path: Path) -> None:
         "none",
     ]
     assert has_netns == (sandbox.network != "host")
+
+
+def _pairs_after(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == flag]
+
+
+def test_egress_log_lands_where_the_spec_says(tmp_path: Path) -> None:
+    """The sandbox names no run-directory path itself: the egress log is the spec's."""
+    spec = _spec(tmp_path)
+    log_path = tmp_path / "elsewhere" / "proxy.jsonl"
+    spec = dataclasses.replace(spec, egress_log=log_path)
+    sandbox = BwrapSandbox(_cfg("bwrap"), spec)
+    sandbox.start_network()
+    try:
+        assert sandbox.proxy is not None and log_path.exists()
+        assert not (spec.home.parent / "egress.jsonl").exists()
+    finally:
+        sandbox.stop_network()
+
+
+def test_egress_without_a_log_path_is_refused(tmp_path: Path) -> None:
+    spec = dataclasses.replace(_spec(tmp_path), egress_log=None)
+    with pytest.raises(ValueError, match="egress_log"):
+        BwrapSandbox(_cfg("bwrap"), spec).start_network()
+
+
+def test_cache_layers_and_listing_are_the_spec_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(overlay_mod, "fuse_available", lambda: False)
+    layers, listing, kept = tmp_path / "L", tmp_path / "out" / "list.json", tmp_path / "out" / "ds"
+    spec = dataclasses.replace(
+        _spec(tmp_path, cache=True), cache_layers=layers, cache_listing=listing, cache_datasets=kept
+    )
+    sandbox = BwrapSandbox(_cfg("bwrap"), spec)
+    assert sandbox.overlay is not None and sandbox.overlay.root == layers
+    sandbox.overlay.start()
+    assert layers.is_dir()
+    sandbox.stop()
+    assert json.loads(listing.read_text())["mode"] == "ro" and not layers.exists()
+    assert not (spec.home.parent / "hf_overlay.json").exists()
+    unnamed = dataclasses.replace(spec, cache_layers=None)
+    assert BwrapSandbox(_cfg("bwrap"), unnamed).overlay is None  # no folder: not mounted
+
+
+def _hide_world(tmp: Path) -> tuple[SandboxSpec, Path, Path]:
+    """A spec whose results root lies in ``<tmp>/share``; another run beside it."""
+    spec = _spec(tmp, shared=True)
+    results = tmp / "share" / "results"
+    other = results / "exp" / "other__scaffold__model__task__s1"
+    other.mkdir(parents=True)
+    (other / "score.json").write_text("{}\n")
+    return spec, results, other
+
+
+@pytest.mark.parametrize("impl", ["bwrap", "apptainer"])
+def test_hide_covers_a_results_root_in_a_bind_and_keeps_home(impl: str, tmp_path: Path) -> None:
+    spec, results, _ = _hide_world(tmp_path)
+    cfg = _cfg(impl, network="none", binds=[f"{tmp_path}/share:ro"], image="agent.sif")
+    sandbox = SANDBOXES.load(impl)(cfg, spec)  # type: ignore[arg-type]
+    argv = sandbox.wrap(["true"])
+    home = str(spec.home)
+    if impl == "bwrap":
+        hidden = argv.index("--tmpfs", argv.index("--tmpfs", argv.index("/tmp") - 1) + 1)
+        assert argv[hidden + 1] == str(results)
+        assert argv[hidden + 2 : hidden + 5] == ["--bind", home, home]  # HOME on top
+        assert f"--remount-ro {results}" in " ".join(argv)
+        assert " ".join(argv).index(f"--remount-ro {results}") < " ".join(argv).index(
+            "--remount-ro / "
+        )
+    else:
+        binds = _pairs_after(argv, "--bind")
+        over = next(b for b in binds if b.endswith(f":{results}:ro"))
+        assert binds[binds.index(over) + 1] == f"{home}:{home}"  # HOME on top
+        assert isinstance(sandbox, ApptainerSandbox) and sandbox.hide_root is not None
+        empty = Path(over.split(":")[0])
+        assert sorted(p.name for p in empty.iterdir()) == ["exp"]  # only the way to HOME
+        assert spec.home.relative_to(results).parts[0] == "exp"
+        sandbox.stop()
+        assert not empty.exists()
+
+
+@pytest.mark.parametrize("impl", ["bwrap", "apptainer"])
+def test_hide_adds_nothing_where_no_bind_shows_the_path(impl: str, tmp_path: Path) -> None:
+    spec = _spec(tmp_path)  # results under <tmp>/results: bound by nothing
+    cfg = _cfg(impl, network="none", image="agent.sif")
+    with_hide = SANDBOXES.load(impl)(cfg, spec).wrap(["true"])  # type: ignore[arg-type]
+    without = SANDBOXES.load(impl)(cfg, dataclasses.replace(spec, hide=())).wrap(["true"])  # type: ignore[arg-type]
+    assert with_hide == without
+
+
+def test_hide_never_hides_home(tmp_path: Path) -> None:
+    spec, _, _ = _hide_world(tmp_path)
+    spec = dataclasses.replace(spec, hide=(spec.home, spec.workdir))
+    cfg = _cfg("bwrap", network="none", binds=[f"{tmp_path}/share:ro"])
+    argv = BwrapSandbox(cfg, spec).wrap(["true"])
+    assert str(spec.home) not in _pairs_after(argv, "--tmpfs")
+    assert str(spec.workdir) not in _pairs_after(argv, "--tmpfs")
+
+
+def test_hide_masks_a_file_with_dev_null(tmp_path: Path) -> None:
+    spec, _, other = _hide_world(tmp_path)
+    secret = other / "score.json"
+    spec = dataclasses.replace(spec, hide=(secret,))
+    for impl in ("bwrap", "apptainer"):
+        cfg = _cfg(impl, network="none", binds=[f"{tmp_path}/share:ro"], image="agent.sif")
+        argv = SANDBOXES.load(impl)(cfg, spec).wrap(["true"])  # type: ignore[arg-type]
+        joined = " ".join(argv)
+        assert (f"--ro-bind /dev/null {secret}" in joined) or (
+            f"--bind /dev/null:{secret}:ro" in joined
+        ), impl
+
+
+def test_bwrap_binds_again_what_lies_in_a_hidden_folder(tmp_path: Path) -> None:
+    """A base model inside the hidden results root, bound on purpose, stays visible."""
+    spec, results, other = _hide_world(tmp_path)
+    model = other / "final_model"
+    model.mkdir()
+    spec = dataclasses.replace(spec, extra_ro_binds=(model,))
+    cfg = _cfg("bwrap", network="none", binds=[f"{tmp_path}/share:ro"])
+    argv = BwrapSandbox(cfg, spec).wrap(["true"])
+    joined = " ".join(argv)
+    assert joined.index(f"--tmpfs {results}") < joined.rindex(f"--ro-bind {model} {model}")
