@@ -91,6 +91,27 @@ lock, so that keys another version or a launcher added are kept."""
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+@dataclass(frozen=True)
+class TranscriptFiles:
+    """The three files of an agent's transcript (``ptb.scaffolds.transcript.Transcript``): the
+    scaffold's raw stream, the normalised events and the readable rendering. The solve stage's
+    are ``RunDir.transcripts``; an LLM judge's vote keeps its own in its folder."""
+
+    raw: Path
+    events: Path
+    md: Path
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> TranscriptFiles:
+        return cls(
+            folder / "transcript.raw.jsonl", folder / "transcript.jsonl", folder / "transcript.md"
+        )
+
+    @property
+    def folder(self) -> Path:
+        return self.events.parent
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -204,17 +225,22 @@ class RunDir:
         return self.solve / "clock.json"
 
     @property
+    def transcripts(self) -> TranscriptFiles:
+        """The agent's transcript files (raw stream, events, rendering)."""
+        return TranscriptFiles.in_folder(self.solve)
+
+    @property
     def transcript_raw(self) -> Path:
-        return self.solve / "transcript.raw.jsonl"
+        return self.transcripts.raw
 
     @property
     def transcript(self) -> Path:
         """The normalised events, one a line."""
-        return self.solve / "transcript.jsonl"
+        return self.transcripts.events
 
     @property
     def transcript_md(self) -> Path:
-        return self.solve / "transcript.md"
+        return self.transcripts.md
 
     @property
     def usage(self) -> Path:
