@@ -188,19 +188,38 @@ class StageEntry(Record):
 
 
 @dataclass(frozen=True)
+class AgentRetry(Record):
+    """One entry of the manifest's ``agent_retries``: an agent failure retried on request, its
+    attempt moved aside to ``attempts/<attempt>/`` because of ``why`` (``crashed``, ...)."""
+
+    _OPTIONAL = ("at",)
+
+    attempt: int = 0
+    why: str = ""
+    at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest(Record):
     """``manifest.json``: the run's id, when it was created, ptb's version and commit (in
-    ``extra`` with the planner's other keys) and one ``StageEntry`` per stage."""
+    ``extra`` with the planner's other keys), one ``StageEntry`` per stage and the agent
+    failures retried (``agent_retries``: written only once there is one)."""
 
     schema: int = SCHEMA
     run_id: str = ""
     created: str | None = None
     stages: dict[str, StageEntry] = field(default_factory=dict)
+    agent_retries: list[AgentRetry] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         out["stages"] = {name: e.to_json() for name, e in self.stages.items()}
+        if self.agent_retries:
+            out["agent_retries"] = [r.to_json() for r in self.agent_retries]
+        else:
+            del out["agent_retries"]
         return out
 
     @classmethod
@@ -211,8 +230,16 @@ class Manifest(Record):
             for name, e in (stages.items() if isinstance(stages, dict) else ())
             if isinstance(e, dict)
         }
-        plain = super().from_json({k: v for k, v in data.items() if k != "stages"})
-        return replace(plain, stages=entries)
+        retries = data.get("agent_retries") if isinstance(data, dict) else None
+        tried = [
+            AgentRetry.from_json(r)
+            for r in (retries if isinstance(retries, list) else ())
+            if isinstance(r, dict)
+        ]
+        plain = super().from_json(
+            {k: v for k, v in data.items() if k not in ("stages", "agent_retries")}
+        )
+        return replace(plain, stages=entries, agent_retries=tried)
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
