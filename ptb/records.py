@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -26,6 +27,12 @@ same keys, read as they are)."""
 def _schema(data: dict[str, Any]) -> int:
     value = data.get("schema", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@cache
+def _names(cls: type) -> frozenset[str]:
+    """A record's keys: its fields but ``extra`` (once per class: a sweep reads thousands)."""
+    return frozenset(f.name for f in fields(cls)) - {"extra"}
 
 
 class Record:
@@ -58,7 +65,7 @@ class Record:
         missing = [k for k in cls._REQUIRED if k not in data]
         if missing:
             raise ValueError(f"{cls.__name__}: malformed, no {', '.join(map(repr, missing))}")
-        names = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
+        names = _names(cls)
         kwargs = {k: v for k, v in data.items() if k in names}
         if "schema" in names:
             kwargs["schema"] = _schema(data)

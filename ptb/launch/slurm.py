@@ -44,6 +44,7 @@ from ptb.launch.jobs import RESOURCES_FROM, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, stage
+from ptb.records import Manifest, StageEntry
 from ptb.rundir import JOB_NEEDS, JOB_STAGES, RunDir, now_iso, publish_run_dir
 from ptb.stages import output_valid
 
@@ -184,18 +185,19 @@ class RunJobs:
 
 
 def plan_jobs(
-    plan: RunPlan, queued: dict[str, JobState], manifest: dict[str, Any] | None = None
+    plan: RunPlan, queued: dict[str, JobState], manifest: Manifest | None = None
 ) -> RunJobs:
     """Which of the run's jobs to submit, which queued ones to keep and which to replace
     (``manifest``: the run's manifest when the caller has just read or written it)."""
     run = plan.run
-    entries = (run.read_manifest() if manifest is None else manifest).get("stages", {})
+    entries = (Manifest.read(run.manifest) if manifest is None else manifest).stages
     rj = RunJobs(plan)
     for job, stages in JOB_STAGES.items():
-        todo = [s for s in stages if not _done(s, run, entries.get(s, {}))]
+        todo = [s for s in stages if not _done(s, run, entries.get(s))]
         if not todo:
             continue
-        old = str(entries.get(todo[0], {}).get("job_id") or "")
+        first = entries.get(todo[0])
+        old = str(first.job_id or "") if first is not None else ""
         state = queued.get(old)
         upstream_new = any(d in rj.todo for d in JOB_NEEDS[job])
         if state is not None and state.live and not upstream_new:
@@ -207,9 +209,9 @@ def plan_jobs(
     return rj
 
 
-def _done(stage: str, run: RunDir, entry: dict[str, Any]) -> bool:
+def _done(stage: str, run: RunDir, entry: StageEntry | None) -> bool:
     """``ptb.stages.is_done`` from a manifest already read (one read per run, not per stage)."""
-    status = entry.get("status")
+    status = entry.status if entry is not None else None
     return status == "skipped" or (status == "done" and output_valid(stage, run))
 
 
@@ -255,12 +257,9 @@ class SlurmLauncher:
             elif plan.cfg.launcher.retry_agent_failures:
                 retry_agent_failure(plan)  # may archive an attempt: read the manifest again
                 manifests[plan.run.path] = plan.run.read_manifest()
-        recorded = [
-            str(e["job_id"])
-            for m in manifests.values()
-            for e in m.get("stages", {}).values()
-            if e.get("job_id")
-        ]
+        # Planned from the typed manifests; the dicts are what is written (job ids added).
+        typed = {path: Manifest.from_json(m) for path, m in manifests.items()}
+        recorded = [str(e.job_id) for m in typed.values() for e in m.stages.values() if e.job_id]
         queued = queue_states(recorded)
         # Baselines first: the score jobs of agent runs wait for their baseline's score job.
         first = [p for p in runs if p.baseline is None]
@@ -269,7 +268,7 @@ class SlurmLauncher:
         for layer in (first, rest):
             batch = []
             for plan in layer:
-                rj = plan_jobs(plan, queued, manifests[plan.run.path])
+                rj = plan_jobs(plan, queued, typed[plan.run.path])
                 if plan.baseline is not None and plan.baseline.run.path in done:
                     rj.baseline_job = done[plan.baseline.run.path].ids.get("score")
                 batch.append(rj)
