@@ -89,6 +89,8 @@ fsutil, so it names the version itself; a unit test keeps the two equal). The ma
 typed as ``ptb.records.Manifest`` and ``StageEntry``; it is written here, as a dict under the
 lock, so that keys another version or a launcher added are kept."""
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_STAGING = re.compile(r"^\..+\.new$")
+"""A hidden folder a new run directory is staged in (``stage_run_dir``)."""
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,28 @@ class RunDir:
     def stage_status(self, stage: str) -> str:
         entry = self.read_manifest().get("stages", {}).get(stage)
         return str(entry["status"]) if entry else "pending"
+
+
+SKIP_DIRS = frozenset({".git", "wandb", "__pycache__"})
+"""Folders never searched for run directories."""
+
+
+def find_run_dirs(root: Path, markers: tuple[str, ...] = ("manifest",)) -> list[Path]:
+    """The run directories at or below ``root``, sorted: every folder holding one of
+    ``markers`` (``RunDir`` attributes: ``manifest``, ``score``). A run directory is not
+    searched further (its ``solve/workspace`` and ``attempts/<n>/`` are the run's), nor are
+    ``SKIP_DIRS`` and the hidden folders a sweep stages new run directories in."""
+    names = {getattr(RunDir(root), m).name for m in markers}
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if names.intersection(filenames):
+            found.append(Path(dirpath))
+            dirnames.clear()
+        else:
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in SKIP_DIRS and not _STAGING.match(d)
+            )
+    return sorted(found)
 
 
 def _stage_entry(status: str) -> dict[str, Any]:
