@@ -14,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,8 +91,10 @@ fsutil, so it names the version itself; a unit test keeps the two equal). The ma
 typed as ``ptb.records.Manifest`` and ``StageEntry``; it is written here, as a dict under the
 lock, so that keys another version or a launcher added are kept."""
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_STAGING = re.compile(r"^\..+\.new$")
-"""A hidden folder a new run directory is staged in (``stage_run_dir``)."""
+_STAGING = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}(?:\.(?P<host>[A-Za-z0-9_-]+))?\.new$")
+"""A hidden folder a new run directory is staged in: ``.<run_id>.<pid>-<random>.<host>.new``
+(``stage_run_dir``; without the host when written before it was named)."""
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname().split(".")[0]) or "_"
 
 
 @dataclass(frozen=True)
@@ -475,7 +479,7 @@ def stage_run_dir(run: RunDir, files: dict[str, str]) -> Path | None:
     if run.path.exists():
         return None
     run.path.parent.mkdir(parents=True, exist_ok=True)
-    staging = run.path.parent / f".{run.run_id}.{os.getpid()}-{os.urandom(4).hex()}.new"
+    staging = run.path.parent / f".{run.run_id}.{os.getpid()}-{os.urandom(4).hex()}.{_HOST}.new"
     staging.mkdir()
     try:
         _write_files(staging, files)
@@ -498,6 +502,44 @@ def publish_run_dir(run: RunDir, staging: Path, manifest: dict[str, Any]) -> boo
         if run.path.exists():
             return False
         raise
+    return True
+
+
+def clean_staging(folder: Path, max_age_s: float, now: float | None = None) -> list[Path]:
+    """Remove the hidden folders in ``folder`` that a submission staged new run directories in
+    and left behind (it died between staging and publishing): those older than ``max_age_s``
+    (no job waits for them any longer) and those made on this host by a process that is gone.
+    Returns the folders removed."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        match = _STAGING.match(entry.name) if entry.name.startswith(".") else None
+        if match is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > max_age_s
+        except FileNotFoundError:
+            continue  # published or removed meanwhile
+        here = match["host"] == _HOST
+        if old or (here and not _alive(int(match["pid"]))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
     return True
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import shlex
+import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -40,12 +41,20 @@ from typing import Any
 from ptb.config.launcher import StageResources
 from ptb.config.root import RunConfig
 from ptb.fsutil import one_sync
+from ptb.launch import array_task
 from ptb.launch.jobs import RESOURCES_FROM, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, stage
 from ptb.records import Manifest, StageEntry
-from ptb.rundir import JOB_NEEDS, JOB_STAGES, RunDir, now_iso, publish_run_dir
+from ptb.rundir import (
+    JOB_NEEDS,
+    JOB_STAGES,
+    RunDir,
+    clean_staging,
+    now_iso,
+    publish_run_dir,
+)
 from ptb.stages import output_valid
 
 log = logging.getLogger("ptb")
@@ -235,13 +244,20 @@ class SlurmLauncher:
             return self._submit(ordered(plans))
 
     def _submit(self, runs: list[RunPlan]) -> list[RunOutcome]:
+        for folder in sorted({p.run.path.parent for p in runs}):
+            for left in clean_staging(folder, array_task.WAIT_S):
+                log.warning("removed %s, staged by a submission that did not finish", left)
         manifests: dict[Path, dict[str, Any]] = {}
         self._staged: dict[Path, tuple[Path, dict[str, Any]]] = {}
         try:
-            return self._submit_staged(runs, manifests)
-        finally:  # what was not submitted is published as materialize would have
-            for path, (staging, manifest) in self._staged.items():
+            outcomes = self._submit_staged(runs, manifests)
+            while self._staged:  # nothing to submit: published as materialize would have
+                path, (staging, manifest) = self._staged.popitem()
                 publish_run_dir(RunDir(path), staging, manifest)
+            return outcomes
+        finally:  # a submission that failed leaves none of its staged folders behind
+            for staging, _ in self._staged.values():
+                shutil.rmtree(staging, ignore_errors=True)
             self._staged = {}
 
     def _submit_staged(
