@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 SCHEMA = 1
 """The version of the records this ptb writes. 0: files from before the field existed (the
@@ -65,7 +65,7 @@ class Record:
         missing = [k for k in cls._REQUIRED if k not in data]
         if missing:
             raise ValueError(f"{cls.__name__}: malformed, no {', '.join(map(repr, missing))}")
-        names = _names(cls)
+        names = _names(cast(type, cls))
         kwargs = {k: v for k, v in data.items() if k in names}
         if "schema" in names:
             kwargs["schema"] = _schema(data)
