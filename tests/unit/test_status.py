@@ -122,7 +122,7 @@ def test_status_and_report_find_run_directories_alike(tmp_path: Path) -> None:
     write_json(tmp_path / "exp" / "c" / "score.json", {"final": 0.1})  # a score, no manifest
     for inside in (a / "solve" / "workspace" / "x", a / "attempts" / "1", a / "judge" / "llm"):
         write_json(inside / "manifest.json", {"stages": {}})
-    for skipped in (".git", "wandb", ".r.1-ab.new"):
+    for skipped in (".git", "wandb", ".r.1-0123abcd.host.new"):
         write_json(tmp_path / "exp" / skipped / "manifest.json", {"stages": {}})
     assert find_runs(tmp_path) == find_run_dirs(tmp_path) == [a, b]
     assert report_runs(tmp_path) == [a, b, tmp_path / "exp" / "c"]
