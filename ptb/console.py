@@ -74,12 +74,14 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
     for col in ("base", "final", "fallback", "time (s)", "status"):
         table.add_column(col, overflow="fold")
     for o in outcomes:
-        s = o.score or {}
-        base = (
-            s.get("base")
-            if s.get("base") is not None
-            else (s.get("final") if s.get("agent", "").startswith("baseline") else None)
-        )
+        s = o.score
+        base = None
+        if s is not None:
+            base = (
+                s.base
+                if s.base is not None
+                else (s.final if s.agent.startswith("baseline") else None)
+            )
         jobs = {k: v for k, v in o.stages.items() if v.startswith("job ")}
         status = "ok" if o.error is None else f"not scored (re-run retries it): {o.error}"
         if jobs:
@@ -87,8 +89,8 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
         table.add_row(
             str(o.run.path),
             _pct(base),
-            _pct(s.get("final")),
-            str(s.get("fallback") or ""),
+            _pct(s.final if s is not None else None),
+            str(s.fallback or "") if s is not None else "",
             f"{o.wall_s:.0f}",
             status,
         )
@@ -97,7 +99,7 @@ def print_outcomes(outcomes: Sequence[RunOutcome]) -> None:
     queued = sum(any(v.startswith("job ") for v in o.stages.values()) for o in outcomes)
     if len(outcomes) > 1 and not queued:
         scored = [o for o in outcomes if o.score is not None]
-        as_base = sum(bool((o.score or {}).get("fallback")) for o in scored)
+        as_base = sum(bool(o.score and o.score.fallback) for o in scored)
         failed = sum(o.error is not None for o in outcomes)
         out.print(
             f"{len(scored)}/{len(outcomes)} runs scored ({100 * len(scored) / len(outcomes):.0f}% "

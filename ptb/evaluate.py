@@ -73,15 +73,15 @@ def _task(node: DictConfig) -> None:
     print(
         json.dumps(
             {
-                "task": result.task,
-                "status": result.status,
-                "score": result.score,
-                "n": result.n,
-                "error": result.error,
+                "task": result.record.task,
+                "status": result.record.status,
+                "score": result.record.score,
+                "n": result.record.n,
+                "error": result.record.error,
             }
         )
     )
-    if result.status != "ok":
+    if result.record.status != "ok":
         sys.exit(1)
 
 

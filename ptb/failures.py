@@ -175,25 +175,23 @@ def metrics_failure(metrics: MetricsRecord | Mapping[str, Any]) -> Failure | Non
     """Why an ``evaluate/metrics.json`` holds no score, or None when it holds one.
 
     Written by this version, it names ``failure``; written by an older ptb, its ``error`` text
-    and attempts are classified, so an infrastructure failure recorded as a result is retried."""
-    if isinstance(metrics, MetricsRecord):
-        metrics = metrics.to_json()
-    status = metrics.get("status")
-    if status == "ok" and metrics.get("score") is not None:
+    and attempts are classified, so an infrastructure failure recorded as a result is retried.
+    A plain dict (the file's JSON) is read as the record it holds."""
+    if not isinstance(metrics, MetricsRecord):
+        metrics = MetricsRecord.from_json({"status": "", **metrics})
+    if metrics.ok and metrics.score is not None:
         return None
-    recorded = metrics.get("failure")
+    error = str(metrics.error or "")
+    recorded = metrics.extra.get("failure")
     if isinstance(recorded, Mapping) and recorded.get("kind") in (AGENT, INFRA):
         reason = str(recorded.get("reason"))  # metrics.json is the evaluate stage's
         return Failure(
-            str(recorded["kind"]),
-            "grader" if reason == LEGACY_GRADER else reason,
-            metrics.get("error") or "",
+            str(recorded["kind"]), "grader" if reason == LEGACY_GRADER else reason, error
         )
-    if status == "no_final_model":
-        return Failure(AGENT, "no_final_model", str(metrics.get("error") or ""))
-    error = str(metrics.get("error") or "")
+    if metrics.status == "no_final_model":
+        return Failure(AGENT, "no_final_model", error)
     if "every attempt of the retry ladder failed" in error:
-        return ladder_failure(metrics.get("attempts") or [])
+        return ladder_failure(metrics.attempts or [])
     if "no config.json" in error:
         return Failure(AGENT, "not_a_model", error)
     failure = classify_text(error)

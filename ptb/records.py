@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 SCHEMA = 1
 """The version of the records this ptb writes. 0: files from before the field existed (the
@@ -26,6 +27,12 @@ same keys, read as they are)."""
 def _schema(data: dict[str, Any]) -> int:
     value = data.get("schema", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@cache
+def _names(cls: type) -> frozenset[str]:
+    """A record's keys: its fields but ``extra`` (once per class: a sweep reads thousands)."""
+    return frozenset(f.name for f in fields(cls)) - {"extra"}
 
 
 class Record:
@@ -58,7 +65,7 @@ class Record:
         missing = [k for k in cls._REQUIRED if k not in data]
         if missing:
             raise ValueError(f"{cls.__name__}: malformed, no {', '.join(map(repr, missing))}")
-        names = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
+        names = _names(cast(type, cls))
         kwargs = {k: v for k, v in data.items() if k in names}
         if "schema" in names:
             kwargs["schema"] = _schema(data)
@@ -188,19 +195,38 @@ class StageEntry(Record):
 
 
 @dataclass(frozen=True)
+class AgentRetry(Record):
+    """One entry of the manifest's ``agent_retries``: an agent failure retried on request, its
+    attempt moved aside to ``attempts/<attempt>/`` because of ``why`` (``crashed``, ...)."""
+
+    _OPTIONAL = ("at",)
+
+    attempt: int = 0
+    why: str = ""
+    at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest(Record):
     """``manifest.json``: the run's id, when it was created, ptb's version and commit (in
-    ``extra`` with the planner's other keys) and one ``StageEntry`` per stage."""
+    ``extra`` with the planner's other keys), one ``StageEntry`` per stage and the agent
+    failures retried (``agent_retries``: written only once there is one)."""
 
     schema: int = SCHEMA
     run_id: str = ""
     created: str | None = None
     stages: dict[str, StageEntry] = field(default_factory=dict)
+    agent_retries: list[AgentRetry] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
         out["stages"] = {name: e.to_json() for name, e in self.stages.items()}
+        if self.agent_retries:
+            out["agent_retries"] = [r.to_json() for r in self.agent_retries]
+        else:
+            del out["agent_retries"]
         return out
 
     @classmethod
@@ -211,8 +237,16 @@ class Manifest(Record):
             for name, e in (stages.items() if isinstance(stages, dict) else ())
             if isinstance(e, dict)
         }
-        plain = super().from_json({k: v for k, v in data.items() if k != "stages"})
-        return replace(plain, stages=entries)
+        retries = data.get("agent_retries") if isinstance(data, dict) else None
+        tried = [
+            AgentRetry.from_json(r)
+            for r in (retries if isinstance(retries, list) else ())
+            if isinstance(r, dict)
+        ]
+        plain = super().from_json(
+            {k: v for k, v in data.items() if k not in ("stages", "agent_retries")}
+        )
+        return replace(plain, stages=entries, agent_retries=tried)
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

@@ -14,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +91,31 @@ fsutil, so it names the version itself; a unit test keeps the two equal). The ma
 typed as ``ptb.records.Manifest`` and ``StageEntry``; it is written here, as a dict under the
 lock, so that keys another version or a launcher added are kept."""
 _SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_STAGING = re.compile(r"^\..+\.(?P<pid>\d+)-[0-9a-f]{8}(?:\.(?P<host>[A-Za-z0-9_-]+))?\.new$")
+"""A hidden folder a new run directory is staged in: ``.<run_id>.<pid>-<random>.<host>.new``
+(``stage_run_dir``; without the host when written before it was named)."""
+_HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname().split(".")[0]) or "_"
+
+
+@dataclass(frozen=True)
+class TranscriptFiles:
+    """The three files of an agent's transcript (``ptb.scaffolds.transcript.Transcript``): the
+    scaffold's raw stream, the normalised events and the readable rendering. The solve stage's
+    are ``RunDir.transcripts``; an LLM judge's vote keeps its own in its folder."""
+
+    raw: Path
+    events: Path
+    md: Path
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> TranscriptFiles:
+        return cls(
+            folder / "transcript.raw.jsonl", folder / "transcript.jsonl", folder / "transcript.md"
+        )
+
+    @property
+    def folder(self) -> Path:
+        return self.events.parent
 
 
 def now_iso() -> str:
@@ -204,17 +231,22 @@ class RunDir:
         return self.solve / "clock.json"
 
     @property
+    def transcripts(self) -> TranscriptFiles:
+        """The agent's transcript files (raw stream, events, rendering)."""
+        return TranscriptFiles.in_folder(self.solve)
+
+    @property
     def transcript_raw(self) -> Path:
-        return self.solve / "transcript.raw.jsonl"
+        return self.transcripts.raw
 
     @property
     def transcript(self) -> Path:
         """The normalised events, one a line."""
-        return self.solve / "transcript.jsonl"
+        return self.transcripts.events
 
     @property
     def transcript_md(self) -> Path:
-        return self.solve / "transcript.md"
+        return self.transcripts.md
 
     @property
     def usage(self) -> Path:
@@ -384,6 +416,28 @@ class RunDir:
         return str(entry["status"]) if entry else "pending"
 
 
+SKIP_DIRS = frozenset({".git", "wandb", "__pycache__"})
+"""Folders never searched for run directories."""
+
+
+def find_run_dirs(root: Path, markers: tuple[str, ...] = ("manifest",)) -> list[Path]:
+    """The run directories at or below ``root``, sorted: every folder holding one of
+    ``markers`` (``RunDir`` attributes: ``manifest``, ``score``). A run directory is not
+    searched further (its ``solve/workspace`` and ``attempts/<n>/`` are the run's), nor are
+    ``SKIP_DIRS`` and the hidden folders a sweep stages new run directories in."""
+    names = {getattr(RunDir(root), m).name for m in markers}
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        if names.intersection(filenames):
+            found.append(Path(dirpath))
+            dirnames.clear()
+        else:
+            dirnames[:] = sorted(
+                d for d in dirnames if d not in SKIP_DIRS and not _STAGING.match(d)
+            )
+    return sorted(found)
+
+
 def _stage_entry(status: str) -> dict[str, Any]:
     """A new manifest entry: ``ptb.records.StageEntry(status).to_json()`` (a unit test checks)."""
     return {
@@ -431,7 +485,7 @@ def stage_run_dir(run: RunDir, files: dict[str, str]) -> Path | None:
     if run.path.exists():
         return None
     run.path.parent.mkdir(parents=True, exist_ok=True)
-    staging = run.path.parent / f".{run.run_id}.{os.getpid()}-{os.urandom(4).hex()}.new"
+    staging = run.path.parent / f".{run.run_id}.{os.getpid()}-{os.urandom(4).hex()}.{_HOST}.new"
     staging.mkdir()
     try:
         _write_files(staging, files)
@@ -454,6 +508,44 @@ def publish_run_dir(run: RunDir, staging: Path, manifest: dict[str, Any]) -> boo
         if run.path.exists():
             return False
         raise
+    return True
+
+
+def clean_staging(folder: Path, max_age_s: float, now: float | None = None) -> list[Path]:
+    """Remove the hidden folders in ``folder`` that a submission staged new run directories in
+    and left behind (it died between staging and publishing): those older than ``max_age_s``
+    (no job waits for them any longer) and those made on this host by a process that is gone.
+    Returns the folders removed."""
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        match = _STAGING.match(entry.name) if entry.name.startswith(".") else None
+        if match is None or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > max_age_s
+        except FileNotFoundError:
+            continue  # published or removed meanwhile
+        here = match["host"] == _HOST
+        if old or (here and not _alive(int(match["pid"]))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process
     return True
 
 

@@ -40,7 +40,7 @@ from ptb.failures import error_failure, metrics_failure
 from ptb.fsutil import read_json
 from ptb.launch import scheduler
 from ptb.records import Manifest, MetricsRecord, ScoreRecord
-from ptb.rundir import NEEDS, STAGES, RunDir
+from ptb.rundir import NEEDS, STAGES, RunDir, find_run_dirs
 from ptb.sandbox.egress import read_log, summarize
 
 UNFINISHED = ("pending", "running")
@@ -98,13 +98,8 @@ class RunStatus:
 
 
 def find_runs(root: Path) -> list[Path]:
-    if RunDir(root).manifest.exists():
-        return [root]
-    return sorted(
-        p.parent
-        for p in root.rglob(RunDir(root).manifest.name)
-        if "workspace" not in p.parts and "attempts" not in p.relative_to(root).parts
-    )
+    """The run directories (by their manifest) at or below ``root``."""
+    return find_run_dirs(root, ("manifest",))
 
 
 def _blocked(stages: dict[str, str]) -> list[str]:

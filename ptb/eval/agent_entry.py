@@ -106,10 +106,10 @@ def main(
         return 1
     summary = {
         "task": task_cfg.name,
-        "status": result.status,
-        "score": result.score,
-        "n": result.n,
-        "error": result.error,
+        "status": result.record.status,
+        "score": result.record.score,
+        "n": result.record.n,
+        "error": result.record.error,
     }
     print(json.dumps(summary), flush=True)
-    return 0 if result.status == "ok" else 1
+    return 0 if result.record.status == "ok" else 1

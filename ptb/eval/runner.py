@@ -16,7 +16,7 @@ import logging
 import statistics
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,32 +45,39 @@ FEWSHOT_MIN_SHOTS = 3
 
 @dataclass
 class EvalResult:
-    task: str
-    status: str
-    """ok | eval_failed | no_final_model"""
-    score: float | None = None
-    n: int = 0
-    metrics: dict[str, Any] = field(default_factory=dict)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    """An evaluation's outcome: ``record``, what ``evaluate/metrics.json`` holds (``status`` ok |
+    eval_failed | no_final_model, the score, ...; the evaluation's other keys in its ``extra``,
+    also named ``info``), and the samples (``samples.jsonl``). The record's fields read through
+    (``result.score`` is ``result.record.score``); ``set`` changes them."""
+
+    record: MetricsRecord
     samples: list[dict[str, Any]] = field(default_factory=list)
 
-    def record(self) -> MetricsRecord:
-        """What ``evaluate/metrics.json`` holds (the samples go to ``samples.jsonl``)."""
-        return MetricsRecord(
-            task=self.task,
-            status=self.status,
-            score=self.score,
-            n=self.n,
-            metrics=self.metrics,
-            attempts=self.attempts,
-            error=self.error,
-            extra=self.info,
-        )
+    @classmethod
+    def start(cls, task: str, n: int = 0, **info: Any) -> EvalResult:
+        """An ``ok`` result of ``task`` not yet scored, the evaluation's keys ``info``."""
+        return cls(MetricsRecord(task=task, status="ok", n=n, extra=dict(info)))
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The evaluation's keys beyond the record's own (``mode``, ``protocol``, ``failure``,
+        ...): the record's ``extra``, changed in place."""
+        return self.record.extra
+
+    def set(self, **fields: Any) -> None:
+        """Change the record's fields (``score=..., status=...``)."""
+        self.record = replace(self.record, **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "record" and name in _RECORD_FIELDS:  # result.score, result.status, ...
+            return getattr(self.record, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def to_json(self) -> dict[str, Any]:
-        return self.record().to_json()
+        return self.record.to_json()
+
+
+_RECORD_FIELDS = frozenset(f.name for f in fields(MetricsRecord)) - {"extra"}
 
 
 def _ladder(task_cfg: TaskConfig) -> list[int]:
@@ -167,10 +174,8 @@ def evaluate(
     """Score ``model_path`` (or ``"oracle"``: the reference answers) on ``task_cfg`` under
     ``protocol`` (``paper`` | ``strict``), decoding as ``decoding`` says (``model`` | ``task``;
     default: the protocol's, ``ptb.eval.decoding``), ``task.eval.seeds`` times."""
-    result = EvalResult(
-        task=task_cfg.name,
-        status="ok",
-        info={"mode": mode, "limit": limit, "model_path": str(model_path), "protocol": protocol},
+    result = EvalResult.start(
+        task_cfg.name, mode=mode, limit=limit, model_path=str(model_path), protocol=protocol
     )
     try:
         task = load_task(task_cfg, protocol)
@@ -178,7 +183,7 @@ def evaluate(
         items = task.test_items()[: limit or None]
     except Exception as exc:  # missing data is ptb's or the site's problem, never the model's
         raise DataUnavailable(f"cannot load the task's data ({task_cfg.name}): {exc}") from exc
-    result.n = len(items)
+    result.set(n=len(items))
     _check_size(task_cfg, items, limit, result)
     if str(model_path) == "oracle":
         return _scored(result, task, items, [task.oracle_output(i) for i in items], None)
@@ -266,7 +271,7 @@ def _walk_ladder(
     result: EvalResult,
 ) -> list[str] | None:
     """Outputs of the first rung of the retry ladder that generates; None if none does. Every
-    attempt is recorded in ``result.attempts``."""
+    attempt is recorded in the result's ``attempts``."""
     for max_new in _ladder(task_cfg):
         t0 = time.monotonic()
         attempt: dict[str, Any] = {"max_new_tokens": max_new, "seed": seed}
@@ -280,13 +285,13 @@ def _walk_ladder(
                 error=f"{type(exc).__name__}: {exc}",
                 wall_s=round(time.monotonic() - t0, 2),
             )
-            result.attempts.append(attempt)
+            result.record.attempts.append(attempt)
             log.warning("evaluation attempt failed (%s); retrying", attempt["error"])
             log.debug(traceback.format_exc())
             _free_memory()
             continue
         attempt.update(ok=True, wall_s=round(time.monotonic() - t0, 2))
-        result.attempts.append(attempt)
+        result.record.attempts.append(attempt)
         return outputs
     return None
 
@@ -294,7 +299,7 @@ def _walk_ladder(
 def _ladder_failed(result: EvalResult) -> EvalResult:
     """Every rung failed: the model's result (OOM everywhere), or an infrastructure failure
     (a rung lost to the GPU or node says nothing about the model) that fails the stage."""
-    failure = ladder_failure(result.attempts)
+    failure = ladder_failure(result.record.attempts)
     if failure.kind == INFRA:
         message = f"every attempt of the retry ladder failed: {failure.message}"
         raise InfraError(message, failure.reason)
@@ -327,11 +332,8 @@ def rescore(task_cfg: TaskConfig, samples_path: Path | str, protocol: str = "pap
             )
         items = [by_id[r["id"]] for r in group]
         runs.append(Run(seed, items, [r["prompt"] for r in group], [r["output"] for r in group]))
-    result = EvalResult(
-        task=task_cfg.name,
-        status="ok",
-        n=len(first),
-        info={"rescored": str(samples_path), "protocol": protocol},
+    result = EvalResult.start(
+        task_cfg.name, len(first), rescored=str(samples_path), protocol=protocol
     )
     return _scored_runs(result, task, runs)
 
@@ -381,9 +383,9 @@ def _scored_runs(result: EvalResult, task: Task, runs: list[Run]) -> EvalResult:
         result.samples += samples
         per_run.append(metrics)
     metric = task.cfg.eval.metric
-    result.metrics = _mean_metrics(per_run)
-    result.score = float(result.metrics[metric])
-    result.info["scores"] = protocol_scores(result.metrics, metric, task.protocol)
+    mean = _mean_metrics(per_run)
+    result.set(metrics=mean, score=float(mean[metric]))
+    result.info["scores"] = protocol_scores(mean, metric, task.protocol)
     if len(runs) > 1:
         scores = [float(m[metric]) for m in per_run]
         result.info["score_std"] = statistics.stdev(scores)
@@ -442,6 +444,6 @@ def _free_memory() -> None:
 
 def _failed(result: EvalResult, status: str, error: str, reason: str) -> EvalResult:
     """The model's own failure (a result); ``reason`` is its class in ``ptb.failures``."""
-    result.status, result.error, result.score = status, error, None
+    result.set(status=status, error=error, score=None)
     result.info["failure"] = {"kind": "agent", "reason": reason}
     return result

@@ -36,7 +36,7 @@ from ptb.config.root import RunConfig
 from ptb.failures import InfraError
 from ptb.judge.base import Finding
 from ptb.judge.trace import write_pages
-from ptb.rundir import RunDir
+from ptb.rundir import RunDir, TranscriptFiles
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
 from ptb.scaffolds.base import Ending
@@ -216,9 +216,10 @@ def run_vote(
         egress_log=out_dir / "egress.jsonl", cache_layers=out_dir / "overlay",
         cache_listing=out_dir / "hf_overlay.json", cache_datasets=out_dir / "hf_datasets",
     )  # fmt: skip
-    for name in ("transcript.raw.jsonl", "transcript.jsonl"):
-        (out_dir / name).unlink(missing_ok=True)
-    transcript = Transcript(out_dir, Redactor())
+    files = TranscriptFiles.in_folder(out_dir)
+    for path in (files.raw, files.events):
+        path.unlink(missing_ok=True)
+    transcript = Transcript(files, Redactor())
     lines: list[str] = []
 
     def on_line(stream: str, line: str) -> None:

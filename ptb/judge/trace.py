@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ptb.rundir import TranscriptFiles
+
 INDEX = "solve_parsed.txt"
 PAGES = "trace"
 
@@ -31,8 +33,8 @@ class Page:
 
 def events(solve_dir: Path) -> list[dict[str, Any]]:
     """The normalised events; the raw stream's lines (as messages) when there are none."""
-    for name, raw in (("transcript.jsonl", False), ("transcript.raw.jsonl", True)):
-        path = solve_dir / name
+    files = TranscriptFiles.in_folder(solve_dir)
+    for path, raw in ((files.events, False), (files.raw, True)):
         if not path.is_file():
             continue
         out = []

@@ -6,11 +6,10 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ptb.fsutil import read_json
 from ptb.launch.retry import agent_failure, archive_attempt
 from ptb.plan import RunPlan, materialize
+from ptb.records import ScoreRecord
 from ptb.rundir import STAGES, RunDir
 from ptb.secrets import RedactingFilter
 from ptb.stages import StageBlocked, StageFailed, is_done, run_stage
@@ -26,8 +25,15 @@ class RunOutcome:
     wall_s: float = 0.0
 
     @property
-    def score(self) -> dict[str, Any] | None:
-        return read_json(self.run.score) if self.run.score.exists() else None
+    def score(self) -> ScoreRecord | None:
+        """The run's ``score.json``; None when there is none, or it is malformed (no score)."""
+        if not self.run.score.exists():
+            return None
+        try:
+            return ScoreRecord.read(self.run.score)
+        except ValueError as exc:
+            log.warning("%s: %s", self.run.score, exc)
+            return None
 
 
 def ordered(plans: list[RunPlan]) -> list[RunPlan]:

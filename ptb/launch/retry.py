@@ -14,7 +14,7 @@ import shutil
 
 from ptb.failures import AGENT, metrics_failure
 from ptb.fsutil import write_json
-from ptb.records import ExitRecord, Manifest, MetricsRecord
+from ptb.records import AgentRetry, ExitRecord, Manifest, MetricsRecord
 from ptb.rundir import STAGES, RunDir, now_iso
 
 AGENT_FAILURES = ("crashed", "api_error")
@@ -44,7 +44,7 @@ def archive_attempt(run: RunDir, why: str) -> int:
     Returns ``n``. The manifest keeps the attempt counts and gains an ``agent_retries`` list.
     """
     manifest = run.read_manifest()  # copied whole, as it is
-    n = len(Manifest.from_json(manifest).extra.get("agent_retries", [])) + 1
+    n = len(Manifest.from_json(manifest).agent_retries) + 1
     dest = run.attempts / str(n)
     dest.mkdir(parents=True, exist_ok=True)
     for src in run.stage_outputs:
@@ -56,5 +56,6 @@ def archive_attempt(run: RunDir, why: str) -> int:
             entry = data.get("stages", {}).get(stage)
             if entry and entry.get("status") != "skipped":
                 entry.update(status="pending", job_id=None, started=None, ended=None)
-        data.setdefault("agent_retries", []).append({"attempt": n, "why": why, "at": now_iso()})
+        retry = AgentRetry(attempt=n, why=why, at=now_iso())
+        data.setdefault("agent_retries", []).append(retry.to_json())
     return n

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import shlex
+import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -40,11 +41,20 @@ from typing import Any
 from ptb.config.launcher import StageResources
 from ptb.config.root import RunConfig
 from ptb.fsutil import one_sync
+from ptb.launch import array_task
 from ptb.launch.jobs import RESOURCES_FROM, run_job_stages
 from ptb.launch.local import RunOutcome, ordered, retry_agent_failure
 from ptb.launch.scheduler import JobState, cancel, queue_states
 from ptb.plan import RunPlan, stage
-from ptb.rundir import JOB_NEEDS, JOB_STAGES, RunDir, now_iso, publish_run_dir
+from ptb.records import Manifest, StageEntry
+from ptb.rundir import (
+    JOB_NEEDS,
+    JOB_STAGES,
+    RunDir,
+    clean_staging,
+    now_iso,
+    publish_run_dir,
+)
 from ptb.stages import output_valid
 
 log = logging.getLogger("ptb")
@@ -184,18 +194,19 @@ class RunJobs:
 
 
 def plan_jobs(
-    plan: RunPlan, queued: dict[str, JobState], manifest: dict[str, Any] | None = None
+    plan: RunPlan, queued: dict[str, JobState], manifest: Manifest | None = None
 ) -> RunJobs:
     """Which of the run's jobs to submit, which queued ones to keep and which to replace
     (``manifest``: the run's manifest when the caller has just read or written it)."""
     run = plan.run
-    entries = (run.read_manifest() if manifest is None else manifest).get("stages", {})
+    entries = (Manifest.read(run.manifest) if manifest is None else manifest).stages
     rj = RunJobs(plan)
     for job, stages in JOB_STAGES.items():
-        todo = [s for s in stages if not _done(s, run, entries.get(s, {}))]
+        todo = [s for s in stages if not _done(s, run, entries.get(s))]
         if not todo:
             continue
-        old = str(entries.get(todo[0], {}).get("job_id") or "")
+        first = entries.get(todo[0])
+        old = str(first.job_id or "") if first is not None else ""
         state = queued.get(old)
         upstream_new = any(d in rj.todo for d in JOB_NEEDS[job])
         if state is not None and state.live and not upstream_new:
@@ -207,9 +218,9 @@ def plan_jobs(
     return rj
 
 
-def _done(stage: str, run: RunDir, entry: dict[str, Any]) -> bool:
+def _done(stage: str, run: RunDir, entry: StageEntry | None) -> bool:
     """``ptb.stages.is_done`` from a manifest already read (one read per run, not per stage)."""
-    status = entry.get("status")
+    status = entry.status if entry is not None else None
     return status == "skipped" or (status == "done" and output_valid(stage, run))
 
 
@@ -233,13 +244,20 @@ class SlurmLauncher:
             return self._submit(ordered(plans))
 
     def _submit(self, runs: list[RunPlan]) -> list[RunOutcome]:
+        for folder in sorted({p.run.path.parent for p in runs}):
+            for left in clean_staging(folder, array_task.WAIT_S):
+                log.warning("removed %s, staged by a submission that did not finish", left)
         manifests: dict[Path, dict[str, Any]] = {}
         self._staged: dict[Path, tuple[Path, dict[str, Any]]] = {}
         try:
-            return self._submit_staged(runs, manifests)
-        finally:  # what was not submitted is published as materialize would have
-            for path, (staging, manifest) in self._staged.items():
+            outcomes = self._submit_staged(runs, manifests)
+            while self._staged:  # nothing to submit: published as materialize would have
+                path, (staging, manifest) = self._staged.popitem()
                 publish_run_dir(RunDir(path), staging, manifest)
+            return outcomes
+        finally:  # a submission that failed leaves none of its staged folders behind
+            for staging, _ in self._staged.values():
+                shutil.rmtree(staging, ignore_errors=True)
             self._staged = {}
 
     def _submit_staged(
@@ -255,12 +273,9 @@ class SlurmLauncher:
             elif plan.cfg.launcher.retry_agent_failures:
                 retry_agent_failure(plan)  # may archive an attempt: read the manifest again
                 manifests[plan.run.path] = plan.run.read_manifest()
-        recorded = [
-            str(e["job_id"])
-            for m in manifests.values()
-            for e in m.get("stages", {}).values()
-            if e.get("job_id")
-        ]
+        # Planned from the typed manifests; the dicts are what is written (job ids added).
+        typed = {path: Manifest.from_json(m) for path, m in manifests.items()}
+        recorded = [str(e.job_id) for m in typed.values() for e in m.stages.values() if e.job_id]
         queued = queue_states(recorded)
         # Baselines first: the score jobs of agent runs wait for their baseline's score job.
         first = [p for p in runs if p.baseline is None]
@@ -269,7 +284,7 @@ class SlurmLauncher:
         for layer in (first, rest):
             batch = []
             for plan in layer:
-                rj = plan_jobs(plan, queued, manifests[plan.run.path])
+                rj = plan_jobs(plan, queued, typed[plan.run.path])
                 if plan.baseline is not None and plan.baseline.run.path in done:
                     rj.baseline_job = done[plan.baseline.run.path].ids.get("score")
                 batch.append(rj)

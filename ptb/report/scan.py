@@ -12,7 +12,6 @@ on such a result is not trusted either; otherwise it is unfinished (``failure: N
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from ptb import rundir
 from ptb.failures import INFRA, error_failure, metrics_failure
 from ptb.fsutil import read_json
 from ptb.records import Manifest, MetricsRecord, ScoreRecord
@@ -28,7 +28,6 @@ from ptb.rundir import RunDir
 BASELINE_AGENTS = ("baseline_zeroshot", "baseline_fewshot", "baseline_instruct")
 FALLBACKS = ("flagged", "no_final_model", "eval_failed", "judge_failed")
 _SEED = re.compile(r"^s(\d+)$")
-_SKIP_DIRS = {".git", "wandb", "__pycache__"}
 
 
 class ReportError(Exception):
@@ -93,15 +92,7 @@ class Scan:
 
 def find_run_dirs(root: Path) -> list[Path]:
     """Every folder below ``root`` (``root`` included) that holds score.json or manifest.json."""
-    found: list[Path] = []
-    markers = {RunDir(root).score.name, RunDir(root).manifest.name}
-    for dirpath, dirnames, filenames in os.walk(root):
-        if markers.intersection(filenames):
-            found.append(Path(dirpath))
-            dirnames.clear()
-        else:
-            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
-    return sorted(found)
+    return rundir.find_run_dirs(root, ("score", "manifest"))
 
 
 def scan(root: Path) -> Scan:

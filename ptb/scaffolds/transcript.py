@@ -11,23 +11,28 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
+from ptb.rundir import TranscriptFiles
 from ptb.secrets import Redactor
 
 KINDS = ("message", "tool_call", "tool_result", "error", "usage")
 
 
 class Transcript:
-    def __init__(self, solve_dir: Path, redactor: Redactor) -> None:
-        self.raw_path = solve_dir / "transcript.raw.jsonl"
-        self.events_path = solve_dir / "transcript.jsonl"
-        self.md_path = solve_dir / "transcript.md"
+    """Writes ``files`` (``RunDir.transcripts`` for the solve stage; the file names are
+    ``ptb.rundir``'s)."""
+
+    def __init__(self, files: TranscriptFiles, redactor: Redactor) -> None:
+        self.files = files
+        self.raw_path = files.raw
+        self.events_path = files.events
+        self.md_path = files.md
         self.redact = redactor
         self._lock = threading.Lock()
         self.events: list[dict[str, Any]] = []
-        solve_dir.mkdir(parents=True, exist_ok=True)
+        for path in (files.raw, files.events, files.md):
+            path.parent.mkdir(parents=True, exist_ok=True)
 
     def raw(self, stream: str, line: str) -> None:
         record = {"t": round(time.time(), 3), "stream": stream, "line": self.redact(line)}

@@ -64,10 +64,16 @@ def run(ctx: StageContext) -> None:
             _write_samples(ctx, exc.samples)
         raise
     _write_samples(ctx, result.samples)
-    write_json(ctx.run.metrics, result.record().to_json())
-    if result.status == "ok":
+    write_json(ctx.run.metrics, result.record.to_json())
+    if result.record.status == "ok":
         log.info(
-            "%s: %s = %.3f on %d items", ctx.run.run_id, ctx.cfg.task.name, result.score, result.n
+            "%s: %s = %.3f on %d items",
+            ctx.run.run_id,
+            ctx.cfg.task.name,
+            result.record.score,
+            result.record.n,
         )
     else:
-        log.warning("%s: evaluation %s: %s", ctx.run.run_id, result.status, result.error)
+        log.warning(
+            "%s: evaluation %s: %s", ctx.run.run_id, result.record.status, result.record.error
+        )

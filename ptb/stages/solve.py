@@ -132,7 +132,7 @@ def _solve(
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:
         log.warning(sandbox.warning)
-    transcript = Transcript(run_dir.solve, Redactor([key] if key else None))
+    transcript = Transcript(run_dir.transcripts, Redactor([key] if key else None))
     secrets = scaffold.secret_files()
     with sandbox:
         stage_files(sandbox, scaffold)

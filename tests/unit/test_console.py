@@ -64,3 +64,28 @@ def test_a_sweep_summary_says_how_many_runs_ran_cleanly(
     out = capsys.readouterr().out
     assert "2/3 runs scored (67% clean), 1 of them as base" in out
     assert "1 not scored yet" in out and "not scored (re-run retries it): judge down" in out
+
+
+def test_a_run_outcome_reads_its_score_as_a_record(tmp_path: Path) -> None:
+    from ptb.fsutil import write_json
+    from ptb.records import ScoreRecord
+
+    run = RunDir(tmp_path / "r")
+    assert RunOutcome(run).score is None
+    write_json(run.score, {"agent": "baseline", "final": 0.25, "fallback": None, "k": 1})
+    score = RunOutcome(run).score
+    assert isinstance(score, ScoreRecord) and score.final == 0.25 and score.extra == {"k": 1}
+    write_json(run.score, {"raw": 0.5})  # no final: malformed, never a score of 0
+    assert RunOutcome(run).score is None
+
+
+def test_a_baseline_outcome_shows_its_final_as_base(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from ptb.fsutil import write_json
+
+    run = RunDir(tmp_path / "b")
+    write_json(run.score, {"agent": "baseline_zeroshot", "final": 0.123, "base": None})
+    ptb_console.print_outcomes([RunOutcome(run)])
+    out = capsys.readouterr().out
+    assert out.count("12.3") == 2

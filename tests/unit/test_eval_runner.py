@@ -80,3 +80,17 @@ def test_all_attempts_failing_is_eval_failed(
     (tmp_path / "config.json").write_text("{}")
     result = evaluate(TASK, MODEL, tmp_path)
     assert result.status == "eval_failed" and len(result.attempts) == 3
+
+
+def test_the_result_holds_the_metrics_record_and_the_samples() -> None:
+    from ptb.records import MetricsRecord
+
+    result = evaluate(TASK, MODEL, "oracle")
+    assert isinstance(result.record, MetricsRecord) and len(result.samples) == 20
+    assert result.score is result.record.score and result.info is result.record.extra
+    assert result.record.extra["mode"] == "zeroshot" and "samples" not in result.to_json()
+    assert MetricsRecord.from_json(result.to_json()) == result.record
+    result.set(status="eval_failed", score=None)
+    assert (result.status, result.record.score) == ("eval_failed", None)
+    with pytest.raises(AttributeError):
+        _ = result.no_such_field

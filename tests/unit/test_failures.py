@@ -208,3 +208,24 @@ def test_a_check_lost_to_the_infrastructure_fails_the_judge_stage(
     with pytest.raises(OSError, match="No space left"):
         judge.run(plan.context())
     assert not plan.run.verdict.exists()
+
+
+def test_metrics_failure_reads_the_record_and_the_dict_alike() -> None:
+    from ptb.records import MetricsRecord
+
+    recorded = {
+        "status": "eval_failed",
+        "error": "boom",
+        "failure": {"kind": INFRA, "reason": "cuda"},
+        "mode": "full",
+    }
+    for data in (recorded, {"status": "ok", "score": 0.5}, {"status": "no_final_model"}):
+        from_record = metrics_failure(MetricsRecord.from_json(data))
+        assert from_record == metrics_failure(data)
+    failure = metrics_failure(MetricsRecord.from_json(recorded))
+    assert failure is not None and (failure.kind, failure.reason, failure.message) == (
+        INFRA,
+        "cuda",
+        "boom",
+    )
+    assert metrics_failure({"score": 0.5}) is not None  # no status: not a score

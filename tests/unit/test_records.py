@@ -30,6 +30,7 @@ from ptb.rundir import (
     STAGE_TABLE,
     STAGES,
     RunDir,
+    TranscriptFiles,
     _stage_entry,
 )
 from ptb.scaffolds.transcript import Transcript
@@ -235,11 +236,11 @@ def test_applicable_covers_every_stage() -> None:
     assert {s for s, st in status.items() if st == "skipped"} == skipped
 
 
-def test_transcript_folder_agrees_with_run_dir(tmp_path: Path) -> None:
-    """The transcript takes a folder: for the solve stage its files are the run directory's
-    paths. (The sandbox names no path of its own: the solve stage gives it RunDir's.)"""
+def test_transcript_paths_agree_with_run_dir(tmp_path: Path) -> None:
+    """The transcript writes the files RunDir names. (The sandbox names no path of its own:
+    the solve stage gives it RunDir's.)"""
     run = RunDir(tmp_path / "r")
-    transcript = Transcript(run.solve, Redactor(env={}))
+    transcript = Transcript(run.transcripts, Redactor(env={}))
     assert (transcript.raw_path, transcript.events_path, transcript.md_path) == (
         run.transcript_raw,
         run.transcript,
@@ -277,3 +278,33 @@ def test_a_file_without_a_required_key_is_malformed_not_a_default(
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=repr(key)):
         record.read(path)
+
+
+def test_transcript_writes_the_files_rundir_names(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "r")
+    transcript = Transcript(run.transcripts, Redactor(env={}))
+    transcript.raw("stdout", "hello")
+    transcript.event("assistant", "message", text="hi")
+    transcript.write_markdown("run")
+    assert run.transcript_raw.is_file() and run.transcript.is_file() and run.transcript_md.is_file()
+    vote = tmp_path / "judge" / "llm" / "x" / "vote-1"
+    files = TranscriptFiles.in_folder(vote)
+    Transcript(files, Redactor(env={})).event("user", "message", text="q")
+    assert files.folder == vote and files.events.is_file()
+    assert RunDir(vote.parent).transcripts == TranscriptFiles.in_folder(vote.parent / "solve")
+
+
+def test_no_run_dir_file_name_is_spelled_outside_rundir() -> None:
+    """The transcript's file names are rundir's: no other module spells them."""
+    root = Path(__file__).resolve().parents[2] / "ptb"
+    names = {"transcript.jsonl", "transcript.raw.jsonl", "transcript.md"}
+    for path in root.rglob("*.py"):
+        if path.name == "rundir.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        spelled = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        assert not names & spelled, path

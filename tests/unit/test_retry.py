@@ -44,3 +44,23 @@ def test_archiving_an_attempt_resets_the_run(tmp_path: Path) -> None:
     assert {e["attempts"] for e in manifest["stages"].values()} == {1}  # counts are kept
     assert manifest["agent_retries"][0]["why"] == "crashed"
     assert archive_attempt(run, "crashed") == 2
+
+
+def test_agent_retries_are_typed_in_the_manifest(tmp_path: Path) -> None:
+    from ptb.records import AgentRetry, Manifest
+
+    run = _finished_run(tmp_path, "crashed")
+    assert Manifest.read(run.manifest).agent_retries == []  # an old manifest: none
+    assert "agent_retries" not in Manifest.read(run.manifest).to_json()  # not written empty
+    archive_attempt(run, "crashed")
+    archive_attempt(run, "no_final_model")
+    manifest = Manifest.read(run.manifest)
+    assert [(r.attempt, r.why) for r in manifest.agent_retries] == [
+        (1, "crashed"),
+        (2, "no_final_model"),
+    ]
+    assert all(isinstance(r, AgentRetry) and r.at for r in manifest.agent_retries)
+    assert "agent_retries" not in manifest.extra
+    on_disk = json.loads(run.manifest.read_text())["agent_retries"]
+    assert on_disk[0].keys() == {"attempt", "why", "at"}  # written as before
+    assert manifest.to_json()["agent_retries"] == on_disk

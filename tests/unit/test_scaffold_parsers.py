@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ptb.rundir import RunDir
 from ptb.sandbox.process import ExecResult
 from ptb.scaffolds import SCAFFOLDS, SolveContext
 from ptb.scaffolds.cli_scaffold import CliScaffold
@@ -41,7 +42,7 @@ def replay(path: Path, tmp_path: Path) -> tuple[CliScaffold, Transcript, ExecRes
     scaffold = path.parent.name
     meta = json.loads(path.with_name(path.name.replace(".raw.jsonl", ".meta.json")).read_text())
     made = adapter(scaffold, tmp_path)
-    transcript = Transcript(tmp_path / "solve", Redactor(env={}))
+    transcript = Transcript(RunDir(tmp_path).transcripts, Redactor(env={}))
     for line in path.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         made.on_line(record["stream"], record["line"], transcript)

@@ -1,5 +1,8 @@
 """SLURM job parameters from the config: resources, dependencies, requeue, hold."""
 
+from pathlib import Path
+from typing import Any
+
 from ptb.config.root import RunConfig
 from ptb.launch.slurm import dependency, executor_parameters, resources
 from tests.support.repo import compose_run
@@ -68,3 +71,28 @@ def test_a_misspelt_job_name_is_a_preflight_problem() -> None:
     problems = check_launcher(_cfg("launcher.requeue=[solv]"))
     assert any("'solv' does not exist (did you mean 'solve'?)" in p.what for p in problems)
     assert not [p for p in check_launcher(_cfg()) if "does not exist" in p.what]
+
+
+def test_the_planner_reads_the_typed_manifest(tmp_path: Path) -> None:
+    """plan_jobs reads the run's manifest as a records.Manifest: done stages (with their output)
+    and skipped ones are not submitted, a live queued job is kept, a dead one replaced."""
+    from types import SimpleNamespace
+
+    from ptb.launch.scheduler import JobState
+    from ptb.launch.slurm import plan_jobs
+    from ptb.records import Manifest
+    from ptb.rundir import STAGES, RunDir
+
+    run = RunDir(tmp_path / "exp" / "r")
+    run.init_manifest(dict.fromkeys(STAGES, "pending") | {"retention": "skipped"}, {})
+    run.prompt.parent.mkdir(parents=True)
+    run.prompt.write_text("p")
+    run.update_stage("prepare", status="done")
+    run.update_stage("solve", job_id="11")
+    run.update_stage("evaluate", job_id="12")
+    plan: Any = SimpleNamespace(run=run)
+    queued = {"11": JobState("RUNNING"), "12": JobState("FAILED")}
+    for manifest in (None, Manifest.read(run.manifest)):
+        rj = plan_jobs(plan, queued, manifest)
+        assert rj.ids == {"solve": "11"} and rj.replaced == ["12"]
+        assert rj.todo == {"evaluate": ["evaluate"], "judge": ["judge"], "score": ["score", "log"]}

@@ -107,3 +107,24 @@ def test_a_score_without_final_is_a_failed_score_not_a_zero(tmp_path: Path) -> N
     status = run_status(run)
     assert status.final is None and status.result != "scored"
     assert "score" in status.failed and "'final'" in (status.error or "")
+
+
+def test_status_and_report_find_run_directories_alike(tmp_path: Path) -> None:
+    """One search (rundir.find_run_dirs) serves both: status by manifest, the report by score
+    or manifest; neither enters a run directory (workspace, attempts), .git, wandb or a hidden
+    staging folder."""
+    from ptb.report.scan import find_run_dirs as report_runs
+    from ptb.rundir import find_run_dirs
+
+    done = {"prepare": "done"}
+    a = _run(tmp_path, "a", done)
+    b = _run(tmp_path, "b", done)
+    write_json(tmp_path / "exp" / "c" / "score.json", {"final": 0.1})  # a score, no manifest
+    for inside in (a / "solve" / "workspace" / "x", a / "attempts" / "1", a / "judge" / "llm"):
+        write_json(inside / "manifest.json", {"stages": {}})
+    for skipped in (".git", "wandb", ".r.1-0123abcd.host.new"):
+        write_json(tmp_path / "exp" / skipped / "manifest.json", {"stages": {}})
+    assert find_runs(tmp_path) == find_run_dirs(tmp_path) == [a, b]
+    assert report_runs(tmp_path) == [a, b, tmp_path / "exp" / "c"]
+    assert find_runs(a) == report_runs(a) == [a]  # the root itself
+    assert find_runs(tmp_path / "none") == []
