@@ -484,9 +484,12 @@ def stage_run_dir(run: RunDir, files: dict[str, str]) -> Path | None:
     directory exists (nothing is written)."""
     if run.path.exists():
         return None
-    run.path.parent.mkdir(parents=True, exist_ok=True)
     staging = run.path.parent / f".{run.run_id}.{os.getpid()}-{os.urandom(4).hex()}.{_HOST}.new"
-    staging.mkdir()
+    try:
+        staging.mkdir()
+    except FileNotFoundError:  # the first run of its experiment folder (one mkdir, not 1,000)
+        run.path.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
     try:
         _write_files(staging, files)
     except BaseException:
