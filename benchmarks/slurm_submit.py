@@ -1,7 +1,9 @@
 """Benchmark: wall time to submit the paper grid to SLURM, against one ``sbatch`` per job.
 
-Needs a running cluster (``eval "$(launchers/slurm-local/start.sh | tail -n 1)"``). Three
-measurements, each followed by cancelling exactly the jobs it queued:
+Needs a running cluster (``eval "$(launchers/slurm-local/start.sh | tail -n 1)"``), or, with
+``--fresh-clusters``, starts a new local cluster for each measurement (root; slurmctld keeps
+each cancelled job's record for five minutes, which slows the next measurement on the same
+cluster). Three measurements, each followed by cancelling exactly the jobs it queued:
 
 1. ``python -m ptb -m +sweeps=paper_grid launcher=slurm launcher.hold=true preflight=false
    agent=<every frontier agent> seed=<seeds>``, as a user types it: compose, plan, write every
@@ -18,6 +20,7 @@ agents' keys and CLIs nor the models' weights (the checks cost ~7 ms per distinc
 and the local node has 2 cores. Prints one JSON line.
 
     .venv/bin/python benchmarks/slurm_submit.py [--seeds 0,1,2] [--no-arrays-too] [--skip-loop]
+                                                [--fresh-clusters] [--scratch DIR]
 """
 
 from __future__ import annotations
@@ -33,12 +36,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS, TASKS = 4, 7
+CLUSTER_PORT = 7917
+SCRATCH = [tempfile.gettempdir()]
+"""Where the run directories, the loop's job files and fresh clusters go (``--scratch``)."""
+"""slurmctld's port for ``--fresh-clusters`` (slurmd +1, slurmdbd +2)."""
 
 
 def frontier_agents() -> list[str]:
@@ -66,7 +75,7 @@ def cancel_new(before: set[str]) -> int:
 
 def ptb_sweep(agents: list[str], seeds: str, arrays: bool, cache: str) -> dict[str, object]:
     before = queued()
-    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+    with tempfile.TemporaryDirectory(dir=SCRATCH[0]) as tmp:
         cmd = [sys.executable, "-m", "ptb", "-m", "+sweeps=paper_grid", "launcher=slurm",
                "launcher.hold=true", f"launcher.arrays={str(arrays).lower()}", "preflight=false",
                f"agent={','.join(agents)}", f"seed={seeds}", "budget.cpus=1", "budget.mem_gb=1",
@@ -99,7 +108,7 @@ def _child_cpu() -> float:
 def sbatch_loop(runs: int) -> dict[str, object]:
     """One sbatch per job, chained like a run's jobs; returns the loop's wall time."""
     before = queued()
-    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+    with tempfile.TemporaryDirectory(dir=SCRATCH[0]) as tmp:
         script = Path(tmp) / "job.sh"
         script.write_text("#!/bin/bash\ntrue\n")
         base = ["sbatch", "--parsable", "--hold", "--cpus-per-task=1", "--mem=1G",
@@ -123,6 +132,52 @@ def sbatch_loop(runs: int) -> dict[str, object]:
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "runs": runs, "jobs": jobs}
 
 
+@contextmanager
+def cluster() -> Iterator[None]:
+    """A new local cluster (``launchers/slurm-local``) in a folder of its own, as SLURM_CONF
+    within the block; stopped and removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="ptb-slurm-bench-", dir=SCRATCH[0]))
+    env = {**os.environ, "PTB_SLURM_DIR": str(folder), "PTB_SLURM_PORT": str(CLUSTER_PORT)}
+    scripts = REPO / "launchers" / "slurm-local"
+    before = os.environ.get("SLURM_CONF")
+    try:
+        start = subprocess.run([str(scripts / "start.sh")], env=env, capture_output=True,
+                               text=True, timeout=600)  # fmt: skip
+        if start.returncode != 0:
+            sys.exit(f"start.sh failed:\n{start.stderr[-3000:]}")
+        os.environ["SLURM_CONF"] = str(folder / "etc" / "slurm.conf")
+        yield
+    finally:
+        subprocess.run([str(scripts / "stop.sh")], env=env, capture_output=True, timeout=300)
+        shutil.rmtree(folder, ignore_errors=True)
+        if before is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = before
+
+
+@contextmanager
+def _same_cluster() -> Iterator[None]:
+    yield
+
+
+def fs_probe(keep: Path, dirs: int = 300) -> float:
+    """Milliseconds to create one run directory's worth of files in the scratch folder (a
+    folder, three small files, a rename), averaged over ``dirs``. Kept until the script ends:
+    on this VM's ext4 (mounted with ``discard``), creating files right after thousands were
+    deleted nearby is 10-25x slower for minutes, and the probe shows the state the
+    measurements ran in."""
+    keep.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    for i in range(dirs):
+        staged = keep / f".{i}.new"
+        staged.mkdir()
+        for name in ("config.yaml", "overrides.yaml", "manifest.json"):
+            (staged / name).write_text("x: 1\n" * 40)
+        staged.rename(keep / str(i))
+    return round((time.perf_counter() - t0) / dirs * 1000, 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
@@ -132,9 +187,27 @@ def main() -> None:
         help="also time launcher.arrays=false (one sbatch per job via submitit)",
     )
     parser.add_argument("--skip-loop", action="store_true")
+    parser.add_argument(
+        "--fresh-clusters",
+        action="store_true",
+        help="run each measurement on a new local cluster (launchers/slurm-local, needs root): "
+        "slurmctld keeps a cancelled job's record for MinJobAge (300 s), and a queue holding "
+        "the last measurement's 5,000 records slows the next one's sbatch calls",
+    )
+    parser.add_argument(
+        "--scratch",
+        default=tempfile.gettempdir(),
+        help="folder for the run directories, the loop's job files and --fresh-clusters "
+        "(default: the temporary folder); file creation speed differs between folders and "
+        "file systems, so name it when comparing",
+    )
     args = parser.parse_args()
-    if shutil.which("sbatch") is None or not os.environ.get("SLURM_CONF"):
-        sys.exit('start the cluster first: eval "$(launchers/slurm-local/start.sh | tail -n 1)"')
+    SCRATCH[0] = args.scratch
+    if shutil.which("sbatch") is None:
+        sys.exit("no sbatch: install SLURM (launchers/slurm-local/start.sh does)")
+    if not args.fresh_clusters and not os.environ.get("SLURM_CONF"):
+        sys.exit('start the cluster first: eval "$(launchers/slurm-local/start.sh | tail -n 1)"'
+                 " (or pass --fresh-clusters)")  # fmt: skip
     agents = frontier_agents()
     result: dict[str, object] = {
         "machine": f"{platform.node()} ({os.cpu_count()} cores)",
@@ -143,14 +216,28 @@ def main() -> None:
         "grid": f"{len(agents)} agents x {MODELS} models x {TASKS} tasks x "
         f"{len(args.seeds.split(','))} seeds + baselines",
     }
-    with tempfile.TemporaryDirectory() as cache:  # empty: the first sweep composes everything
-        result["ptb_arrays_cold"] = ptb_sweep(agents, args.seeds, True, cache)
-        result["ptb_arrays_warm"] = ptb_sweep(agents, args.seeds, True, cache)
+    fresh = cluster if args.fresh_clusters else _same_cluster
+    with (
+        tempfile.TemporaryDirectory() as cache,
+        tempfile.TemporaryDirectory(dir=args.scratch) as probes,
+    ):  # the cache empty: the first sweep composes everything
+        with fresh():
+            probe_ms = [fs_probe(Path(probes) / "cold")]
+            result["ptb_arrays_cold"] = ptb_sweep(agents, args.seeds, True, cache)
+        with fresh():
+            probe_ms.append(fs_probe(Path(probes) / "warm"))
+            result["ptb_arrays_warm"] = ptb_sweep(agents, args.seeds, True, cache)
         if args.no_arrays_too:
-            result["ptb_no_arrays"] = ptb_sweep(agents, args.seeds, False, cache)
-    if not args.skip_loop:
-        runs = len(agents) * MODELS * TASKS * len(args.seeds.split(","))
-        result["sbatch_loop"] = sbatch_loop(runs)
+            with fresh():
+                result["ptb_no_arrays"] = ptb_sweep(agents, args.seeds, False, cache)
+        if not args.skip_loop:
+            runs = len(agents) * MODELS * TASKS * len(args.seeds.split(","))
+            with fresh():
+                probe_ms.append(fs_probe(Path(probes) / "loop"))
+                result["sbatch_loop"] = sbatch_loop(runs)
+    result["fs_probe_ms"] = probe_ms
+    result["fresh_clusters"] = args.fresh_clusters
+    result["scratch"] = args.scratch
     result["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result))
 
