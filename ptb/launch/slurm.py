@@ -249,16 +249,26 @@ class SlurmLauncher:
                 log.warning("removed %s, staged by a submission that did not finish", left)
         manifests: dict[Path, dict[str, Any]] = {}
         self._staged: dict[Path, tuple[Path, dict[str, Any]]] = {}
+        self._jobs: dict[Path, RunJobs] = {}
         try:
             outcomes = self._submit_staged(runs, manifests)
             while self._staged:  # nothing to submit: published as materialize would have
                 path, (staging, manifest) = self._staged.popitem()
                 publish_run_dir(RunDir(path), staging, manifest)
             return outcomes
-        finally:  # a submission that failed leaves none of its staged folders behind
+        finally:  # a submission that failed leaves none of its staged folders behind,
+            # and no job queued for one (it would wait for a run directory that never comes,
+            # or find the one a resubmission makes and run beside that one's own jobs)
+            orphans = [i for path in self._staged if path in self._jobs
+                       for i in self._jobs[path].ids.values()]  # fmt: skip
+            if orphans:
+                log.warning("cancelling %d jobs queued for runs this failed submission did not "
+                            "create", len(orphans))  # fmt: skip
+                cancel(orphans)
             for staging, _ in self._staged.values():
                 shutil.rmtree(staging, ignore_errors=True)
             self._staged = {}
+            self._jobs = {}
 
     def _submit_staged(
         self, runs: list[RunPlan], manifests: dict[Path, dict[str, Any]]
@@ -289,6 +299,7 @@ class SlurmLauncher:
                     rj.baseline_job = done[plan.baseline.run.path].ids.get("score")
                 batch.append(rj)
             cancel([old for rj in batch for old in rj.replaced])
+            self._jobs.update((rj.plan.run.path, rj) for rj in batch)
             self.submit_jobs(batch)
             done.update({rj.plan.run.path: rj for rj in batch})
         outcomes = []

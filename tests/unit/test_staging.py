@@ -97,3 +97,24 @@ def test_a_submission_cleans_what_a_dead_one_left(tmp_path: Path, fake_slurm: No
     # nothing was queued (submit_jobs did nothing): the runs are published as materialize would
     assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == [p.run.run_id for p in plans]
     assert all(p.run.manifest.is_file() and p.run.config.is_file() for p in plans)
+
+
+def test_jobs_queued_before_a_failure_are_cancelled(
+    tmp_path: Path, fake_slurm: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sbatch fails after the solve array was queued: those tasks are cancelled with the
+    staged folders removed, so none waits for (or later runs in) a run directory of a
+    resubmission."""
+    cancelled: list[str] = []
+
+    def fails_midway(self: Any, batch: Any) -> None:
+        for i, rj in enumerate(batch):
+            rj.ids["solve"] = f"700_{i}"
+        raise RuntimeError("sbatch: error: Batch job submission failed")
+
+    monkeypatch.setattr(slurm, "cancel", lambda ids: cancelled.extend(ids))
+    monkeypatch.setattr(slurm.SlurmLauncher, "submit_jobs", fails_midway)
+    with pytest.raises(RuntimeError, match="submission failed"):
+        slurm.SlurmLauncher().submit(_plans(tmp_path, 3))
+    assert sorted(cancelled) == ["700_0", "700_1", "700_2"]
+    assert list((tmp_path / "exp").iterdir()) == []
