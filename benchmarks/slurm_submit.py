@@ -46,7 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS, TASKS = 4, 7
 CLUSTER_PORT = 7917
 SCRATCH = [tempfile.gettempdir()]
-"""Where the run directories, the loop's job files and fresh clusters go (``--scratch``)."""
+"""Where the run directories and the loop's job files go (``--scratch``); fresh clusters go
+to /var/tmp, as the tests' do."""
 """slurmctld's port for ``--fresh-clusters`` (slurmd +1, slurmdbd +2)."""
 
 
@@ -75,7 +76,7 @@ def cancel_new(before: set[str]) -> int:
 
 def ptb_sweep(agents: list[str], seeds: str, arrays: bool, cache: str) -> dict[str, object]:
     before = queued()
-    with tempfile.TemporaryDirectory(dir=SCRATCH[0]) as tmp:
+    with _kept_dir() as tmp:
         cmd = [sys.executable, "-m", "ptb", "-m", "+sweeps=paper_grid", "launcher=slurm",
                "launcher.hold=true", f"launcher.arrays={str(arrays).lower()}", "preflight=false",
                f"agent={','.join(agents)}", f"seed={seeds}", "budget.cpus=1", "budget.mem_gb=1",
@@ -108,7 +109,7 @@ def _child_cpu() -> float:
 def sbatch_loop(runs: int) -> dict[str, object]:
     """One sbatch per job, chained like a run's jobs; returns the loop's wall time."""
     before = queued()
-    with tempfile.TemporaryDirectory(dir=SCRATCH[0]) as tmp:
+    with _kept_dir() as tmp:
         script = Path(tmp) / "job.sh"
         script.write_text("#!/bin/bash\ntrue\n")
         base = ["sbatch", "--parsable", "--hold", "--cpus-per-task=1", "--mem=1G",
@@ -136,7 +137,7 @@ def sbatch_loop(runs: int) -> dict[str, object]:
 def cluster() -> Iterator[None]:
     """A new local cluster (``launchers/slurm-local``) in a folder of its own, as SLURM_CONF
     within the block; stopped and removed afterwards."""
-    folder = Path(tempfile.mkdtemp(prefix="ptb-slurm-bench-", dir=SCRATCH[0]))
+    folder = Path(tempfile.mkdtemp(prefix="ptb-slurm-bench-", dir="/var/tmp"))  # munged: not /root
     env = {**os.environ, "PTB_SLURM_DIR": str(folder), "PTB_SLURM_PORT": str(CLUSTER_PORT)}
     scripts = REPO / "launchers" / "slurm-local"
     before = os.environ.get("SLURM_CONF")
@@ -159,6 +160,13 @@ def cluster() -> Iterator[None]:
 @contextmanager
 def _same_cluster() -> Iterator[None]:
     yield
+
+
+@contextmanager
+def _kept_dir() -> Iterator[str]:
+    """A new folder in this run's scratch folder, kept until the script ends: deleting a
+    measurement's thousands of files right away slows the next measurement's (``fs_probe``)."""
+    yield tempfile.mkdtemp(dir=SCRATCH[0])
 
 
 def fs_probe(keep: Path, dirs: int = 300) -> float:
@@ -197,12 +205,11 @@ def main() -> None:
     parser.add_argument(
         "--scratch",
         default=tempfile.gettempdir(),
-        help="folder for the run directories, the loop's job files and --fresh-clusters "
-        "(default: the temporary folder); file creation speed differs between folders and "
-        "file systems, so name it when comparing",
+        help="folder for the run directories and the loop's job files (default: the "
+        "temporary folder); file creation speed differs between folders and file systems, "
+        "so name it when comparing",
     )
     args = parser.parse_args()
-    SCRATCH[0] = args.scratch
     if shutil.which("sbatch") is None:
         sys.exit("no sbatch: install SLURM (launchers/slurm-local/start.sh does)")
     if not args.fresh_clusters and not os.environ.get("SLURM_CONF"):
@@ -219,8 +226,9 @@ def main() -> None:
     fresh = cluster if args.fresh_clusters else _same_cluster
     with (
         tempfile.TemporaryDirectory() as cache,
-        tempfile.TemporaryDirectory(dir=args.scratch) as probes,
-    ):  # the cache empty: the first sweep composes everything
+        tempfile.TemporaryDirectory(prefix="ptb-submit-bench-", dir=args.scratch) as probes,
+    ):  # the cache empty: the first sweep composes everything; every file kept to the end
+        SCRATCH[0] = probes
         with fresh():
             probe_ms = [fs_probe(Path(probes) / "cold")]
             result["ptb_arrays_cold"] = ptb_sweep(agents, args.seeds, True, cache)
