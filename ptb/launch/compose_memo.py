@@ -21,8 +21,9 @@ The repository's deep copy at the start of each compose is a shallow copy (it on
 the original's list of sources, which the copy replaces rather than changes).
 
 These touch Hydra internals (``hydra._internal``, pinned to 1.3 in pyproject), inside
-``active`` only. ``tests/unit/test_compose_memo.py`` composes the grid's combinations with and
-without them and compares the configs, including their flags and node types.
+``active`` only. ``tests/unit/test_compose_memo.py`` (small configs made to exercise each) and
+``tests/integration/test_compose_memo_grid.py`` (the paper grid's combinations) compose with
+and without them and compare the configs, including their flags and node types.
 """
 
 from __future__ import annotations

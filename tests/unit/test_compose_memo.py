@@ -4,7 +4,6 @@ values, interpolations, node types, flags."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ def _anatomy(node: Any) -> Any:
     return (type(node).__name__, node._metadata.ref_type, own, node._value())
 
 
-def _compose_both(conf_dir: Path, runs: list[list[str]], master_overrides: list[str]) -> None:
+def compose_both(conf_dir: Path, runs: list[list[str]], master_overrides: list[str]) -> None:
     """Compose every run plainly and with one memo (in order, as a sweep does); compare."""
     with initialize_config_dir(config_dir=str(conf_dir), version_base=None):
         loader = GlobalHydra.instance().config_loader()
@@ -49,27 +48,6 @@ def _compose_both(conf_dir: Path, runs: list[list[str]], master_overrides: list[
                 fast = loader.load_sweep_config(master, list(run))
             assert _anatomy(fast) == _anatomy(plain), run
             assert OmegaConf.to_yaml(fast) == OmegaConf.to_yaml(plain), run
-
-
-def test_the_paper_grid_composes_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under +sweeps=paper_grid: an agent of every scaffold, every model and every task, each
-    changed alone from the first run (as most of a sweep's composes are), then together."""
-    monkeypatch.setenv("PTB_REPO_DIR", str(REPO))
-    by_scaffold: dict[str, str] = {}
-    for path in sorted((REPO / "conf" / "agent").glob("*.yaml")):
-        scaffold = re.search(r"scaffold: (\w+)", path.read_text())
-        by_scaffold.setdefault(scaffold.group(1) if scaffold else "", path.stem)
-    models = [p.stem for p in sorted((REPO / "conf" / "model").glob("*.yaml"))]
-    tasks = [p.stem for p in sorted((REPO / "conf" / "task").glob("*.yaml"))]
-    ref = {"agent": "opus46", "model": "qwen3_4b", "task": "gsm8k"}
-    changes = [("agent", a) for a in by_scaffold.values()] + [("model", m) for m in models]
-    changes += [("task", t) for t in tasks if t != "base_task"]
-    runs = [[f"{k}={v}" for k, v in ({**ref, key: value}).items()] for key, value in changes]
-    runs += [["agent=gpt52", "model=gemma3_4b", "task=bfcl"], ["agent=glm5", "model=tiny"]]
-    runs = [["+sweeps=paper_grid", "launcher=slurm", *run] for run in runs]
-    with hydra_conf():
-        pass  # registers the schemas
-    _compose_both(REPO / "conf", runs, runs[0])
 
 
 def test_other_sweeps_and_defaults_compose_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +64,7 @@ def test_other_sweeps_and_defaults_compose_the_same(monkeypatch: pytest.MonkeyPa
     ]
     with hydra_conf():
         pass
-    _compose_both(REPO / "conf", runs, [])
+    compose_both(REPO / "conf", runs, [])
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -105,7 +83,7 @@ def test_a_default_that_is_an_interpolation(tmp_path: Path) -> None:
         "size/a.yaml": "s: small\n", "size/b.yaml": "s: large\n",
     })  # fmt: skip
     runs = [["kind=a"], ["kind=b"], ["kind=a", "name=y"], ["kind=b"]]
-    _compose_both(conf, runs, [])
+    compose_both(conf, runs, [])
     with initialize_config_dir(config_dir=str(conf), version_base=None):
         loader = GlobalHydra.instance().config_loader()
         master = compose("config", return_hydra_config=True)
@@ -125,7 +103,7 @@ def test_a_compose_changes_nothing_that_a_later_one_reads(tmp_path: Path) -> Non
     # opt=b merges extra/g again (its prefix differs) and sets a value in what it took over
     runs = [["opt=a"], ["opt=b", "glob.z=4", "opt.d.y=5"], ["opt=b"], ["opt=a", "glob.z=5"],
             ["opt=a"], ["opt=b", "top=2"]]  # fmt: skip
-    _compose_both(conf, runs, [])
+    compose_both(conf, runs, [])
 
 
 def test_errors_are_hydras_and_the_patches_are_undone(tmp_path: Path) -> None:
