@@ -137,6 +137,18 @@ def _agent_jobs(cluster: LocalCluster) -> list[str]:
     return names
 
 
+def _bound_in_var_tmp(root: Path) -> set[str]:
+    """The entries of /var/tmp the sandbox shows on purpose: the test's own folder (it holds
+    HOME) and, when the checkout or its interpreter lives in /var/tmp, that folder (the
+    interpreter and ptb are bound read-only)."""
+    names = {root.name}
+    for path in (REPO, Path(sys.prefix), Path(sys.base_prefix)):
+        resolved = path.resolve()
+        if Path("/var/tmp") in resolved.parents:
+            names.add(resolved.relative_to("/var/tmp").parts[0])
+    return names
+
+
 @pytest.fixture(scope="module")
 def escape_run(
     listener: int, unix_sockets: dict[str, str], cluster: LocalCluster, inet: InetHost
@@ -168,7 +180,8 @@ def escape_run(
         "@SIBLING@": str(sibling), "@OTHER_EXP@": str(other_exp), "@SECRET@": FAKE_SECRET,
         "@PORT@": str(listener), "@INET@": f"{inet.ip}:{inet.port}",
         "@INET_DENIED@": f"{inet.denied_ip}:{inet.port}", "@LAN@": inet.lan_ip,
-        "@ROOT_NAME@": root.name, "@UNIX_PATH@": unix_sockets["path"],
+        "@VAR_TMP_BOUND@": "|".join(sorted(_bound_in_var_tmp(root))),
+        "@UNIX_PATH@": unix_sockets["path"],
         "@RUN_SOCK@": unix_sockets["run"], "@ABSTRACT@": unix_sockets["abstract"],
         "@SLURM_CONF@": cluster.slurm_conf, "@CLUSTER_DIR@": str(cluster.folder),
         "@DAEMON_S@": str(DAEMON_S),
