@@ -118,6 +118,24 @@ class TranscriptFiles:
         return self.events.parent
 
 
+@dataclass(frozen=True)
+class SandboxFiles:
+    """What a sandbox writes beside the agent's HOME (``ptb.sandbox.SandboxSpec``'s fields of
+    the same names): the egress log, the HF cache overlay's layers, its listing and the dataset
+    files kept from it. The solve stage's are ``RunDir.sandbox_files``; an LLM judge's vote
+    keeps its own in its folder."""
+
+    egress_log: Path
+    cache_layers: Path
+    cache_listing: Path
+    cache_datasets: Path
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> SandboxFiles:
+        return cls(folder / "egress.jsonl", folder / "overlay", folder / "hf_overlay.json",
+                   folder / "hf_datasets")  # fmt: skip
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -262,9 +280,14 @@ class RunDir:
         return self.solve / "gateway.log"
 
     @property
+    def sandbox_files(self) -> SandboxFiles:
+        """What the solve stage's sandbox writes beside HOME."""
+        return SandboxFiles.in_folder(self.solve)
+
+    @property
     def egress_log(self) -> Path:
         """The egress proxy's log (``sandbox.network=egress``)."""
-        return self.solve / "egress.jsonl"
+        return self.sandbox_files.egress_log
 
     @property
     def live(self) -> Path:
@@ -279,17 +302,17 @@ class RunDir:
     def cache_layers(self) -> Path:
         """The HF cache overlay's per-run layers (upper, work, merged), outside HOME; deleted
         when the sandbox stops."""
-        return self.solve / "overlay"
+        return self.sandbox_files.cache_layers
 
     @property
     def hf_overlay(self) -> Path:
         """The raw listing of the HF cache overlay's upper layer."""
-        return self.solve / "hf_overlay.json"
+        return self.sandbox_files.cache_listing
 
     @property
     def hf_datasets(self) -> Path:
         """Dataset files the agent downloaded, kept for the contamination check."""
-        return self.solve / "hf_datasets"
+        return self.sandbox_files.cache_datasets
 
     @property
     def evaluate(self) -> Path:

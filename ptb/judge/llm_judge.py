@@ -36,7 +36,7 @@ from ptb.config.root import RunConfig
 from ptb.failures import InfraError
 from ptb.judge.base import Finding
 from ptb.judge.trace import write_pages
-from ptb.rundir import RunDir, TranscriptFiles
+from ptb.rundir import RunDir, SandboxFiles, TranscriptFiles
 from ptb.sandbox import SANDBOXES, Sandbox, SandboxSpec
 from ptb.scaffolds import SCAFFOLDS, Scaffold, SolveContext
 from ptb.scaffolds.base import Ending
@@ -208,18 +208,19 @@ def run_vote(
     sctx = SolveContext(jcfg, home, workdir, str(run.final_model), prompt, sandbox_cls.python)
     scaffold: Scaffold = SCAFFOLDS.load(jcfg.scaffold.impl)(sctx)
     env = {**judge_env(jcfg, home), **scaffold.env()}
+    files = SandboxFiles.in_folder(out_dir)
     spec = SandboxSpec(
         home=home, workdir=workdir, env=env, gpus=0,
         extra_ro_binds=runtime_paths(cfg.cache_dir, str(run.final_model))
         + scaffold.runtime_paths(),  # the judge's CLI: not visible otherwise
         forwards=forwards_for(sctx.api),  # a judge model on the host's loopback
-        egress_log=out_dir / "egress.jsonl", cache_layers=out_dir / "overlay",
-        cache_listing=out_dir / "hf_overlay.json", cache_datasets=out_dir / "hf_datasets",
+        egress_log=files.egress_log, cache_layers=files.cache_layers,
+        cache_listing=files.cache_listing, cache_datasets=files.cache_datasets,
     )  # fmt: skip
-    files = TranscriptFiles.in_folder(out_dir)
-    for path in (files.raw, files.events):
+    transcripts = TranscriptFiles.in_folder(out_dir)
+    for path in (transcripts.raw, transcripts.events):
         path.unlink(missing_ok=True)
-    transcript = Transcript(files, Redactor())
+    transcript = Transcript(transcripts, Redactor())
     lines: list[str] = []
 
     def on_line(stream: str, line: str) -> None:

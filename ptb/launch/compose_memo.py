@@ -6,9 +6,9 @@ tree, and merges the defaults one by one into an empty config. The composes of o
 the same files and share most of their defaults lists (every combination of the paper grid
 differs from its reference in one group), so ``ComposeMemo.active`` keeps, for the sweep:
 
-- **loaded configs**: each file, package resource or ConfigStore node is loaded once and
-  handed out as a deep copy (a compose changes what it loads: headers, packages, merges that
-  take nodes over);
+- **loaded configs**: each file, package resource or ConfigStore node is loaded once; a
+  compose gets its own header and defaults list, and a deep copy of the config only where it
+  merges it (a merge may take nodes over; building the defaults tree only reads them);
 - **merged prefixes**: the config after each of the first compose's defaults, as a deep copy;
   a later compose whose defaults list starts the same way starts from the longest such prefix
   and merges only the rest. The merge of a default depends only on the config so far and on

@@ -113,6 +113,7 @@ def _solve(
     interpreter_first(env, sandbox_cls.python)
     place_key(env, endpoint, scaffold, gateway)
     key = key_value(endpoint, os.environ)  # the real one: scrubbed from HOME should it be there
+    files = run_dir.sandbox_files
     spec = SandboxSpec(
         home=home,
         workdir=task_dir,
@@ -124,10 +125,10 @@ def _solve(
         forwards=forwards_for(endpoint, gateway),
         # other runs' results and evaluations, and this run's own files beside HOME
         hide=(Path(cfg.results_dir).expanduser().resolve(), run_dir.path),
-        egress_log=run_dir.egress_log,
-        cache_layers=run_dir.cache_layers,
-        cache_listing=run_dir.hf_overlay,
-        cache_datasets=run_dir.hf_datasets,
+        egress_log=files.egress_log,
+        cache_layers=files.cache_layers,
+        cache_listing=files.cache_listing,
+        cache_datasets=files.cache_datasets,
     )
     sandbox: Sandbox = sandbox_cls(cfg.sandbox, spec)
     if sandbox.warning:
